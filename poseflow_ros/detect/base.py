@@ -1,0 +1,22 @@
+"""The person-detector interface."""
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+from ..types import Detections
+
+
+class PersonDetector(abc.ABC):
+    """Finds people: image (H x W x 3 uint8 BGR) -> Detections (xyxy pixels, scores)."""
+
+    name = 'detector'
+    device = 'cpu'
+
+    @abc.abstractmethod
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        ...
+
+    def warmup(self, image_hw=(480, 640)) -> None:
+        self.detect(np.zeros((*image_hw, 3), np.uint8))

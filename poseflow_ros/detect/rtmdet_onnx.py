@@ -1,0 +1,113 @@
+"""RTMDet-nano person detector (OpenMMLab, Apache-2.0) exported to ONNX by mmdeploy, on onnxruntime.
+
+The graph ends in NMS ("end2end"): outputs ``dets`` (B, K, 5) = x1, y1, x2, y2, score in the
+network-input frame and ``labels`` (B, K). Pre-processing follows the model's ``pipeline.json``:
+keep-ratio resize into 320 x 320, pad bottom/right with 114, normalise BGR with its mean/std.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import models
+from ..types import Detections
+from .base import PersonDetector
+
+# Defaults equal the shipped pipeline.json (read from it when it sits beside the model).
+_DEFAULT_PRE = {'size': (320, 320), 'pad_val': 114.0,
+                'mean': (103.53, 116.28, 123.675), 'std': (57.375, 57.12, 58.395), 'to_rgb': False}
+
+
+def _read_pipeline(path: Path) -> dict:
+    pre = dict(_DEFAULT_PRE)
+    if not path.is_file():
+        return pre
+    tasks = json.loads(path.read_text())['pipeline']['tasks']
+    for t in tasks:
+        for tr in t.get('transforms', []):
+            if tr['type'] == 'Resize':
+                pre['size'] = tuple(tr['size'])
+            elif tr['type'] == 'Pad' and 'pad_val' in tr:
+                pre['pad_val'] = float(tr['pad_val']['img'][0])
+            elif tr['type'] == 'Normalize':
+                pre.update(mean=tuple(tr['mean']), std=tuple(tr['std']), to_rgb=bool(tr['to_rgb']))
+    return pre
+
+
+class RTMDetONNXDetector(PersonDetector):
+    """Person detector on onnxruntime (CUDA execution provider when device='cuda')."""
+
+    name = 'rtmdet_nano_onnx'
+
+    def __init__(self, model_path: str = '', models_dir: str = '', device: str = 'cpu',
+                 score_threshold: float = 0.3, min_box_size: float = 8.0, max_detections: int = 50,
+                 num_threads: int = 0):
+        import onnxruntime as ort
+        if model_path:
+            path = Path(model_path).expanduser()
+            if not path.is_file():
+                raise models.ModelError(f'detector model not found: {path} (parameter detector_model)')
+        else:
+            path = models.model_path('rtmdet_nano_person', models_dir)
+        self.model_path = path
+        self.pre = _read_pipeline(path.parent / 'pipeline.json')
+        providers = ['CPUExecutionProvider']
+        if device.startswith('cuda'):
+            if 'CUDAExecutionProvider' not in ort.get_available_providers():
+                raise RuntimeError('device=cuda but onnxruntime has no CUDAExecutionProvider: '
+                                   'install onnxruntime-gpu or set device:=cpu')
+            providers.insert(0, 'CUDAExecutionProvider')
+        so = ort.SessionOptions()
+        if num_threads > 0:
+            so.intra_op_num_threads = num_threads
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        self.device = 'cuda' if providers[0].startswith('CUDA') else 'cpu'
+        self.input_name = self.session.get_inputs()[0].name
+        self.score_threshold = float(score_threshold)
+        self.min_box_size = float(min_box_size)
+        self.max_detections = int(max_detections)
+        w, h = self.pre['size']
+        self._canvas = np.full((h, w, 3), self.pre['pad_val'], np.float32)
+        self._mean = np.asarray(self.pre['mean'], np.float32)
+        self._inv_std = 1.0 / np.asarray(self.pre['std'], np.float32)
+
+    def preprocess(self, image_bgr: np.ndarray):
+        """-> (1,3,H,W) float32 network input and the resize scale."""
+        ih, iw = image_bgr.shape[:2]
+        w, h = self.pre['size']
+        scale = min(w / iw, h / ih)
+        nw, nh = max(1, int(round(iw * scale))), max(1, int(round(ih * scale)))
+        resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        canvas = self._canvas
+        canvas[...] = self.pre['pad_val']
+        canvas[:nh, :nw] = resized
+        if self.pre['to_rgb']:
+            x = canvas[..., ::-1]
+        else:
+            x = canvas
+        x = (x - self._mean) * self._inv_std
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), (nw / iw, nh / ih)
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        x, (sx, sy) = self.preprocess(image_bgr)
+        dets, labels = self.session.run(None, {self.input_name: x})
+        dets = dets[0]
+        keep = (dets[:, 4] >= self.score_threshold) & (labels[0] == 0)
+        dets = dets[keep]
+        if not len(dets):
+            return Detections.empty()
+        boxes = dets[:, :4].copy()
+        boxes[:, [0, 2]] /= sx
+        boxes[:, [1, 3]] /= sy
+        ih, iw = image_bgr.shape[:2]
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, iw)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, ih)
+        wh = boxes[:, 2:] - boxes[:, :2]
+        keep = (wh >= self.min_box_size).all(1)
+        boxes, scores = boxes[keep], dets[keep, 4]
+        order = np.argsort(-scores)[: self.max_detections]
+        return Detections(boxes[order], scores[order])

@@ -1,0 +1,69 @@
+"""Top-down crop geometry shared by every pose backend.
+
+A person box becomes a centre + size with the model's aspect ratio and a padding factor
+(MMPose's ``bbox_xyxy2cs`` + ``fix_aspect_ratio`` convention); an affine 2x3 matrix maps
+image pixels into the model input and its inverse maps keypoints back.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import cv2
+import numpy as np
+
+
+def box_to_center_scale(boxes: np.ndarray, aspect_ratio: float, padding: float = 1.25
+                        ) -> Tuple[np.ndarray, np.ndarray]:
+    """boxes (N,4) xyxy -> centres (N,2), sizes (N,2) (w, h) with w/h == aspect_ratio, padded."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    centers = np.stack([(boxes[:, 0] + boxes[:, 2]) * 0.5, (boxes[:, 1] + boxes[:, 3]) * 0.5], 1)
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0) * padding
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0) * padding
+    wider = w > h * aspect_ratio
+    h = np.where(wider, w / aspect_ratio, h)
+    w = np.where(wider, w, h * aspect_ratio)
+    return centers.astype(np.float32), np.stack([w, h], 1).astype(np.float32)
+
+
+def affine_matrices(centers: np.ndarray, sizes: np.ndarray, out_wh: Tuple[int, int]) -> np.ndarray:
+    """(N,2,3) matrices mapping image pixels to the crop of size out_wh (no rotation).
+
+    The crop's pixel centres follow OpenCV's warpAffine convention: image point
+    ``centre`` lands on ``(out_w/2, out_h/2)`` and the box size spans the full output.
+    """
+    out_w, out_h = out_wh
+    sx = out_w / sizes[:, 0]
+    sy = out_h / sizes[:, 1]
+    m = np.zeros((len(centers), 2, 3), np.float64)
+    m[:, 0, 0] = sx
+    m[:, 1, 1] = sy
+    m[:, 0, 2] = out_w * 0.5 - centers[:, 0] * sx
+    m[:, 1, 2] = out_h * 0.5 - centers[:, 1] * sy
+    return m
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """Invert (N,2,3) affine matrices."""
+    m = np.asarray(m, np.float64)
+    a = m[:, :, :2]
+    t = m[:, :, 2:]
+    ainv = np.linalg.inv(a)
+    return np.concatenate([ainv, -ainv @ t], axis=2)
+
+
+def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Apply (N,2,3) matrices to (N,K,2) points."""
+    pts = np.asarray(points, np.float64)
+    out = pts @ m[:, :, :2].transpose(0, 2, 1) + m[:, None, :, 2]
+    return out.astype(np.float32)
+
+
+def warp_crops(image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int],
+               border_value=(0, 0, 0)) -> np.ndarray:
+    """Warp each crop: returns (N, out_h, out_w, C) uint8 (same channel order as image)."""
+    out_w, out_h = out_wh
+    crops = np.empty((len(m), out_h, out_w, image.shape[2]), image.dtype)
+    for i in range(len(m)):
+        crops[i] = cv2.warpAffine(image, m[i], (out_w, out_h), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+    return crops
