@@ -1,0 +1,18 @@
+# poseflow_ros: `make demo` runs the bundled demo, `make test` runs the tests.
+# Both set up ./.venv first (idempotent; see tools/setup_env.sh).
+PY ?= .venv/bin/python
+export POSEFLOW_SHARED ?= $(abspath ../shared)
+
+.PHONY: setup demo test bench-tracking clean
+
+setup:
+	@bash tools/setup_env.sh
+
+demo: setup
+	$(PY) -m poseflow_ros.demo --video $(POSEFLOW_SHARED)/data/videos/walk.small.mp4 --out out/demo
+
+test: setup
+	$(PY) -m pytest -q test
+
+clean:
+	rm -rf build out .pytest_cache

@@ -1,0 +1,39 @@
+"""Shared fixtures. DDS is kept on localhost with a per-run domain id so parallel runs don't mix."""
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid() ^ int.from_bytes(os.urandom(2), 'little'))
+                                  .randint(1, 101))
+
+from poseflow_ros.paths import shared_dir  # noqa: E402
+
+SHARED = shared_dir()
+
+
+def need_shared(rel: str) -> Path:
+    p = SHARED / rel
+    if not p.exists():
+        pytest.skip(f'shared data missing: {p} (set POSEFLOW_SHARED)')
+    return p
+
+
+@pytest.fixture(scope='session')
+def images_dir() -> Path:
+    return need_shared('data/images')
+
+
+@pytest.fixture(scope='session')
+def walk_video() -> Path:
+    return need_shared('data/videos/walk.small.mp4')
+
+
+@pytest.fixture(scope='session')
+def detector():
+    from poseflow_ros import models
+    from poseflow_ros.detect import make_detector
+    models.fetch('rtmdet_nano_person')
+    return make_detector('rtmdet_onnx', score_threshold=0.3)

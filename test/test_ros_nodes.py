@@ -1,0 +1,309 @@
+"""The pose_tracker node with real DDS traffic: real video frames in, TrackedPoseArray, MarkerArray and
+debug images out with the input headers; a subscriber in another process receives them; bad input
+is logged and skipped while the node keeps working; latest frame wins; startup errors fail fast."""
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from builtin_interfaces.msg import Time  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from poseflow_ros.msg import Keypoint, TrackedPose, TrackedPoseArray  # noqa: E402
+from poseflow_ros.pipeline import PipelineConfig, PosePipeline  # noqa: E402
+from poseflow_ros.ros.conversions import bgr_to_image  # noqa: E402
+from poseflow_ros.ros.pose_tracker_node import PoseTrackerNode  # noqa: E402
+from poseflow_ros.video import VideoReader  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope='module')
+def frames(walk_video):
+    r = VideoReader(walk_video)
+    out = [f for i, f in enumerate(r) if i % 3 == 0][:40]
+    r.close()
+    return out
+
+
+@pytest.fixture(scope='module')
+def pipeline():
+    from poseflow_ros import models
+    for n in ('rtmdet_nano_person', 'blazepose_full'):
+        models.fetch(n)
+    p = PosePipeline.from_config(PipelineConfig(device='cpu'))
+    p.warmup((360, 640))
+    return p
+
+
+@pytest.fixture(scope='module')
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+class Harness:
+    """The node under test + a test node that publishes images and records every output."""
+
+    def __init__(self, pipeline, overrides=()):
+        pipeline.tracker.reset()
+        params = [Parameter('qos_reliability', value='reliable'), *overrides]
+        self.node = PoseTrackerNode(pipeline=pipeline, parameter_overrides=params)
+        self.io = Node('test_io')
+        self.pub = self.io.create_publisher(Image, 'image', 10)
+        self.pub_c = self.io.create_publisher(CompressedImage, 'image/compressed', 10)
+        self.poses, self.markers, self.debug = [], [], []
+        self.io.create_subscription(TrackedPoseArray, 'tracked_poses', self.poses.append, 100)
+        self.io.create_subscription(MarkerArray, 'markers', self.markers.append, 100)
+        self.io.create_subscription(Image, 'debug_image', self.debug.append, 100)
+        self.ex = SingleThreadedExecutor()
+        self.ex.add_node(self.node)
+        self.ex.add_node(self.io)
+        self.thread = threading.Thread(target=self.ex.spin, daemon=True)
+        self.thread.start()
+        self.wait(lambda: self.pub.get_subscription_count() > 0 or self.pub_c.get_subscription_count() > 0,
+                  5.0, 'node subscription not matched')
+        self.wait(lambda: self.node.pub_poses.get_subscription_count() > 0, 5.0, 'output not matched')
+
+    @staticmethod
+    def wait(cond, timeout, what):
+        t_end = time.monotonic() + timeout
+        while time.monotonic() < t_end:
+            if cond():
+                return
+            time.sleep(0.01)
+        raise AssertionError(f'timeout: {what}')
+
+    def send(self, img_msg, wait_result=True, timeout=20.0):
+        n = len(self.poses)
+        (self.pub_c if isinstance(img_msg, CompressedImage) else self.pub).publish(img_msg)
+        if wait_result:
+            self.wait(lambda: len(self.poses) > n, timeout, 'no TrackedPoseArray for a frame')
+            return self.poses[-1]
+
+    def close(self):
+        self.ex.shutdown()
+        self.node.destroy_node()
+        self.io.destroy_node()
+
+
+def header(i, frame_id='cam_optical'):
+    return Header(stamp=Time(sec=1000 + i, nanosec=1234 * i), frame_id=frame_id)
+
+
+def test_video_frames_to_tracked_poses_markers_and_debug(ros, pipeline, frames):
+    proc = subprocess.Popen([sys.executable, str(HERE / 'ros_subscriber_proc.py'), '12', '60'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h = Harness(pipeline, [Parameter('publish_debug_image', value=True)])
+    try:
+        assert proc.stdout.readline().strip() == 'READY'
+        h.wait(lambda: h.node.pub_poses.get_subscription_count() >= 2, 10.0, 'remote subscriber not matched')
+        sent = []
+        for i, f in enumerate(frames[:12]):
+            hd = header(i)
+            sent.append(hd)
+            out = h.send(bgr_to_image(f, hd))
+            assert out.header.stamp == hd.stamp and out.header.frame_id == hd.frame_id
+        h.wait(lambda: len(h.markers) >= 12 and len(h.debug) >= 12, 5.0, 'markers/debug images')
+        # every output carries the input header
+        assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m in h.poses[:12]] == \
+               [(s.stamp.sec, s.stamp.nanosec) for s in sent]
+        for d in h.debug[:12]:
+            assert d.header.frame_id == 'cam_optical' and d.encoding == 'bgr8'
+            assert (d.height, d.width) == frames[0].shape[:2]
+        for ma in h.markers[:12]:
+            for mk in ma.markers:
+                assert mk.header.frame_id == 'cam_optical'
+        # people are tracked in the walking video: confirmed tracks with 17 keypoints inside the image
+        confirmed = [p for m in h.poses for p in m.poses if p.state == TrackedPose.STATE_CONFIRMED]
+        assert len(confirmed) >= 8
+        hh, ww = frames[0].shape[:2]
+        for p in confirmed:
+            assert len(p.keypoints) == Keypoint.NUM_KEYPOINTS == 17
+            assert p.track_id >= 1 and p.x_min < p.x_max and p.y_min < p.y_max
+            kp = np.array([[k.x, k.y, k.score] for k in p.keypoints])
+            good = kp[:, 2] > 0.5
+            assert good.sum() >= 5
+            assert (kp[good, 0] > -20).all() and (kp[good, 0] < ww + 20).all()
+            assert (kp[good, 1] > -20).all() and (kp[good, 1] < hh + 20).all()
+        # skeleton markers exist for confirmed tracks, with ids = track ids
+        ids = {p.track_id for p in confirmed}
+        drawn = {mk.id for ma in h.markers for mk in ma.markers if mk.ns == 'skeleton' and mk.action == Marker.ADD}
+        assert ids <= drawn
+        # the subscriber in another process got the same headers
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        remote = json.loads(out.strip().splitlines()[-1])
+        stamps = {(s.stamp.sec, s.stamp.nanosec) for s in sent}
+        assert len(remote) >= 12
+        assert all((r['sec'], r['nanosec']) in stamps and r['frame_id'] == 'cam_optical' for r in remote)
+        assert any(r['n'] > 0 and set(r['nkp']) == {17} for r in remote)
+    finally:
+        proc.kill()
+        h.close()
+
+
+def test_markers_deleted_when_tracks_end(ros, pipeline, frames):
+    h = Harness(pipeline)
+    try:
+        for i, f in enumerate(frames[:8]):
+            h.send(bgr_to_image(f, header(i)))
+        live = {p.track_id for p in h.poses[-1].poses}
+        assert live, 'expected tracked people before the blank frames'
+        blank = np.full_like(frames[0], 90)
+        for i in range(8, 8 + 40):
+            h.send(bgr_to_image(blank, header(i)))
+            if not h.poses[-1].poses:
+                break
+        assert h.poses[-1].poses == []
+        h.wait(lambda: len(h.markers) >= len(h.poses), 5.0, 'markers')
+        deleted = {(mk.ns, mk.id) for ma in h.markers for mk in ma.markers if mk.action == Marker.DELETE}
+        for tid in live:
+            for ns in ('skeleton', 'joints', 'label'):
+                assert (ns, tid) in deleted
+        # after the deletions, blank frames publish no markers at all
+        h.send(bgr_to_image(blank, header(99)))
+        h.wait(lambda: len(h.markers) >= len(h.poses), 5.0, 'markers')
+        assert h.markers[-1].markers == []
+    finally:
+        h.close()
+
+
+def _bad_images(good):
+    hgt, wid = good.shape[:2]
+    m = bgr_to_image(good, header(0))
+    yield 'unknown encoding', Image(header=header(1), height=hgt, width=wid, encoding='yuv422',
+                                    step=wid * 2, data=bytes(hgt * wid * 2))
+    yield 'unsupported 16-bit', Image(header=header(2), height=hgt, width=wid, encoding='16UC1',
+                                      step=wid * 2, data=bytes(hgt * wid * 2))
+    yield 'zero size', Image(header=header(3), height=0, width=0, encoding='bgr8', step=0, data=b'')
+    yield 'data/step mismatch', Image(header=header(4), height=hgt, width=wid, encoding='bgr8',
+                                      step=wid * 3, data=bytes(m.data)[: len(m.data) // 2])
+    yield 'step too small', Image(header=header(5), height=hgt, width=wid, encoding='rgb8', step=wid,
+                                  data=bytes(m.data))
+    yield 'wrong frame size', Image(header=header(6), height=hgt // 2, width=wid // 2, encoding='bgr8',
+                                    step=wid * 3, data=bytes(m.data))
+
+
+def test_bad_input_is_skipped_and_node_keeps_working(ros, pipeline, frames):
+    h = Harness(pipeline)
+    try:
+        bad = list(_bad_images(frames[0]))
+        for what, msg in bad:
+            h.send(msg, wait_result=False)
+            time.sleep(0.15)
+        h.wait(lambda: h.node.stats.counters['bad_input'] == len(bad), 10.0, 'bad frames counted')
+        assert len(h.poses) == 0, 'no output for bad frames'
+        out = h.send(bgr_to_image(frames[1], header(50)))
+        assert out.header.stamp.sec == 1050 and len(out.poses) >= 0
+        assert h.node.stats.counters['processed'] == 1
+        assert h.node.stats.counters['errors'] == 0
+    finally:
+        h.close()
+
+
+def test_expected_size_rejects_other_sizes(ros, pipeline, frames):
+    hh, ww = frames[0].shape[:2]
+    h = Harness(pipeline, [Parameter('expected_width', value=ww), Parameter('expected_height', value=hh)])
+    try:
+        small = cv2.resize(frames[0], (ww // 2, hh // 2))
+        h.send(bgr_to_image(small, header(1)), wait_result=False)
+        h.wait(lambda: h.node.stats.counters['bad_input'] == 1, 10.0, 'size mismatch counted')
+        out = h.send(bgr_to_image(frames[0], header(2)))
+        assert out.header.stamp.sec == 1002
+    finally:
+        h.close()
+
+
+@pytest.mark.parametrize('encoding', ['rgb8', 'mono8', 'bgra8', 'rgba8'])
+def test_other_encodings_are_processed(ros, pipeline, frames, encoding):
+    h = Harness(pipeline)
+    try:
+        out = h.send(bgr_to_image(frames[5], header(7), encoding))
+        assert out.header.stamp.sec == 1007
+        assert h.node.stats.counters['bad_input'] == 0
+    finally:
+        h.close()
+
+
+def test_compressed_input(ros, pipeline, frames):
+    h = Harness(pipeline, [Parameter('image_transport', value='compressed')])
+    try:
+        garbage = CompressedImage(header=header(1), format='jpeg', data=b'\xff\xd8 not really a jpeg')
+        h.send(garbage, wait_result=False)
+        h.wait(lambda: h.node.stats.counters['bad_input'] == 1, 10.0, 'bad jpeg counted')
+        ok, jpg = cv2.imencode('.jpg', frames[3])
+        out = h.send(CompressedImage(header=header(2), format='jpeg', data=jpg.tobytes()))
+        assert out.header.stamp.sec == 1002 and out.header.frame_id == 'cam_optical'
+    finally:
+        h.close()
+
+
+def test_latest_frame_wins(ros, pipeline, frames):
+    h = Harness(pipeline)
+    try:
+        n = 25
+        for i in range(n):
+            h.pub.publish(bgr_to_image(frames[i % len(frames)], header(i)))
+        last = (1000 + n - 1, 1234 * (n - 1))
+        h.wait(lambda: h.poses and (h.poses[-1].header.stamp.sec, h.poses[-1].header.stamp.nanosec) == last,
+               30.0, 'the newest frame was processed')
+        c = h.node.stats.counters
+        assert c['received'] == n
+        assert c['processed'] < n and c['dropped'] > 0
+        assert c['processed'] + c['dropped'] == n
+    finally:
+        h.close()
+
+
+def _run_node(*ros_args, timeout=60):
+    cmd = [sys.executable, '-m', 'poseflow_ros.ros.pose_tracker_node', '--ros-args', *ros_args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_startup_bad_parameter_fails_fast():
+    r = _run_node('-p', 'pose_backend:=openpose')
+    assert r.returncode == 2
+    assert "pose_backend" in r.stderr and 'blazepose' in r.stderr
+
+
+def test_startup_missing_model_names_the_fix(tmp_path):
+    r = _run_node('-p', f'models_dir:={tmp_path}')
+    assert r.returncode == 2
+    assert 'python -m poseflow_ros.models fetch' in r.stderr
+
+
+def test_params_file_documents_every_parameter(ros, pipeline):
+    """config/pose_tracking.yaml lists every declared parameter (and nothing unknown)."""
+    import yaml
+    cfg = yaml.safe_load((HERE.parent / 'config' / 'pose_tracking.yaml').read_text())
+    documented = set()
+
+    def walk(d, prefix=''):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, f'{prefix}{k}.')
+            else:
+                documented.add(prefix + k)
+    walk(cfg['pose_tracker']['ros__parameters'])
+    node = PoseTrackerNode(pipeline=pipeline)
+    try:
+        declared = {n for n in node._parameters if n != 'use_sim_time' and not n.startswith('qos_overrides')}
+        for n in declared:
+            assert node.describe_parameter(n).description, n
+    finally:
+        node.destroy_node()
+    assert declared == documented, (declared ^ documented)
