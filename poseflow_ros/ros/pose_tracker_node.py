@@ -190,7 +190,7 @@ class PoseTrackerNode(Node):
             self.pub_debug.publish(bgr_to_image(draw_tracks(image, result.tracks, self.kp_threshold),
                                                 header))
         t3 = time.perf_counter()
-        timings = {'decode': (t1 - t0) * 1e3, **result.timings, 'publish': (t3 - t2) * 1e3,
+        timings = {'decode': (t1 - t0) * 1e3, **result.timings_ms, 'publish': (t3 - t2) * 1e3,
                    'total': (t3 - t0) * 1e3, 'queue_wait': (t0 - rx) * 1e3}
         now = self.get_clock().now().nanoseconds * 1e-9
         if stamp > 0 and abs(now - stamp) < 60.0:
@@ -227,6 +227,8 @@ class PoseTrackerNode(Node):
         self.pub_diag.publish(arr)
 
     def destroy_node(self):
+        if not hasattr(self, '_worker'):       # constructor failed before the worker existed
+            return super().destroy_node()
         with self._cv:
             self._running = False
             self._cv.notify_all()
