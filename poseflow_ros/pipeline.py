@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from .analytics import PostureConfig, classify_posture, joint_angles
 from .detect import PersonDetector, make_detector
 from .pose import PoseEstimator, make_pose_estimator
 from .types import Detections, Frame, FrameResult, Poses, TrackerInput
@@ -46,6 +47,7 @@ class PipelineConfig:
     embedder: str = 'none'                 # appearance features for tracking: none | color | mobilenet
     num_threads: int = 0                   # torch/onnxruntime CPU threads (0 = library default)
     tracker: dict = field(default_factory=dict)   # TrackerConfig overrides
+    posture: dict = field(default_factory=dict)   # PostureConfig overrides
 
     @classmethod
     def from_dict(cls, d: dict) -> 'PipelineConfig':
@@ -63,7 +65,8 @@ class PosePipeline:
     """Runs the stages on one frame at a time; keeps the tracker state between frames."""
 
     def __init__(self, detector: PersonDetector, pose: PoseEstimator, tracker, embedder=None,
-                 max_persons: int = 20):
+                 max_persons: int = 20, posture: PostureConfig = None):
+        self.posture = posture or PostureConfig()
         self.detector = detector
         self.pose = pose
         self.tracker = tracker
@@ -93,7 +96,7 @@ class PosePipeline:
             from .track.embed import make_embedder
             embedder = make_embedder(cfg.embedder, device=device, models_dir=cfg.models_dir)
         tracker = Tracker(TrackerConfig.from_dict(dict(cfg.tracker)))
-        return cls(det, pose, tracker, embedder, cfg.max_persons)
+        return cls(det, pose, tracker, embedder, cfg.max_persons, PostureConfig(**cfg.posture))
 
     def warmup(self, image_hw=(480, 640)) -> None:
         self.detector.warmup(image_hw)
@@ -120,4 +123,18 @@ class PosePipeline:
                                                   poses.scores, feats))
         t4 = time.perf_counter()
         timings['track'] = (t4 - t3) * 1e3
-        return FrameResult(frame, dets, poses, tracks, list(self.tracker.ended_ids), timings)
+        angles, postures = self.analyse(tracks)
+        return FrameResult(frame, dets, poses, tracks, list(self.tracker.ended_ids), timings,
+                           angles, postures)
+
+    def analyse(self, tracks):
+        """Joint angles (T,8) and posture labels (T,) for the reported tracks."""
+        angles = np.full((len(tracks), 8), np.nan, np.float32)
+        postures = np.zeros((len(tracks),), np.uint8)
+        for i, t in enumerate(tracks):
+            if t.keypoints is None:
+                continue
+            angles[i] = joint_angles(t.keypoints[None], t.keypoint_scores[None],
+                                     self.posture.keypoint_threshold)[0]
+            postures[i] = classify_posture(t.keypoints, t.keypoint_scores, self.posture, angles[i])
+        return angles, postures

@@ -128,3 +128,5 @@ class FrameResult:
     tracks: List[TrackOutput]
     ended_track_ids: List[int] = field(default_factory=list)   # tracks deleted during this update
     timings_ms: Dict[str, float] = field(default_factory=dict)  # per stage
+    joint_angles: Optional[np.ndarray] = None   # (len(tracks), 8) degrees, see poseflow_ros.analytics
+    postures: Optional[np.ndarray] = None       # (len(tracks),) index into analytics.POSTURES

@@ -1,7 +1,7 @@
 """Message <-> core conversions (the only place that knows both worlds)."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Sequence
 
 import numpy as np
 from geometry_msgs.msg import Point
@@ -33,7 +33,7 @@ def copy_header(h: Header) -> Header:
     return Header(stamp=h.stamp, frame_id=h.frame_id)
 
 
-def track_to_msg(t: TrackOutput, keypoints_3d=None) -> TrackedPose:
+def track_to_msg(t: TrackOutput, angles=None, posture: int = 0, keypoints_3d=None) -> TrackedPose:
     p = TrackedPose()
     p.track_id = int(t.track_id)
     p.state = int(t.state)
@@ -48,10 +48,15 @@ def track_to_msg(t: TrackOutput, keypoints_3d=None) -> TrackedPose:
         p.keypoints = [Keypoint(x=kp[i, 0], y=kp[i, 1], score=sc[i]) for i in range(len(kp))]
     else:
         p.keypoints = [Keypoint() for _ in range(Keypoint.NUM_KEYPOINTS)]
+    p.joint_angles = [float(a) for a in angles] if angles is not None else [float('nan')] * 8
+    p.posture = int(posture)
     if keypoints_3d is not None:
         p.keypoints_3d = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in keypoints_3d]
     return p
 
 
-def tracks_to_msg(tracks: Iterable[TrackOutput], header: Header) -> TrackedPoseArray:
-    return TrackedPoseArray(header=copy_header(header), poses=[track_to_msg(t) for t in tracks])
+def tracks_to_msg(tracks: Sequence[TrackOutput], header: Header, angles=None, postures=None
+                  ) -> TrackedPoseArray:
+    poses = [track_to_msg(t, None if angles is None else angles[i], 0 if postures is None else postures[i])
+             for i, t in enumerate(tracks)]
+    return TrackedPoseArray(header=copy_header(header), poses=poses)

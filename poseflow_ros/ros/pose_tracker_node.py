@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import fields
+from dataclasses import asdict, fields
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -26,6 +26,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from .. import models
+from ..analytics import PostureConfig
 from ..decode import ImageError
 from ..pipeline import PipelineConfig, PosePipeline
 from ..render import draw_tracks
@@ -53,6 +54,15 @@ _PIPE_HELP = {
     'embedder': "Appearance features for tracking: 'none', 'color' (keypoint-anchored colour) or "
                 "'mobilenet' (ImageNet MobileNetV2).",
     'num_threads': 'CPU threads for torch/onnxruntime (0 = library default).',
+}
+_POSTURE_HELP = {
+    'keypoint_threshold': 'Posture/angles: keypoints scoring below this count as not visible.',
+    'arms_raised_margin': 'arms_raised: wrist above its shoulder by this fraction of the torso length.',
+    'one_arm_counts': 'arms_raised also when only one arm is raised.',
+    'sitting_max_hip_angle': 'sitting: hip angle(s) (shoulder-hip-knee, degrees) below this.',
+    'standing_min_hip_angle': 'standing: hip angle(s) at least this (degrees).',
+    'standing_min_knee_angle': 'standing: knee angle(s) at least this (degrees).',
+    'upright_max_torso_tilt': 'standing: torso at most this many degrees from vertical.',
 }
 _CHOICES = {'pose_backend': ('blazepose', 'mmpose'), 'embedder': ('none', 'color', 'mobilenet')}
 
@@ -92,7 +102,7 @@ class PoseTrackerNode(Node):
         defaults = PipelineConfig().to_dict()
         cfg = {}
         for f in fields(PipelineConfig):
-            if f.name == 'tracker':
+            if f.name in ('tracker', 'posture'):
                 continue
             cfg[f.name] = declare(self, f.name, defaults[f.name], _PIPE_HELP[f.name],
                                   choices=_CHOICES.get(f.name))
@@ -100,6 +110,7 @@ class PoseTrackerNode(Node):
         tdefaults = TrackerConfig().to_dict()
         thelp = {f.name: f.metadata.get('help', '') for f in fields(TrackerConfig) if f.metadata.get('help')}
         cfg['tracker'] = declare_group(self, 'tracker', tdefaults, thelp)
+        cfg['posture'] = declare_group(self, 'posture', asdict(PostureConfig()), _POSTURE_HELP)
         self.config = PipelineConfig.from_dict(cfg)
 
         self.pipeline = pipeline if pipeline is not None else PosePipeline.from_config(self.config)
@@ -183,7 +194,7 @@ class PoseTrackerNode(Node):
         result = self.pipeline.process(frame)
         t2 = time.perf_counter()
         header = copy_header(msg.header)
-        self.pub_poses.publish(tracks_to_msg(result.tracks, header))
+        self.pub_poses.publish(tracks_to_msg(result.tracks, header, result.joint_angles, result.postures))
         if self.pub_markers is not None:
             self.pub_markers.publish(self.markers.build(result.tracks, header, w, h))
         if self.pub_debug is not None:

@@ -1,0 +1,110 @@
+"""Pose analytics from 2D keypoints: joint angles and a simple posture label. ROS-free.
+
+Joint angles (degrees, in the image plane, NaN when a keypoint is below the score threshold):
+
+============== ================================ ===========================================
+angle          vertex                           between
+============== ================================ ===========================================
+elbow          elbow                            shoulder and wrist (180 = straight arm)
+knee           knee                             hip and ankle (180 = straight leg)
+shoulder       shoulder                         hip and elbow (0 = arm down, 180 = arm up)
+hip            hip                              shoulder and knee (180 = upright, ~90 = seated)
+============== ================================ ===========================================
+
+Posture label, first rule that applies (thresholds in :class:`PostureConfig`):
+``arms_raised`` both wrists (or one, with ``one_arm_counts``) above the top of the head / shoulders by a
+margin of the torso length; ``sitting`` both hip angles (or the visible one) below ``sitting_max_hip_angle``
+or thighs close to horizontal; ``standing`` hips and knees straight and the torso upright; else ``unknown``
+(including when the needed keypoints are not visible).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .coco import KEYPOINT_INDEX as K
+
+ANGLE_NAMES = ('left_elbow', 'right_elbow', 'left_knee', 'right_knee',
+               'left_shoulder', 'right_shoulder', 'left_hip', 'right_hip')
+# (a, vertex, b) per angle, same order as ANGLE_NAMES
+_TRIPLES = np.array([
+    (K['left_shoulder'], K['left_elbow'], K['left_wrist']),
+    (K['right_shoulder'], K['right_elbow'], K['right_wrist']),
+    (K['left_hip'], K['left_knee'], K['left_ankle']),
+    (K['right_hip'], K['right_knee'], K['right_ankle']),
+    (K['left_hip'], K['left_shoulder'], K['left_elbow']),
+    (K['right_hip'], K['right_shoulder'], K['right_elbow']),
+    (K['left_shoulder'], K['left_hip'], K['left_knee']),
+    (K['right_shoulder'], K['right_hip'], K['right_knee']),
+])
+
+POSTURES = ('unknown', 'standing', 'sitting', 'arms_raised')
+UNKNOWN, STANDING, SITTING, ARMS_RAISED = range(4)
+
+
+@dataclass
+class PostureConfig:
+    keypoint_threshold: float = 0.5       # keypoints below are treated as not visible
+    arms_raised_margin: float = 0.15      # wrist above the shoulder by this fraction of torso length
+    one_arm_counts: bool = False          # True: one raised arm is enough for arms_raised
+    sitting_max_hip_angle: float = 125.0  # hip angle (deg) below this counts as seated
+    standing_min_hip_angle: float = 155.0
+    standing_min_knee_angle: float = 150.0
+    upright_max_torso_tilt: float = 30.0  # deg from vertical for standing
+
+
+def joint_angles(keypoints: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """keypoints (N,17,2), scores (N,17) -> (N,8) angles in degrees (NaN where not visible)."""
+    kp = np.asarray(keypoints, np.float64).reshape(-1, 17, 2)
+    sc = np.asarray(scores, np.float64).reshape(-1, 17)
+    a, v, b = kp[:, _TRIPLES[:, 0]], kp[:, _TRIPLES[:, 1]], kp[:, _TRIPLES[:, 2]]
+    u1, u2 = a - v, b - v
+    n1, n2 = np.linalg.norm(u1, axis=-1), np.linalg.norm(u2, axis=-1)
+    cos = (u1 * u2).sum(-1) / np.maximum(n1 * n2, 1e-9)
+    ang = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    vis = (sc[:, _TRIPLES] >= threshold).all(-1) & (n1 > 1e-6) & (n2 > 1e-6)
+    return np.where(vis, ang, np.nan).astype(np.float32)
+
+
+def _mid(kp, sc, i, j, thr):
+    ok = sc[i] >= thr and sc[j] >= thr
+    return (kp[i] + kp[j]) / 2.0 if ok else None
+
+
+def classify_posture(keypoints: np.ndarray, scores: np.ndarray, cfg: PostureConfig = PostureConfig(),
+                     angles: np.ndarray = None) -> int:
+    """One person: keypoints (17,2), scores (17,) -> index into POSTURES."""
+    kp = np.asarray(keypoints, np.float64)
+    sc = np.asarray(scores, np.float64)
+    thr = cfg.keypoint_threshold
+    if angles is None:
+        angles = joint_angles(kp[None], sc[None], thr)[0]
+    sh = _mid(kp, sc, K['left_shoulder'], K['right_shoulder'], thr)
+    hp = _mid(kp, sc, K['left_hip'], K['right_hip'], thr)
+    torso = float(np.linalg.norm(sh - hp)) if sh is not None and hp is not None else None
+    if torso is None and sh is not None:
+        # upper body only: use shoulder width as the scale
+        torso = float(np.linalg.norm(kp[K['left_shoulder']] - kp[K['right_shoulder']])) * 1.5
+    if sh is not None and torso and torso > 1.0:
+        raised = []
+        for w, s in (('left_wrist', 'left_shoulder'), ('right_wrist', 'right_shoulder')):
+            if sc[K[w]] >= thr and sc[K[s]] >= thr:
+                raised.append(kp[K[s], 1] - kp[K[w], 1] > cfg.arms_raised_margin * torso)
+        if raised and (all(raised) if not cfg.one_arm_counts else any(raised)) and \
+                (len(raised) == 2 or cfg.one_arm_counts):
+            return ARMS_RAISED
+    hip_angles = angles[[6, 7]]
+    knee_angles = angles[[2, 3]]
+    vis_hip = hip_angles[~np.isnan(hip_angles)]
+    vis_knee = knee_angles[~np.isnan(knee_angles)]
+    if vis_hip.size and (vis_hip < cfg.sitting_max_hip_angle).all():
+        return SITTING
+    if sh is not None and hp is not None and vis_hip.size and vis_knee.size:
+        d = sh - hp
+        tilt = np.degrees(np.arctan2(abs(d[0]), abs(d[1]) + 1e-9))
+        upright = d[1] < 0 and tilt <= cfg.upright_max_torso_tilt
+        if upright and (vis_hip >= cfg.standing_min_hip_angle).all() and \
+                (vis_knee >= cfg.standing_min_knee_angle).all():
+            return STANDING
+    return UNKNOWN

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Pipeline benchmark (`make bench-pipeline`): end-to-end FPS and p50/p99 latency at 640x480 with
+1, 5, 10 and 20 persons, per pose backend and device; in the same run, the raw core vs the ROS node
+over DDS, and (for MMPose backends) our batched estimator vs MMPose's own ``inference_topdown`` on the
+same model and boxes. Writes out/bench/pipeline.json.
+
+Frames: people cut from the shared photos (with our detector's boxes) pasted on a grey 640x480 canvas
+in a grid, so each frame holds exactly N real persons.
+
+    .venv/bin/python tools/bench_pipeline.py [--backends blazepose mmpose:rtmpose-t ...] [--iters 20]
+MMPose backends use the configs shipped in the mmpose wheel with random weights saved to a temp
+file (speed does not depend on the weight values).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from poseflow_ros.paths import REPO_ROOT, shared_dir  # noqa: E402
+
+MMPOSE_CONFIGS = {
+    'rtmpose-t': 'rtmpose-t_8xb256-420e_coco-256x192',
+    'rtmpose-m': 'rtmpose-m_8xb256-420e_coco-256x192',
+    'hrnet-w32': 'td-hm_hrnet-w32_8xb64-210e_coco-256x192',
+}
+
+
+def person_crops(detector, n_min=20):
+    crops = []
+    for p in sorted((shared_dir() / 'data' / 'images').glob('*.jpg')):
+        img = cv2.imread(str(p))
+        d = detector.detect(img)
+        for b, s in zip(d.boxes.astype(int), d.scores):
+            if s > 0.5 and (b[3] - b[1]) > 80:
+                crops.append(img[b[1]:b[3], b[0]:b[2]].copy())
+    out = []
+    while len(out) < n_min:
+        out.extend(crops)
+    return out
+
+
+def make_frame(crops, n, w=640, h=480):
+    """n persons in a grid on a grey canvas; returns the frame and the pasted boxes (xyxy)."""
+    frame = np.full((h, w, 3), 110, np.uint8)
+    cols = int(np.ceil(np.sqrt(n * w / h)))
+    rows = int(np.ceil(n / cols))
+    cw, ch = w // cols, h // rows
+    boxes = []
+    for i in range(n):
+        c = crops[i]
+        s = min((cw - 4) / c.shape[1], (ch - 4) / c.shape[0])
+        r = cv2.resize(c, (max(1, int(c.shape[1] * s)), max(1, int(c.shape[0] * s))))
+        x0 = (i % cols) * cw + (cw - r.shape[1]) // 2
+        y0 = (i // cols) * ch + (ch - r.shape[0]) // 2
+        frame[y0:y0 + r.shape[0], x0:x0 + r.shape[1]] = r
+        boxes.append([x0, y0, x0 + r.shape[1], y0 + r.shape[0]])
+    return frame, np.array(boxes, np.float32)
+
+
+def stats(ms):
+    a = np.asarray(ms)
+    return {'fps': float(1000.0 / a.mean()), 'mean_ms': float(a.mean()), 'p50_ms': float(np.percentile(a, 50)),
+            'p99_ms': float(np.percentile(a, 99)), 'n': int(a.size)}
+
+
+def time_calls(fn, iters, warm=3):
+    for _ in range(warm):
+        fn()
+    ms = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t) * 1e3)
+    return ms
+
+
+def random_mmpose_checkpoint(cfg_name, tmp):
+    from poseflow_ros.pose import mmpose_compat  # noqa: F401  (import stand-ins first)
+    import torch
+    from mmpose.apis import init_model
+    from poseflow_ros.pose.mmpose_backend import resolve_config
+    torch.manual_seed(0)
+    model = init_model(resolve_config(cfg_name), None, device='cpu')
+    path = Path(tmp) / f'{cfg_name}.pth'
+    torch.save({'state_dict': model.state_dict()}, path)
+    return str(path)
+
+
+def bench_node_vs_core(pipeline, frames, iters):
+    """Same frames through pipeline.process (core) and through the node over DDS (sequential)."""
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    import rclpy
+    from builtin_interfaces.msg import Time
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+    from poseflow_ros.msg import TrackedPoseArray
+    from poseflow_ros.ros.conversions import bgr_to_image
+    from poseflow_ros.ros.pose_tracker_node import PoseTrackerNode
+    from poseflow_ros.types import Frame
+
+    core_ms = time_calls(lambda: pipeline.process(Frame(frames[0], 0.0, 'cam', 0)), iters)
+    if not rclpy.ok():
+        rclpy.init()
+    node = PoseTrackerNode(pipeline=pipeline, parameter_overrides=[Parameter('qos_reliability', value='reliable')])
+    io = Node('bench_io')
+    pub = io.create_publisher(Image, 'image', 10)
+    got = []
+    ev = threading.Event()
+    io.create_subscription(TrackedPoseArray, 'tracked_poses', lambda m: (got.append(time.perf_counter()), ev.set()), 10)
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    ex.add_node(io)
+    th = threading.Thread(target=ex.spin, daemon=True)
+    th.start()
+    t_end = time.monotonic() + 5
+    while (pub.get_subscription_count() == 0 or node.pub_poses.get_subscription_count() == 0) and time.monotonic() < t_end:
+        time.sleep(0.01)
+    msgs = [bgr_to_image(frames[0], Header(stamp=Time(sec=i + 1), frame_id='cam')) for i in range(iters + 3)]
+    node_ms = []
+    for i, m in enumerate(msgs):
+        ev.clear()
+        t = time.perf_counter()
+        pub.publish(m)
+        if not ev.wait(30):
+            raise RuntimeError('node did not answer')
+        if i >= 3:
+            node_ms.append((got[-1] - t) * 1e3)
+    ex.shutdown()
+    node.destroy_node()
+    io.destroy_node()
+    return stats(core_ms), stats(node_ms)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--backends', nargs='+', default=['blazepose', 'mmpose:rtmpose-t', 'mmpose:rtmpose-m'])
+    ap.add_argument('--persons', nargs='+', type=int, default=[1, 5, 10, 20])
+    ap.add_argument('--device', default='auto')
+    ap.add_argument('--fp16', action='store_true')
+    ap.add_argument('--iters', type=int, default=15)
+    ap.add_argument('--threads', type=int, default=0)
+    ap.add_argument('--no-node', action='store_true', help='skip the ROS node comparison')
+    ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'bench' / 'pipeline.json'))
+    a = ap.parse_args(argv)
+    import torch
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    from poseflow_ros import models
+    from poseflow_ros.detect import make_detector
+    from poseflow_ros.pipeline import PosePipeline, resolve_device
+    from poseflow_ros.pose import make_pose_estimator
+    from poseflow_ros.track import Tracker, TrackerConfig
+    from poseflow_ros.types import Frame
+
+    device = resolve_device(a.device)
+    for n in ('rtmdet_nano_person', 'blazepose_full'):
+        models.fetch(n)
+    det = make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
+    crops = person_crops(det)
+    frames = {n: make_frame(crops, n) for n in a.persons}
+    report = {'device': device, 'gpu': torch.cuda.get_device_name(0) if device.startswith('cuda') else None,
+              'cpu_threads': torch.get_num_threads(), 'fp16': a.fp16, 'machine': platform.processor(),
+              'frame': '640x480', 'results': []}
+    tmp = tempfile.mkdtemp()
+    for b in a.backends:
+        kind, _, variant = b.partition(':')
+        kw = {}
+        if kind == 'mmpose':
+            try:
+                cfg = MMPOSE_CONFIGS[variant]
+                kw = dict(mmpose_config=cfg, mmpose_checkpoint=random_mmpose_checkpoint(cfg, tmp))
+            except ImportError as e:
+                print(f'skip {b}: mmpose not importable ({e})')
+                continue
+        est = make_pose_estimator(kind, device=device, fp16=a.fp16, **kw)
+        for n in a.persons:
+            frame, boxes = frames[n]
+            pipe = PosePipeline(det, est, Tracker(TrackerConfig()), max_persons=max(a.persons))
+            detected = len(det.detect(frame))
+            e2e = time_calls(lambda: pipe.process(Frame(frame, 0.0, 'cam', 0)), a.iters)
+            pose_only = time_calls(lambda: est.estimate(frame, boxes), a.iters)
+            row = {'backend': b, 'persons': n, 'detected': detected, 'end_to_end': stats(e2e),
+                   'pose_stage': stats(pose_only)}
+            if kind == 'mmpose':
+                from mmpose.apis import inference_topdown
+                ref = time_calls(lambda: inference_topdown(est.model, frame, boxes, bbox_format='xyxy'), a.iters)
+                row['mmpose_inference_topdown'] = stats(ref)
+                row['speedup_vs_inference_topdown'] = float(np.mean(ref) / np.mean(pose_only))
+            report['results'].append(row)
+            line = (f'{b:18s} n={n:2d} det={detected:2d}  e2e {row["end_to_end"]["fps"]:6.1f} FPS '
+                    f'p50 {row["end_to_end"]["p50_ms"]:7.1f} p99 {row["end_to_end"]["p99_ms"]:7.1f} ms | '
+                    f'pose {row["pose_stage"]["mean_ms"]:7.1f} ms')
+            if 'mmpose_inference_topdown' in row:
+                line += (f' | inference_topdown {row["mmpose_inference_topdown"]["mean_ms"]:7.1f} ms '
+                         f'(x{row["speedup_vs_inference_topdown"]:.2f})')
+            print(line, flush=True)
+    if not a.no_node:
+        n = 5 if 5 in frames else a.persons[0]
+        est = make_pose_estimator('blazepose', device=device, fp16=a.fp16)
+        pipe = PosePipeline(det, est, Tracker(TrackerConfig()))
+        core, node = bench_node_vs_core(pipe, [frames[n][0]], a.iters)
+        report['node_vs_core'] = {'backend': 'blazepose', 'persons': n, 'core': core, 'ros_node_over_dds': node,
+                                  'ratio': node['mean_ms'] / core['mean_ms']}
+        print(f'node vs core (blazepose, {n} persons): core {core["mean_ms"]:.1f} ms, node over DDS '
+              f'{node["mean_ms"]:.1f} ms, ratio {node["mean_ms"] / core["mean_ms"]:.3f}')
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(report, indent=2))
+    print(f'wrote {a.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
