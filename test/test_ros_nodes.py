@@ -305,8 +305,19 @@ def test_params_file_documents_every_parameter(ros, pipeline):
             else:
                 documented.add(prefix + k)
     walk(cfg['pose_tracker']['ros__parameters'])
+    values = {}
+
+    def walk_values(d, prefix=''):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk_values(v, f'{prefix}{k}.')
+            else:
+                values[prefix + k] = v
+    walk_values(cfg['pose_tracker']['ros__parameters'])
     node = PoseTrackerNode(pipeline=pipeline)
     try:
+        for n, v in values.items():   # the file shows the real defaults
+            assert node.get_parameter(n).value == pytest.approx(v), n
         builtin = {'use_sim_time', 'start_type_description_service'}   # declared by rclpy itself
         declared = {n for n in node._parameters if n not in builtin and not n.startswith('qos_overrides')}
         for n in declared:

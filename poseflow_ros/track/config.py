@@ -1,0 +1,129 @@
+"""Every tracker setting in one dataclass (scalars only, so a ROS node can declare each as a parameter).
+
+Association per frame (see :mod:`poseflow_ros.track.tracker` for the full order):
+
+1. detections with ``score >= high_score_threshold`` are matched to confirmed/lost tracks with a fused
+   cost (IoU, appearance, pose) inside the Mahalanobis gate, by a matching cascade over
+   time-since-update (DeepSORT);
+2. the remaining high-score detections are matched by IoU alone to tentative tracks and to tracks that
+   were matched in the previous frame (DeepSORT's second stage);
+3. detections with ``low_score_threshold <= score < high_score_threshold`` are matched by IoU to the
+   tracks of 2. still unmatched (ByteTrack's second association): an occluded, low-confidence person
+   keeps its track instead of going lost;
+4. unmatched high-score detections start tentative tracks.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from .kalman import CHI2INV95
+
+
+def _p(default, help_: str):
+    return field(default=default, metadata={'help': help_})
+
+
+@dataclass
+class TrackerConfig:
+    # ---- detection score split (ByteTrack)
+    high_score_threshold: float = _p(
+        0.5, 'Detections scoring at least this take part in the main association and may start tracks.')
+    low_score_threshold: float = _p(
+        0.1, 'Detections scoring in [low, high) are only used to extend tracks matched in the previous '
+             'frame (ByteTrack second association); below low they are ignored.')
+    # ---- lifecycle
+    n_init: int = _p(3, 'A tentative track is confirmed after this many matched frames (1 = at birth).')
+    max_age: int = _p(30, 'A confirmed track is deleted after more than this many frames without a match.')
+    # ---- cost fusion (weighted mean over the cues available for a pair)
+    iou_weight: float = _p(1.0, 'Weight of the IoU cost (1 - IoU with the Kalman-predicted box).')
+    appearance_weight: float = _p(
+        1.0, 'Weight of the appearance cost (smallest cosine distance to the track gallery); '
+             'used only when features are given.')
+    pose_weight: float = _p(
+        0.5, 'Weight of the pose cost (1 - OKS to the last pose moved with the predicted box); '
+             'used only when keypoints are given.')
+    max_match_cost: float = _p(0.7, 'Fused costs above this are never matched (main association).')
+    max_iou_distance: float = _p(0.7, 'Second stage: 1 - IoU above this is never matched (IoU < 0.3).')
+    low_score_max_iou_distance: float = _p(
+        0.5, 'Low-score association: 1 - IoU above this is never matched (IoU < 0.5).')
+    # ---- gating
+    gating_threshold: float = _p(
+        CHI2INV95[4], 'Squared Mahalanobis distance gate on (x, y, a, h); default chi2 0.95 with 4 dof.')
+    gate_position_only: bool = _p(False, 'Gate on the box centre only (chi2 with 2 dof is then used '
+                                         'if gating_threshold is left at its 4-dof default).')
+    matching_cascade: bool = _p(
+        True, 'Match tracks in order of time since update (recently seen first) as DeepSORT does; '
+              'False = one global assignment.')
+    # ---- appearance
+    max_cosine_distance: float = _p(
+        0.2, 'Pairs whose appearance distance exceeds this are not matched in the main association. '
+              'Tune per embedder (mobilenet features are all non-negative, so distances are small).')
+    feature_ema: float = _p(
+        0.9, 'If > 0, each track keeps one exponentially smoothed feature: f = ema * f + (1 - ema) * new '
+             '(StrongSORT style; robust to noisy features and fast). 0 = DeepSORT gallery of the last '
+             'gallery_budget features, cost = the nearest one.')
+    gallery_budget: int = _p(16, 'Features kept per track when feature_ema = 0 (DeepSORT nn_budget).')
+    # ---- pose
+    keypoint_threshold: float = _p(0.3, 'Keypoints scoring below this are ignored by the pose cost.')
+    min_common_keypoints: int = _p(3, 'The pose cost needs at least this many keypoints visible in both.')
+    # ---- Kalman filter
+    std_weight_position: float = _p(1.0 / 20, 'Kalman position noise, as a fraction of the box height.')
+    std_weight_velocity: float = _p(1.0 / 160, 'Kalman velocity noise, as a fraction of the box height.')
+    # ---- what is reported
+    output_lost: bool = _p(
+        False, 'Also report confirmed tracks missed in this frame (state LOST, box = Kalman prediction, '
+               'keypoints moved with it) until they are deleted.')
+    output_tentative: bool = _p(False, 'Also report tentative (not yet confirmed) tracks.')
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        errs = []
+        if not 0.0 <= self.low_score_threshold <= self.high_score_threshold <= 1.0:
+            errs.append('need 0 <= low_score_threshold <= high_score_threshold <= 1')
+        if self.n_init < 1:
+            errs.append('n_init must be >= 1')
+        if self.max_age < 0:
+            errs.append('max_age must be >= 0')
+        for name in ('iou_weight', 'appearance_weight', 'pose_weight'):
+            if getattr(self, name) < 0:
+                errs.append(f'{name} must be >= 0')
+        if self.iou_weight + self.appearance_weight + self.pose_weight <= 0:
+            errs.append('at least one cost weight must be > 0')
+        if self.gallery_budget < 1:
+            errs.append('gallery_budget must be >= 1')
+        if not 0.0 <= self.feature_ema < 1.0:
+            errs.append('feature_ema must be in [0, 1)')
+        if self.gating_threshold <= 0:
+            errs.append('gating_threshold must be > 0')
+        if not 1 <= self.min_common_keypoints <= 17:
+            errs.append('min_common_keypoints must be in [1, 17]')
+        if errs:
+            raise ValueError('invalid TrackerConfig: ' + '; '.join(errs))
+
+    @property
+    def effective_gating_threshold(self) -> float:
+        if self.gate_position_only and self.gating_threshold == CHI2INV95[4]:
+            return CHI2INV95[2]
+        return float(self.gating_threshold)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> 'TrackerConfig':
+        """Build from a (possibly partial) dict; unknown keys raise, values are cast to the field type."""
+        d = dict(d or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(d) - set(known)
+        if unknown:
+            raise ValueError(f'unknown tracker settings: {sorted(unknown)}; known: {sorted(known)}')
+        kw = {}
+        for k, v in d.items():
+            default = known[k].default
+            typ = type(default) if default is not MISSING else None
+            if typ is bool and not isinstance(v, bool):
+                raise ValueError(f'tracker setting {k} must be a bool, got {v!r}')
+            kw[k] = typ(v) if typ in (int, float) else v
+        return cls(**kw)

@@ -1,0 +1,347 @@
+"""Multi-person tracker: DeepSORT (Kalman + gated appearance cascade) + ByteTrack (low-score second
+association) + PoseFlow-style pose similarity.
+
+Per ``update``:
+
+1. all tracks are predicted one frame ahead (Kalman, constant velocity);
+2. **main association** – high-score detections (``score >= high_score_threshold``) vs confirmed and lost
+   tracks: fused cost = weighted mean of ``1 - IoU``, the smallest cosine distance to the track's
+   appearance gallery and ``1 - OKS`` (track pose moved with the predicted box), over the cues present;
+   pairs outside the Mahalanobis gate or with appearance distance ``> max_cosine_distance`` are
+   excluded; Hungarian assignment level by level in time since update (matching cascade);
+3. **IoU association** – remaining high-score detections vs tentative tracks and tracks matched in the
+   previous frame, ``1 - IoU <= max_iou_distance``;
+4. **low-score association** – detections with ``low <= score < high`` vs confirmed tracks matched in the
+   previous frame and still unmatched, ``1 - IoU <= low_score_max_iou_distance``. These matches update the
+   Kalman state and pose, not the appearance gallery (low scores are mostly occluded people);
+5. lifecycle – matched tracks: ``hits += 1``, tentative -> confirmed at ``n_init`` hits, lost ->
+   confirmed; unmatched: tentative -> deleted, confirmed -> lost, lost longer than ``max_age`` -> deleted;
+   unmatched high-score detections start tentative tracks (confirmed at once when ``n_init == 1``).
+
+Track ids start at 1, increase monotonically and are never reused (not even after :meth:`Tracker.reset`).
+
+Output: confirmed tracks matched in this frame always; lost tracks only with ``output_lost`` (box = Kalman
+prediction, keypoints = last pose moved with it, ``detection_index = -1``); tentative tracks only with
+``output_tentative``. The default reports only measurement-backed persons, so a robot never acts on a
+ghost; identities are still stable across gaps up to ``max_age`` because lost tracks are kept internally
+and resume their id. :attr:`Tracker.ended_ids` lists the ids, among those ever reported, deleted in the
+last update, so consumers can drop them (e.g. delete ROS markers).
+
+State is kept as stacked arrays (one row per track, rows in id order), so every step is vectorised over
+tracks; the only Python loops are over cascade levels and over the reported tracks.
+"""
+from __future__ import annotations
+
+import time
+from typing import List, Optional
+
+import numpy as np
+
+from ..types import TrackerInput, TrackOutput, TrackState
+from .config import TrackerConfig
+from .kalman import KalmanFilter, xyah_to_xyxy, xyxy_to_xyah
+from .matching import (cosine_gallery_distance, fuse_costs, iou_matrix, linear_assignment,
+                       matching_cascade, move_keypoints, oks_pairs)
+
+_TENT, _CONF, _LOST = int(TrackState.TENTATIVE), int(TrackState.CONFIRMED), int(TrackState.LOST)
+_STATES = {int(s): s for s in TrackState}
+
+
+class Tracker:
+    """Multi-person tracker. ``update`` once per frame (also for frames with no detections)."""
+
+    def __init__(self, config: Optional[TrackerConfig] = None):
+        self.config = config if config is not None else TrackerConfig()
+        self.config.validate()
+        c = self.config
+        self.kf = KalmanFilter(c.std_weight_position, c.std_weight_velocity)
+        self._gate = c.effective_gating_threshold
+        self._budget = 1 if c.feature_ema > 0 else int(c.gallery_budget)
+        self._next_id = 1
+        self.frame_count = 0
+        self.ended_ids: List[int] = []
+        self.association_ms = 0.0        # time of the last update's association stages (costs + assignment)
+        self._clear()
+
+    # ------------------------------------------------------------------ state arrays
+    def _clear(self) -> None:
+        self.ids = np.zeros(0, np.int64)
+        self.state = np.zeros(0, np.int8)
+        self.age = np.zeros(0, np.int32)
+        self.hits = np.zeros(0, np.int32)
+        self.tsu = np.zeros(0, np.int32)
+        self.mean = np.zeros((0, 8))
+        self.cov = np.zeros((0, 3, 4))
+        self.score = np.zeros(0, np.float32)
+        self.box = np.zeros((0, 4))                 # last matched detection box
+        self.kps = np.zeros((0, 17, 2))
+        self.kp_scores = np.zeros((0, 17), np.float32)
+        self.has_pose = np.zeros(0, bool)
+        self.pose_xyah = np.zeros((0, 4))            # box (xyah) the stored pose was measured with
+        self.gallery: Optional[np.ndarray] = None    # (T, B, D) float32, allocated at the first features
+        self.gcount = np.zeros(0, np.int32)
+        self.gnext = np.zeros(0, np.int32)
+        self.reported = np.zeros(0, bool)
+        self.det_index = np.zeros(0, np.int64)
+
+    _ROW_ARRAYS = ('ids', 'state', 'age', 'hits', 'tsu', 'mean', 'cov', 'score', 'box', 'kps', 'kp_scores',
+                   'has_pose', 'pose_xyah', 'gcount', 'gnext', 'reported', 'det_index')
+
+    def _keep_rows(self, keep: np.ndarray) -> None:
+        for name in self._ROW_ARRAYS:
+            setattr(self, name, getattr(self, name)[keep])
+        if self.gallery is not None:
+            self.gallery = self.gallery[keep]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def reset(self) -> None:
+        """Drop every track (e.g. on a time jump). Reported live ids go to ``ended_ids``; new ids continue
+        after the last one (ids are never reused)."""
+        self.ended_ids = [int(i) for i in self.ids[self.reported]]
+        self.frame_count = 0
+        self._clear()
+
+    # ------------------------------------------------------------------ input checks
+    @staticmethod
+    def _check(inp: TrackerInput):
+        n = len(inp)
+        if len(inp.boxes) != n:
+            raise ValueError(f'{len(inp.boxes)} boxes but {n} scores')
+        kps = kps_sc = feats = None
+        if inp.keypoints is not None:
+            kps = np.asarray(inp.keypoints, np.float64).reshape(n, 17, 2) if n else np.zeros((0, 17, 2))
+            if inp.keypoint_scores is None:
+                kps_sc = np.ones((n, 17), np.float32)
+            else:
+                kps_sc = np.asarray(inp.keypoint_scores, np.float32).reshape(n, 17) if n \
+                    else np.zeros((0, 17), np.float32)
+            kps_sc = np.where(np.isfinite(kps).all(-1), kps_sc, 0.0).astype(np.float32)
+            kps = np.nan_to_num(kps)
+        if inp.features is not None:
+            f = np.asarray(inp.features, np.float32)
+            if f.ndim != 2 or len(f) != n:
+                raise ValueError(f'features must be (N, D) with N = {n}, got shape {f.shape}')
+            f = np.nan_to_num(f)
+            feats = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+        return kps, kps_sc, feats
+
+    # ------------------------------------------------------------------ main step
+    def update(self, inp: TrackerInput) -> List[TrackOutput]:
+        """Advance one frame with this frame's detections; returns the reported tracks in id order."""
+        c = self.config
+        self.frame_count += 1
+        self.ended_ids = []
+        kps, kps_sc, feats = self._check(inp)
+        boxes = np.asarray(inp.boxes, np.float64)
+        scores = inp.scores
+        wh = boxes[:, 2:] - boxes[:, :2]
+        # invalid boxes (nan / inf / empty) and nan scores are ignored like below-threshold ones
+        valid = (wh[:, 0] > 0) & (wh[:, 1] > 0) & (wh[:, 0] < np.inf) & (wh[:, 1] < np.inf)
+        high = valid & (scores >= c.high_score_threshold)
+        hi_idx = high.nonzero()[0]
+        lo_idx = (valid & ~high & (scores >= c.low_score_threshold)).nonzero()[0]
+        det_xyah = xyxy_to_xyah(boxes)
+        if feats is not None and self.gallery is not None and feats.shape[1] != self.gallery.shape[2]:
+            raise ValueError(f'feature dimension changed from {self.gallery.shape[2]} to {feats.shape[1]}; '
+                             'call reset() when switching embedders')
+
+        T = len(self.ids)
+        free_t = np.ones(T, bool)
+        mr, md = [], []       # matched track rows / detection indices, per stage
+        n_high = 0            # the first n_high matched pairs use high-score detections
+        if T:
+            self.mean, self.cov = self.kf.predict(self.mean, self.cov)
+            self.age += 1
+            self.tsu += 1
+            self.det_index[:] = -1
+            t_assoc = time.perf_counter()
+            if len(hi_idx) or len(lo_idx):
+                iou = iou_matrix(xyah_to_xyxy(self.mean[:, :4]), boxes)   # (T, N), sliced by each stage
+                tent = self.state == _TENT
+                prev = self.tsu == 1                                   # matched in the previous frame
+            if len(hi_idx):
+                # ---- stage 1: fused cost, gated, cascade over confirmed + lost tracks
+                free_d = hi_idx
+                rows = (~tent).nonzero()[0]
+                if len(rows):
+                    r, d = self._main_association(rows, hi_idx, iou, det_xyah, kps, kps_sc, feats)
+                    if len(r):
+                        mr.append(r)
+                        md.append(d)
+                        free_t[r] = False
+                        taken = np.zeros(len(boxes), bool)
+                        taken[d] = True
+                        free_d = hi_idx[~taken[hi_idx]]
+                # ---- stage 2: IoU only, tentative tracks + tracks matched in the previous frame
+                rows = (free_t & (tent | prev)).nonzero()[0]
+                if len(rows) and len(free_d):
+                    r, d = linear_assignment(1.0 - iou[rows][:, free_d], c.max_iou_distance)
+                    if len(r):
+                        mr.append(rows[r])
+                        md.append(free_d[d])
+                        free_t[rows[r]] = False
+                n_high = sum(len(r) for r in mr)
+            if len(lo_idx):
+                # ---- stage 3: low-score detections vs confirmed tracks matched in the previous frame
+                rows = (free_t & ~tent & prev).nonzero()[0]
+                if len(rows):
+                    r, d = linear_assignment(1.0 - iou[rows][:, lo_idx], c.low_score_max_iou_distance)
+                    if len(r):
+                        mr.append(rows[r])
+                        md.append(lo_idx[d])
+                        free_t[rows[r]] = False
+            self.association_ms = (time.perf_counter() - t_assoc) * 1e3
+        else:
+            self.association_ms = 0.0
+
+        new_d = hi_idx
+        if mr:
+            r = mr[0] if len(mr) == 1 else np.concatenate(mr)
+            d = md[0] if len(md) == 1 else np.concatenate(md)
+            self._apply_matches(r, d, n_high, boxes, scores, det_xyah, kps, kps_sc, feats)
+            if n_high:
+                taken = np.zeros(len(boxes), bool)
+                taken[d[:n_high]] = True
+                new_d = hi_idx[~taken[hi_idx]]
+
+        # ---- unmatched tracks: confirmed -> lost; tentative or too old -> deleted
+        if T and free_t.any():
+            st = self.state
+            st[free_t & (st == _CONF)] = _LOST
+            dead = (free_t & (st == _TENT)) | (self.tsu > c.max_age)
+            if dead.any():
+                self.ended_ids = self.ids[dead & self.reported].tolist()
+                self._keep_rows(~dead)
+
+        # ---- new tracks from unmatched high-score detections
+        if len(new_d):
+            self._start_tracks(new_d, boxes, scores, det_xyah, kps, kps_sc, feats)
+        return self._outputs()
+
+    # ------------------------------------------------------------------ stages
+    def _main_association(self, rows, dets, iou, det_xyah, kps, kps_sc, feats):
+        c = self.config
+        cost = 1.0 - iou[rows][:, dets]
+        d2 = self.kf.gating_distance(self.mean[rows], self.cov[rows], det_xyah[dets], c.gate_position_only)
+        gated = d2 > self._gate
+        app_c = pose_c = None
+        if feats is not None and self.gallery is not None and c.appearance_weight > 0:
+            app_c = cosine_gallery_distance(self.gallery[rows], self.gcount[rows], feats[dets])
+        if kps is not None and c.pose_weight > 0 and self.has_pose[rows].any():
+            ti, di = (~gated).nonzero()                       # pose cost only for gated candidates
+            if len(ti):
+                t = rows[ti]
+                pxyah = self.mean[t, :4]
+                tk = move_keypoints(self.kps[t], self.pose_xyah[t], pxyah)
+                tvis = (self.kp_scores[t] >= c.keypoint_threshold) & self.has_pose[t][:, None]
+                d = dets[di]
+                oks = oks_pairs(tk, tvis, pxyah[:, 2] * pxyah[:, 3] * pxyah[:, 3], kps[d],
+                                kps_sc[d] >= c.keypoint_threshold, c.min_common_keypoints)
+                pose_c = np.full(cost.shape, np.nan)
+                pose_c[ti, di] = 1.0 - oks
+        if app_c is not None or pose_c is not None:
+            cost = fuse_costs((cost, app_c, pose_c), (c.iou_weight, c.appearance_weight, c.pose_weight))
+        cost[gated] = np.inf
+        if app_c is not None:
+            with np.errstate(invalid='ignore'):
+                cost[app_c > c.max_cosine_distance] = np.inf
+        if c.matching_cascade:
+            r, d = matching_cascade(cost, self.tsu[rows], c.max_match_cost)
+        else:
+            r, d = linear_assignment(cost, c.max_match_cost)
+        return rows[r], dets[d]
+
+    def _apply_matches(self, r, d, n_high, boxes, scores, det_xyah, kps, kps_sc, feats) -> None:
+        c = self.config
+        self.mean[r], self.cov[r] = self.kf.update(self.mean[r], self.cov[r], det_xyah[d])
+        self.hits[r] += 1
+        self.tsu[r] = 0
+        self.det_index[r] = d
+        self.score[r] = scores[d]
+        self.box[r] = boxes[d]
+        st = self.state[r]
+        st[(st == _TENT) & (self.hits[r] >= c.n_init)] = _CONF
+        st[st == _LOST] = _CONF
+        self.state[r] = st
+        if kps is not None:
+            self.kps[r] = kps[d]
+            self.kp_scores[r] = kps_sc[d]
+            self.pose_xyah[r] = det_xyah[d]
+            self.has_pose[r] = True
+        else:
+            self.has_pose[r] = False
+        if feats is not None and n_high:
+            self._add_features(r[:n_high], feats[d[:n_high]])
+
+    def _add_features(self, rows, f) -> None:
+        if self.gallery is None:
+            self.gallery = np.zeros((len(self.ids), self._budget, f.shape[1]), np.float32)
+        ema = self.config.feature_ema
+        if ema > 0:
+            old = self.gallery[rows, 0]
+            has = (self.gcount[rows] > 0)[:, None]
+            new = np.where(has, ema * old + (1.0 - ema) * f, f)
+            new /= np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
+            self.gallery[rows, 0] = new
+            self.gcount[rows] = 1
+        else:
+            slot = self.gnext[rows]
+            self.gallery[rows, slot] = f
+            self.gnext[rows] = (slot + 1) % self._budget
+            self.gcount[rows] = np.minimum(self.gcount[rows] + 1, self._budget)
+
+    def _start_tracks(self, d, boxes, scores, det_xyah, kps, kps_sc, feats) -> None:
+        n = len(d)
+        mean, cov = self.kf.initiate(det_xyah[d])
+        ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        first_state = _CONF if self.config.n_init <= 1 else _TENT
+        new = {
+            'ids': ids, 'state': np.full(n, first_state, np.int8), 'age': np.ones(n, np.int32),
+            'hits': np.ones(n, np.int32), 'tsu': np.zeros(n, np.int32), 'mean': mean, 'cov': cov,
+            'score': scores[d].astype(np.float32), 'box': boxes[d],
+            'kps': kps[d] if kps is not None else np.zeros((n, 17, 2)),
+            'kp_scores': kps_sc[d] if kps is not None else np.zeros((n, 17), np.float32),
+            'has_pose': np.full(n, kps is not None), 'pose_xyah': det_xyah[d],
+            'gcount': np.zeros(n, np.int32), 'gnext': np.zeros(n, np.int32),
+            'reported': np.zeros(n, bool), 'det_index': d.astype(np.int64),
+        }
+        for name in self._ROW_ARRAYS:
+            setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
+        if self.gallery is not None:
+            g = self.gallery
+            self.gallery = np.concatenate([g, np.zeros((n,) + g.shape[1:], np.float32)])
+        if feats is not None:
+            self._add_features(np.arange(len(self.ids) - n, len(self.ids)), feats[d])
+
+    # ------------------------------------------------------------------ output
+    def _outputs(self) -> List[TrackOutput]:
+        c = self.config
+        st = self.state
+        sel = st == _CONF
+        if c.output_lost:
+            sel |= st == _LOST
+        if c.output_tentative:
+            sel |= st == _TENT
+        rows = sel.nonzero()[0]
+        if len(rows) == 0:
+            return []
+        self.reported[rows] = True
+        tsu = self.tsu[rows]
+        boxes = self.box[rows].astype(np.float32)
+        kps = self.kps[rows].astype(np.float32)
+        coasting = tsu > 0
+        if coasting.any():
+            cr = rows[coasting]
+            pred = self.mean[cr, :4]
+            boxes[coasting] = xyah_to_xyxy(pred)
+            kps[coasting] = move_keypoints(self.kps[cr], self.pose_xyah[cr], pred)
+        kp_sc = self.kp_scores[rows]
+        return [TrackOutput(tid, _STATES[s_], a_, h_, t_, boxes[j], sc, kps[j] if hp else None,
+                            kp_sc[j].copy() if hp else None, di)
+                for j, (tid, s_, a_, h_, t_, sc, hp, di) in enumerate(zip(
+                    self.ids[rows].tolist(), st[rows].tolist(), self.age[rows].tolist(),
+                    self.hits[rows].tolist(), tsu.tolist(), self.score[rows].tolist(),
+                    self.has_pose[rows].tolist(), self.det_index[rows].tolist()))]
