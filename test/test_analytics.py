@@ -1,0 +1,68 @@
+"""Joint angles and posture labels: hand-built skeletons with known geometry."""
+import numpy as np
+import pytest
+
+from poseflow_ros.analytics import (ANGLE_NAMES, ARMS_RAISED, SITTING, STANDING, UNKNOWN, PostureConfig,
+                                    classify_posture, joint_angles)
+from poseflow_ros.coco import KEYPOINT_INDEX as K
+
+
+def skeleton(**overrides):
+    """Upright person facing the camera, 100 px torso, arms hanging, legs straight (image y down)."""
+    p = {
+        'nose': (50, 0), 'left_eye': (55, -5), 'right_eye': (45, -5), 'left_ear': (60, 0), 'right_ear': (40, 0),
+        'left_shoulder': (70, 30), 'right_shoulder': (30, 30),
+        'left_elbow': (70, 80), 'right_elbow': (30, 80), 'left_wrist': (70, 130), 'right_wrist': (30, 130),
+        'left_hip': (65, 130), 'right_hip': (35, 130), 'left_knee': (65, 190), 'right_knee': (35, 190),
+        'left_ankle': (65, 250), 'right_ankle': (35, 250),
+    }
+    p.update(overrides)
+    kp = np.zeros((17, 2), np.float32)
+    for n, xy in p.items():
+        kp[K[n]] = xy
+    return kp, np.ones(17, np.float32)
+
+
+def angle(name, kp, sc):
+    return joint_angles(kp[None], sc[None])[0][ANGLE_NAMES.index(name)]
+
+
+def test_angles_of_straight_limbs():
+    kp, sc = skeleton()
+    assert angle('left_elbow', kp, sc) == pytest.approx(180, abs=0.1)
+    assert angle('right_knee', kp, sc) == pytest.approx(180, abs=0.1)
+    # arm hangs vertically, the torso leans 5 px over 100 px: the shoulder angle is that lean
+    assert angle('left_shoulder', kp, sc) == pytest.approx(np.degrees(np.arctan2(5, 100)), abs=0.1)
+    # hip: shoulder (70,30) - hip (65,130) - knee (65,190): almost straight
+    expected = 180 - np.degrees(np.arctan2(5, 100))
+    assert angle('left_hip', kp, sc) == pytest.approx(expected, abs=0.1)
+
+
+def test_right_angle_elbow_and_missing_keypoint():
+    kp, sc = skeleton(left_wrist=(120, 80))      # forearm horizontal
+    assert angle('left_elbow', kp, sc) == pytest.approx(90, abs=0.1)
+    sc[K['left_wrist']] = 0.1
+    assert np.isnan(angle('left_elbow', kp, sc))
+
+
+def test_postures():
+    kp, sc = skeleton()
+    assert classify_posture(kp, sc) == STANDING
+    sit, sc2 = skeleton(left_knee=(125, 130), right_knee=(95, 130), left_ankle=(125, 190), right_ankle=(95, 190))
+    assert classify_posture(sit, sc2) == SITTING
+    up, sc3 = skeleton(left_elbow=(75, -10), right_elbow=(25, -10), left_wrist=(80, -50), right_wrist=(20, -50))
+    assert classify_posture(up, sc3) == ARMS_RAISED
+    one, sc4 = skeleton(left_elbow=(75, -10), left_wrist=(80, -50))
+    assert classify_posture(one, sc4) == STANDING
+    assert classify_posture(one, sc4, PostureConfig(one_arm_counts=True)) == ARMS_RAISED
+
+
+def test_unknown_when_legs_invisible_and_thresholds_are_parameters():
+    kp, sc = skeleton()
+    sc[[K['left_knee'], K['right_knee'], K['left_ankle'], K['right_ankle']]] = 0.0
+    assert classify_posture(kp, sc) == UNKNOWN
+    lean, sc2 = skeleton(left_knee=(100, 180), right_knee=(70, 180), left_ankle=(100, 240), right_ankle=(70, 240))
+    hips = [angle('left_hip', lean, sc2), angle('right_hip', lean, sc2)]
+    assert 120 < min(hips) and max(hips) < 160
+    assert classify_posture(lean, sc2, PostureConfig(sitting_max_hip_angle=max(hips) + 1)) == SITTING
+    assert classify_posture(lean, sc2, PostureConfig(sitting_max_hip_angle=min(hips) - 1)) == UNKNOWN
