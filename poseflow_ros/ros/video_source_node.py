@@ -83,6 +83,8 @@ class VideoSourceNode(Node):
         self.done.set()
 
     def destroy_node(self):
+        if not hasattr(self, '_thread'):       # constructor failed before the thread existed
+            return super().destroy_node()
         self.done.set()
         self._thread.join(timeout=2.0)
         self.reader.close()
