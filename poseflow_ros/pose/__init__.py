@@ -12,7 +12,7 @@ def make_pose_estimator(backend: str = 'blazepose', device: str = 'cpu', fp16: b
                         models_dir: str = '', mmpose_config: str = '', mmpose_checkpoint: str = '',
                         mmpose_checkpoint_sha256: str = '') -> PoseEstimator:
     if backend == 'blazepose':
-        from .blazepose import BlazePoseEstimator
+        from .blazepose_torch import BlazePoseEstimator
         return BlazePoseEstimator(models_dir=models_dir, device=device, fp16=fp16)
     if backend == 'mmpose':
         if not mmpose_config or not mmpose_checkpoint:

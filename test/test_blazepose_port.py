@@ -1,0 +1,152 @@
+"""BlazePose-full PyTorch port vs the TFLite interpreter, crop geometry, COCO mapping, on real photos."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from poseflow_ros import models
+from poseflow_ros.coco import BLAZEPOSE_TO_COCO, KEYPOINT_INDEX as K
+from poseflow_ros.pose import crop
+
+PHOTOS = ('couple.jpg', 'children.jpg', 'friends_01.jpg', 'three.jpg')
+
+
+@pytest.fixture(scope='module')
+def model_file():
+    try:
+        return models.fetch('blazepose_full')
+    except Exception as e:   # noqa: BLE001 -- no wheel reachable: cannot test the port
+        pytest.skip(f'BlazePose weights unavailable: {e}')
+
+
+@pytest.fixture(scope='module')
+def estimator(model_file):
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    return BlazePoseEstimator(model_path=str(model_file))
+
+
+@pytest.fixture(scope='module')
+def crops(estimator, detector, images_dir):
+    """256x256 RGB crops of every confidently detected person in the photos (13 people, checked by eye)."""
+    out = []
+    for name in PHOTOS:
+        img = cv2.imread(str(images_dir / name))
+        d = detector.detect(img)
+        boxes = d.boxes[d.scores >= 0.45]
+        m = estimator.crop_matrices(boxes)
+        out.append(crop.warp_crops(img, m, (256, 256))[..., ::-1])
+    c = np.ascontiguousarray(np.concatenate(out))
+    assert len(c) >= 10
+    return c
+
+
+@pytest.fixture(scope='module')
+def tflite_ref(model_file, crops):
+    lite = pytest.importorskip('ai_edge_litert.interpreter')
+    it = lite.Interpreter(model_path=str(model_file))
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]['index']
+    outs = {d['name']: d['index'] for d in it.get_output_details()}
+    lms, flags = [], []
+    for c in crops:
+        it.set_tensor(inp, (c.astype(np.float32) / 255.0)[None])
+        it.invoke()
+        lms.append(it.get_tensor(outs['Identity']).reshape(39, 5))
+        flags.append(float(it.get_tensor(outs['Identity_1']).reshape(())))
+    return np.stack(lms), np.array(flags)
+
+
+def test_port_matches_tflite_fp32(estimator, crops, tflite_ref):
+    lm, flag = estimator.forward_crops(crops)            # one batched forward for all crops
+    ref_lm, ref_flag = tflite_ref
+    err = np.abs(lm[:, :33, :2] - ref_lm[:, :33, :2]).max()
+    assert err < 1.0, f'max landmark error {err:.4f} px (256-px crop)'
+    assert err < 0.05                                     # measured: ~3e-4 px
+    np.testing.assert_allclose(lm[:, :33, 3:], ref_lm[:, :33, 3:], atol=0.02)   # visibility/presence logits
+    np.testing.assert_allclose(flag, ref_flag, atol=1e-3)
+    assert (ref_flag > 0.5).sum() >= len(crops) - 3       # real people: the model agrees they are there
+
+
+def test_port_matches_tflite_fp16(model_file, crops, tflite_ref):
+    from poseflow_ros.pose.tflite_graph import TFLiteModule
+    m = TFLiteModule(str(model_file), outputs=['Identity', 'Identity_1']).eval().half()
+    x = torch.from_numpy(crops[:4].copy()).permute(0, 3, 1, 2).half() / 255
+    try:
+        with torch.inference_mode():
+            lm, _ = m(x)
+    except RuntimeError as e:
+        pytest.skip(f'half precision convolutions unsupported on this CPU build: {e}')
+    lm = lm.float().reshape(-1, 39, 5).numpy()
+    err = np.abs(lm[:, :33, :2] - tflite_ref[0][:4, :33, :2]).max()
+    assert err < 3.0, f'fp16 max landmark error {err:.3f} px'
+
+
+def test_crop_round_trip_and_corners():
+    boxes = np.array([[10, 20, 110, 220], [300, 50, 360, 90]], np.float32)
+    c, s = crop.box_to_center_scale(boxes, 1.0, 1.25)
+    np.testing.assert_allclose(s[:, 0], s[:, 1])                       # square
+    np.testing.assert_allclose(s[:, 0], [250, 75])                      # 1.25 x longer side
+    m = crop.affine_matrices(c, s, (256, 256))
+    np.testing.assert_allclose(crop.transform_points(c[:, None], m)[:, 0], [[128, 128]] * 2, atol=1e-4)
+    corner = np.stack([c - s / 2, c + s / 2], 1)                        # crop square corners
+    np.testing.assert_allclose(crop.transform_points(corner, m), [[[0, 0], [256, 256]]] * 2, atol=1e-3)
+    pts = np.random.default_rng(0).uniform(0, 400, (2, 17, 2)).astype(np.float32)
+    back = crop.transform_points(crop.transform_points(pts, m), crop.invert_affine(m))
+    np.testing.assert_allclose(back, pts, atol=1e-3)
+    # a warped crop really shows the box region: a white box on black lands centred in the crop
+    img = np.zeros((300, 400, 3), np.uint8)
+    img[20:220, 10:110] = 255
+    w = crop.warp_crops(img, m[:1], (256, 256))[0, :, :, 0]
+    ys, xs = np.nonzero(w > 128)
+    assert abs(ys.mean() - 128) < 2 and abs(xs.mean() - 128) < 2
+    assert abs((ys.max() - ys.min()) - 200 * 256 / 250) < 3
+
+
+def test_coco_mapping():
+    assert len(BLAZEPOSE_TO_COCO) == 17 and len(set(BLAZEPOSE_TO_COCO)) == 17
+    # BlazePose: 0 nose, 2 left eye, 5 right eye, 7/8 ears, 11/12 shoulders ... 27/28 ankles
+    assert BLAZEPOSE_TO_COCO[K['nose']] == 0
+    assert BLAZEPOSE_TO_COCO[K['left_shoulder']] == 11 and BLAZEPOSE_TO_COCO[K['right_ankle']] == 28
+
+
+def _person(estimator, detector, img, which):
+    d = detector.detect(img)
+    keep = d.scores >= 0.5
+    boxes = d.boxes[keep][np.argsort(d.boxes[keep][:, 0])]            # left to right
+    p = estimator.estimate(img, boxes)
+    return p.keypoints[which], p.scores[which], boxes[which]
+
+
+def test_upright_people_seen_from_behind(estimator, detector, images_dir):
+    """couple.jpg: two people walking away from the camera (checked by eye): upright skeletons in their boxes.
+
+    (Left/right is not asserted here: like the TFLite original, the model labels these back views as if
+    the people faced the camera; the port reproduces that, see test_port_matches_tflite_fp32.)"""
+    img = cv2.imread(str(images_dir / 'couple.jpg'))
+    for i in (0, 1):
+        kp, sc, box = _person(estimator, detector, img, i)
+        body = [5, 6, 11, 12, 13, 14, 15, 16]                              # shoulders, hips, knees, ankles
+        assert (sc[body] > 0.5).all(), sc
+        y = kp[:, 1]
+        assert y[K['left_shoulder']] < y[K['left_hip']] < y[K['left_knee']] < y[K['left_ankle']]
+        assert y[K['right_shoulder']] < y[K['right_hip']] < y[K['right_knee']] < y[K['right_ankle']]
+        inside = (kp[5:, 0] >= box[0] - 5) & (kp[5:, 0] <= box[2] + 5) & (kp[5:, 1] >= box[1] - 5) & \
+                 (kp[5:, 1] <= box[3] + 5)
+        assert inside.all()
+
+
+def test_person_facing_the_camera(estimator, detector, images_dir):
+    """children.jpg, the boy (left, facing the camera, both arms up): his left is image-right."""
+    img = cv2.imread(str(images_dir / 'children.jpg'))
+    kp, sc, _ = _person(estimator, detector, img, 0)
+    assert kp[K['left_shoulder'], 0] > kp[K['right_shoulder'], 0]
+    assert kp[K['left_eye'], 0] > kp[K['right_eye'], 0]
+    assert kp[K['left_eye'], 1] < kp[K['left_shoulder'], 1] and kp[K['right_eye'], 1] < kp[K['right_shoulder'], 1]
+    # both wrists above the shoulders: arms raised
+    assert kp[K['left_wrist'], 1] < kp[K['left_shoulder'], 1]
+    assert kp[K['right_wrist'], 1] < kp[K['right_shoulder'], 1]
+
+
+def test_empty_boxes(estimator):
+    p = estimator.estimate(np.zeros((100, 100, 3), np.uint8), np.zeros((0, 4), np.float32))
+    assert len(p) == 0
