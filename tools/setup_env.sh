@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 quiet() { grep -v -e '^WARNING: Location' -e '^Looking in' -e '^Requirement already satisfied' || true; }
-stamp() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+stamp() { { cat "$@" 2>/dev/null || true; } | sha256sum | cut -c1-16; }
 
 t0=$(date +%s)
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
