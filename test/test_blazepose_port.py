@@ -22,7 +22,7 @@ def model_file():
 @pytest.fixture(scope='module')
 def estimator(model_file):
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
-    return BlazePoseEstimator(model_path=str(model_file))
+    return BlazePoseEstimator(model_path=str(model_file), runtime='torch')
 
 
 @pytest.fixture(scope='module')
@@ -65,6 +65,19 @@ def test_port_matches_tflite_fp32(estimator, crops, tflite_ref):
     np.testing.assert_allclose(lm[:, :33, 3:], ref_lm[:, :33, 3:], atol=0.02)   # visibility/presence logits
     np.testing.assert_allclose(flag, ref_flag, atol=1e-3)
     assert (ref_flag > 0.5).sum() >= len(crops) - 3       # real people: the model agrees they are there
+
+
+def test_onnxruntime_runtime_matches_tflite(model_file, crops, tflite_ref, tmp_path):
+    pytest.importorskip('onnx')
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    local = tmp_path / model_file.name
+    local.write_bytes(model_file.read_bytes())
+    est = BlazePoseEstimator(model_path=str(local), runtime='onnxruntime')
+    assert est.runtime == 'onnxruntime' and list(tmp_path.glob('*.port-*.onnx'))   # exported + cached
+    lm, flag = est.forward_crops(crops)
+    err = np.abs(lm[:, :33, :2] - tflite_ref[0][:, :33, :2]).max()
+    assert err < 1.0, f'onnxruntime max landmark error {err:.4f} px'
+    np.testing.assert_allclose(flag, tflite_ref[1], atol=5e-3)
 
 
 def test_port_matches_tflite_fp16(model_file, crops, tflite_ref):

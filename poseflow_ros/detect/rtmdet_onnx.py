@@ -61,6 +61,8 @@ class RTMDetONNXDetector(PersonDetector):
                                    'install onnxruntime-gpu or set device:=cpu')
             providers.insert(0, 'CUDAExecutionProvider')
         so = ort.SessionOptions()
+        # no busy-waiting worker threads: on a small CPU they steal cycles from the other stages
+        so.add_session_config_entry('session.intra_op.allow_spinning', '0')
         if num_threads > 0:
             so.intra_op_num_threads = num_threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -10,10 +10,12 @@ BACKENDS = ('blazepose', 'mmpose')
 
 def make_pose_estimator(backend: str = 'blazepose', device: str = 'cpu', fp16: bool = False,
                         models_dir: str = '', mmpose_config: str = '', mmpose_checkpoint: str = '',
-                        mmpose_checkpoint_sha256: str = '') -> PoseEstimator:
+                        mmpose_checkpoint_sha256: str = '', runtime: str = 'auto',
+                        num_threads: int = 0) -> PoseEstimator:
     if backend == 'blazepose':
         from .blazepose_torch import BlazePoseEstimator
-        return BlazePoseEstimator(models_dir=models_dir, device=device, fp16=fp16)
+        return BlazePoseEstimator(models_dir=models_dir, device=device, fp16=fp16, runtime=runtime,
+                                  num_threads=num_threads)
     if backend == 'mmpose':
         if not mmpose_config or not mmpose_checkpoint:
             raise ValueError('pose_backend=mmpose needs mmpose_config (a config path or the name of a '

@@ -48,6 +48,9 @@ _PIPE_HELP = {
     'pose_backend': "Pose model: 'blazepose' (BlazePose-full port, offline default) or 'mmpose' "
                     '(MMPose config + local checkpoint).',
     'fp16': 'Half-precision pose model (CUDA only; ignored on CPU).',
+    'pose_runtime': "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
+                    "'torch' (the PyTorch port directly; CUDA/FP16) or 'onnxruntime' (the port exported to "
+                    'ONNX once, CPU).',
     'mmpose_config': 'MMPose top-down config: a file path or the name of a config shipped in the mmpose wheel.',
     'mmpose_checkpoint': 'Local MMPose checkpoint (.pth) for mmpose_config.',
     'mmpose_checkpoint_sha256': "Expected sha256 of mmpose_checkpoint ('' = do not check).",
@@ -64,7 +67,7 @@ _POSTURE_HELP = {
     'standing_min_knee_angle': 'standing: knee angle(s) at least this (degrees).',
     'upright_max_torso_tilt': 'standing: torso at most this many degrees from vertical.',
 }
-_CHOICES = {'pose_backend': ('blazepose', 'mmpose'), 'embedder': ('none', 'color', 'mobilenet')}
+_CHOICES = {'pose_backend': ('blazepose', 'mmpose'), 'pose_runtime': ('auto', 'torch', 'onnxruntime'), 'embedder': ('none', 'color', 'mobilenet')}
 
 
 class PoseTrackerNode(Node):
@@ -95,6 +98,8 @@ class PoseTrackerNode(Node):
                          range_=(0.01, 100.0))
         mfocal = declare(self, 'marker_focal_px', 0.0,
                          'Focal length (px) used to place markers; 0 = image width.', range_=(0.0, 100000.0))
+        self.stats_file = declare(self, 'stats_file', '',
+                                  "Write frame counts, track ids and per-stage ms as JSON here at shutdown ('' = no).")
         self.log_throttle = declare(self, 'error_log_period', 2.0,
                                     'Minimum seconds between two repeated bad-input log messages.',
                                     range_=(0.0, 3600.0))
@@ -237,6 +242,16 @@ class PoseTrackerNode(Node):
         arr.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(arr)
 
+    def stats_report(self) -> dict:
+        """Counters, per-stage ms, persons per frame and track ids so far (what stats_file holds)."""
+        return {'counters': dict(self.stats.counters), 'stage_ms': self.stats.summary(),
+                'persons_per_frame': list(self.persons_per_frame),
+                'track_ids': sorted(int(t) for t in self.track_ids),
+                'device': str(getattr(self.pipeline.pose, 'device', '')),
+                'pose_backend': self.config.pose_backend,
+                'pose_runtime': str(getattr(self.pipeline.pose, 'runtime', '')),
+                'detector': self.pipeline.detector.name, 'embedder': self.config.embedder}
+
     def destroy_node(self):
         if not hasattr(self, '_worker'):       # constructor failed before the worker existed
             return super().destroy_node()
@@ -245,6 +260,11 @@ class PoseTrackerNode(Node):
             self._cv.notify_all()
         if self._worker.is_alive() and threading.current_thread() is not self._worker:
             self._worker.join(timeout=5.0)
+        if self.stats_file:
+            import json
+            from pathlib import Path
+            Path(self.stats_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.stats_file).write_text(json.dumps(self.stats_report(), indent=1))
         return super().destroy_node()
 
 
@@ -256,6 +276,8 @@ def main(args=None) -> int:
         print(f'[pose_tracker] FATAL: {e}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
