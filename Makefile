@@ -3,7 +3,7 @@
 PY ?= .venv/bin/python
 export POSEFLOW_SHARED ?= $(abspath ../shared)
 
-.PHONY: setup demo test bench-tracking clean
+.PHONY: setup demo test bench-pipeline eval-pose clean
 
 setup:
 	@bash tools/setup_env.sh
@@ -13,6 +13,12 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q test
+
+bench-pipeline: setup
+	$(PY) tools/bench_pipeline.py
+
+eval-pose: setup
+	$(PY) tools/eval_pose.py
 
 clean:
 	rm -rf build out .pytest_cache
