@@ -114,7 +114,9 @@ class PosePipeline:
         timings['detect'] = (t1 - t0) * 1e3
         poses = self.pose.estimate(frame.image, dets.boxes) if len(dets) else Poses.empty()
         t2 = time.perf_counter()
-        timings['pose'] = (t2 - t1) * 1e3
+        crop_ms = float(getattr(self.pose, 'last_crop_ms', 0.0)) if len(dets) else 0.0
+        timings['crop'] = crop_ms
+        timings['pose'] = (t2 - t1) * 1e3 - crop_ms
         feats: Optional[np.ndarray] = None
         if self.embedder is not None and len(dets):
             feats = self.embedder.embed(frame.image, dets.boxes, poses.keypoints, poses.scores)

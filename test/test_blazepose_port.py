@@ -94,6 +94,18 @@ def test_port_matches_tflite_fp16(model_file, crops, tflite_ref):
     assert err < 3.0, f'fp16 max landmark error {err:.3f} px'
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='no CUDA GPU (CI never has one; run on the lent GPU)')
+@pytest.mark.parametrize('fp16,tol', [(False, 0.05), (True, 3.0)])
+def test_port_matches_tflite_cuda(model_file, crops, tflite_ref, fp16, tol):
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    est = BlazePoseEstimator(model_path=str(model_file), device='cuda', fp16=fp16)
+    assert est.runtime == 'torch' and est.warper is not None
+    lm, flag = est.forward_crops(crops)
+    err = np.abs(lm[:, :33, :2] - tflite_ref[0][:, :33, :2]).max()
+    assert err < tol, f'cuda fp16={fp16} max landmark error {err:.4f} px'
+    np.testing.assert_allclose(flag, tflite_ref[1], atol=5e-3 if not fp16 else 2e-2)
+
+
 def test_crop_round_trip_and_corners():
     boxes = np.array([[10, 20, 110, 220], [300, 50, 360, 90]], np.float32)
     c, s = crop.box_to_center_scale(boxes, 1.0, 1.25)

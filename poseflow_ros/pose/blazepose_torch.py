@@ -18,7 +18,9 @@ scores low too (presence, "inside the crop", is not used: top-down crops contain
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -37,7 +39,8 @@ class BlazePoseEstimator(PoseEstimator):
     name = 'blazepose_full'
 
     def __init__(self, models_dir: str = '', device: str = 'cpu', fp16: bool = False, padding: float = 1.25,
-                 model_path: str = '', runtime: str = 'auto', num_threads: int = 0):
+                 model_path: str = '', runtime: str = 'auto', num_threads: int = 0,
+                 device_warp: Optional[bool] = None):
         path = Path(model_path) if model_path else models.model_path('blazepose_full', models_dir)
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no CUDA GPU; use device 'cpu'")
@@ -53,6 +56,13 @@ class BlazePoseEstimator(PoseEstimator):
         if runtime == 'onnxruntime' and device != 'cpu':
             raise ValueError('pose_runtime=onnxruntime runs on the CPU only; use torch on CUDA')
         self.runtime = runtime
+        # crops sampled on the model's device (default on CUDA): the frame is uploaded once per frame
+        if device_warp is None:
+            device_warp = device.startswith('cuda')
+        if device_warp and runtime != 'torch':
+            raise ValueError('device_warp needs pose_runtime=torch')
+        self.warper = crop.DeviceWarper(device) if device_warp else None
+        self.last_crop_ms = 0.0
         self._ort = self._ort_session(path, num_threads) if runtime == 'onnxruntime' else None
 
     def _ort_session(self, path: Path, num_threads: int):
@@ -92,9 +102,18 @@ class BlazePoseEstimator(PoseEstimator):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         if not len(boxes):
             return Poses.empty()
+        t0 = time.perf_counter()
         m = self.crop_matrices(boxes)
-        crops = crop.warp_crops(image_bgr, m, (INPUT, INPUT))[..., ::-1]     # BGR -> RGB
-        lm, flag = self.forward_crops(crops)
+        if self.warper is not None:
+            with torch.inference_mode():
+                x = self.warper.warp(image_bgr, m, (INPUT, INPUT), self.dtype).flip(1).mul_(1.0 / 255.0)
+                self.last_crop_ms = (time.perf_counter() - t0) * 1e3
+                lm, flag = self.model(x)
+                lm, flag = lm.float().reshape(-1, 39, 5).cpu().numpy(), flag.float().reshape(-1).cpu().numpy()
+        else:
+            crops = crop.warp_crops(image_bgr, m, (INPUT, INPUT))[..., ::-1]     # BGR -> RGB
+            self.last_crop_ms = (time.perf_counter() - t0) * 1e3
+            lm, flag = self.forward_crops(crops)
         kp = crop.transform_points(lm[:, :33, :2], crop.invert_affine(m))
         vis = 1.0 / (1.0 + np.exp(-lm[:, :33, 3]))
         scores = vis * flag[:, None]

@@ -67,3 +67,58 @@ def warp_crops(image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int],
         crops[i] = cv2.warpAffine(image, m[i], (out_w, out_h), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
     return crops
+
+
+class DeviceWarper:
+    """The same crops as :func:`warp_crops`, sampled on the model's device with ``grid_sample``.
+
+    On CUDA the frame goes up once per frame through a pinned host buffer that is reused while the
+    frame size stays the same, and all crops of the frame are sampled in one call, so no crop ever
+    exists on the host. Bilinear sampling with a zero border, pixel centres as in OpenCV's
+    ``warpAffine`` (OpenCV rounds coordinates to 1/32 px, hence differences of a few grey levels).
+    """
+
+    def __init__(self, device: str = 'cpu'):
+        import torch
+        self.torch = torch
+        self.device = torch.device(device)
+        self._pinned = None
+        self._grids = {}            # out_wh -> (P, 3) homogeneous output pixel coordinates
+
+    def upload(self, image: np.ndarray):
+        """H x W x C uint8 numpy -> tensor on the device (via a reused pinned buffer on CUDA)."""
+        torch = self.torch
+        src = torch.from_numpy(np.ascontiguousarray(image))
+        if self.device.type != 'cuda':
+            return src
+        if self._pinned is None or self._pinned.shape != src.shape:
+            self._pinned = torch.empty(src.shape, dtype=torch.uint8).pin_memory()
+        self._pinned.copy_(src)
+        return self._pinned.to(self.device, non_blocking=True)
+
+    def _base_grid(self, out_wh):
+        g = self._grids.get(out_wh)
+        if g is None:
+            torch = self.torch
+            out_w, out_h = out_wh
+            ys, xs = torch.meshgrid(torch.arange(out_h, dtype=torch.float32),
+                                    torch.arange(out_w, dtype=torch.float32), indexing='ij')
+            g = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3).to(self.device)
+            self._grids[out_wh] = g
+        return g
+
+    def warp(self, image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int], dtype=None):
+        """(N,2,3) image->crop matrices -> (N, C, out_h, out_w) crops on the device, values 0..255
+        (float32, or ``dtype``), channels in the image's order."""
+        torch = self.torch
+        import torch.nn.functional as F
+        img = self.upload(image)
+        h, w = img.shape[:2]
+        out_w, out_h = out_wh
+        n = len(m)
+        minv = torch.as_tensor(invert_affine(m), dtype=torch.float32).to(self.device, non_blocking=True)
+        src = torch.einsum('nij,pj->npi', minv, self._base_grid(out_wh))        # (N, P, 2) image px
+        scale = torch.tensor([2.0 / w, 2.0 / h], device=self.device)
+        grid = ((src + 0.5) * scale - 1.0).reshape(n, out_h, out_w, 2)
+        x = img.permute(2, 0, 1).unsqueeze(0).to(dtype or torch.float32).expand(n, -1, -1, -1)
+        return F.grid_sample(x, grid.to(x.dtype), mode='bilinear', padding_mode='zeros', align_corners=False)

@@ -20,7 +20,9 @@ from __future__ import annotations
 import glob
 import os
 import re
+import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -81,7 +83,7 @@ class MMPoseEstimator(PoseEstimator):
     name = 'mmpose'
 
     def __init__(self, config: str, checkpoint: str, device: str = 'cpu', checkpoint_sha256: str = '',
-                 fp16: bool = False, flip_test: bool = False):
+                 fp16: bool = False, flip_test: bool = False, device_warp: Optional[bool] = None):
         from . import mmpose_compat  # noqa: F401  (import stand-ins before mmpose)
         from mmengine.config import Config
         from mmpose.apis import init_model
@@ -132,6 +134,10 @@ class MMPoseEstimator(PoseEstimator):
         self.flip_test = bool(flip_test)
         self.name = f'mmpose:{Path(cfg_path).stem}'
         self.last_raw_scores = np.zeros((0, 17), np.float32)
+        # crops sampled on the device (default on CUDA); on the CPU OpenCV's warpAffine, as MMPose does
+        self.warper = crop.DeviceWarper(device) if (device.startswith('cuda') if device_warp is None
+                                                    else device_warp) else None
+        self.last_crop_ms = 0.0
         meta = self.model.dataset_meta or {}
         self._flip_indices = meta.get('flip_indices')
 
@@ -149,11 +155,16 @@ class MMPoseEstimator(PoseEstimator):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         if not len(boxes):
             return Poses.empty()
+        t0 = time.perf_counter()
         w, h = self.input_wh
         centers, sizes = crop.box_to_center_scale(boxes, w / h, self.padding)
         m = crop.affine_matrices(centers, sizes, (w, h))
-        crops = crop.warp_crops(image_bgr, m, (w, h))                  # (N,h,w,3) BGR uint8
-        x = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2)
+        if self.warper is not None:
+            x = self.warper.warp(image_bgr, m, (w, h))                 # (N,3,h,w) BGR float on the device
+        else:
+            crops = crop.warp_crops(image_bgr, m, (w, h))              # (N,h,w,3) BGR uint8
+            x = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2)
+        self.last_crop_ms = (time.perf_counter() - t0) * 1e3
         data = self.model.data_preprocessor({'inputs': list(x), 'data_samples': self._data_samples(len(x))},
                                             False)
         inputs = data['inputs'].half() if self.fp16 else data['inputs']

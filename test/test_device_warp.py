@@ -1,0 +1,63 @@
+"""Crops sampled on the model's device (the CUDA path) equal OpenCV's warpAffine crops, and the pose
+backends give the same keypoints either way. Runs on the CPU: the sampling code is the same on CUDA."""
+import cv2
+import numpy as np
+import pytest
+
+from poseflow_ros.pose import crop
+
+
+@pytest.fixture(scope='module')
+def photo(images_dir):
+    return cv2.imread(str(images_dir / 'friends_03.jpg'))
+
+
+def test_device_warp_equals_warp_affine(photo):
+    boxes = np.array([[10, 20, 200, 400], [300, 50, 420, 300], [-30, -10, 100, 200],   # partly outside
+                      [500, 300, 700, 500]], np.float32)
+    for out_wh, aspect in (((192, 256), 0.75), ((256, 256), 1.0)):
+        c, s = crop.box_to_center_scale(boxes, aspect, 1.25)
+        m = crop.affine_matrices(c, s, out_wh)
+        ref = crop.warp_crops(photo, m, out_wh).astype(np.float32)
+        got = crop.DeviceWarper('cpu').warp(photo, m, out_wh).permute(0, 2, 3, 1).numpy()
+        assert got.shape == ref.shape
+        diff = np.abs(got - ref)
+        assert diff.mean() < 0.5            # OpenCV quantises sample positions to 1/32 px
+        assert diff.max() < 8
+        # the zero border outside the image is the same
+        assert np.array_equal(got[2, :5, :5] == 0, ref[2, :5, :5] == 0)
+
+
+def test_blazepose_device_warp_same_keypoints(detector, images_dir):
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    host = BlazePoseEstimator(runtime='torch')
+    dev = BlazePoseEstimator(runtime='torch', device_warp=True)
+    assert dev.warper is not None and host.warper is None
+    for name in ('three.jpg', 'children.jpg', 'friends_03.jpg'):
+        img = cv2.imread(str(images_dir / name))
+        boxes = detector.detect(img).boxes
+        a, b = host.estimate(img, boxes), dev.estimate(img, boxes)
+        vis = a.scores > 0.5
+        assert vis.sum() >= 17
+        err = np.linalg.norm(a.keypoints - b.keypoints, axis=-1)[vis]
+        box_h = np.repeat((boxes[:, 3] - boxes[:, 1])[:, None], 17, 1)[vis]
+        assert (err / box_h).max() < 0.01        # < 1 % of the person's height
+        assert np.abs(a.scores - b.scores).max() < 0.1
+    assert dev.last_crop_ms > 0
+
+
+def test_device_warp_needs_torch_runtime():
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    with pytest.raises(ValueError, match='pose_runtime=torch'):
+        BlazePoseEstimator(runtime='onnxruntime', device_warp=True)
+
+
+def test_pipeline_reports_crop_stage(detector, images_dir):
+    from poseflow_ros.pipeline import PosePipeline
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    from poseflow_ros.track import Tracker
+    from poseflow_ros.types import Frame
+    pipe = PosePipeline(detector, BlazePoseEstimator(), Tracker())
+    r = pipe.process(Frame(cv2.imread(str(images_dir / 'three.jpg')), 0.0, 'cam', 0))
+    assert set(r.timings_ms) >= {'detect', 'crop', 'pose', 'track'}
+    assert r.timings_ms['crop'] > 0 and r.timings_ms['pose'] > r.timings_ms['crop']
