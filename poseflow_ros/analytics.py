@@ -12,8 +12,9 @@ hip            hip                              shoulder and knee (180 = upright
 ============== ================================ ===========================================
 
 Posture label, first rule that applies (thresholds in :class:`PostureConfig`):
-``arms_raised`` both wrists (or one, with ``one_arm_counts``) above the top of the head / shoulders by a
-margin of the torso length; ``sitting`` both hip angles (or the visible one) below ``sitting_max_hip_angle``
+``arms_raised`` every visible wrist (at least one; any one, with ``one_arm_counts``) above its shoulder by
+a margin of the torso length (a wrist that is not visible, e.g. a hand raised out of the image, does not
+vote); ``sitting`` both hip angles (or the visible one) below ``sitting_max_hip_angle``
 or thighs close to horizontal; ``standing`` hips and knees straight and the torso upright; else ``unknown``
 (including when the needed keypoints are not visible).
 """
@@ -47,7 +48,7 @@ UNKNOWN, STANDING, SITTING, ARMS_RAISED = range(4)
 class PostureConfig:
     keypoint_threshold: float = 0.5       # keypoints below are treated as not visible
     arms_raised_margin: float = 0.15      # wrist above the shoulder by this fraction of torso length
-    one_arm_counts: bool = False          # True: one raised arm is enough for arms_raised
+    one_arm_counts: bool = False          # True: one raised arm is enough even if the other is visibly down
     sitting_max_hip_angle: float = 125.0  # hip angle (deg) below this counts as seated
     standing_min_hip_angle: float = 155.0
     standing_min_knee_angle: float = 150.0
@@ -91,8 +92,9 @@ def classify_posture(keypoints: np.ndarray, scores: np.ndarray, cfg: PostureConf
         for w, s in (('left_wrist', 'left_shoulder'), ('right_wrist', 'right_shoulder')):
             if sc[K[w]] >= thr and sc[K[s]] >= thr:
                 raised.append(kp[K[s], 1] - kp[K[w], 1] > cfg.arms_raised_margin * torso)
-        if raised and (all(raised) if not cfg.one_arm_counts else any(raised)) and \
-                (len(raised) == 2 or cfg.one_arm_counts):
+        # an arm whose wrist (or shoulder) is not visible does not vote: a raised hand that leaves
+        # the image must not turn "both arms up" into "unknown"
+        if raised and (any(raised) if cfg.one_arm_counts else all(raised)):
             return ARMS_RAISED
     hip_angles = angles[[6, 7]]
     knee_angles = angles[[2, 3]]

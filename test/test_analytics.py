@@ -1,9 +1,9 @@
-"""Joint angles and posture labels: hand-built skeletons with known geometry."""
+"""Joint angles and posture labels: hand-built skeletons with known geometry, and real photos."""
 import numpy as np
 import pytest
 
-from poseflow_ros.analytics import (ANGLE_NAMES, ARMS_RAISED, SITTING, STANDING, UNKNOWN, PostureConfig,
-                                    classify_posture, joint_angles)
+from poseflow_ros.analytics import (ANGLE_NAMES, ARMS_RAISED, POSTURES, SITTING, STANDING, UNKNOWN,
+                                    PostureConfig, classify_posture, joint_angles)
 from poseflow_ros.coco import KEYPOINT_INDEX as K
 
 
@@ -55,6 +55,10 @@ def test_postures():
     one, sc4 = skeleton(left_elbow=(75, -10), left_wrist=(80, -50))
     assert classify_posture(one, sc4) == STANDING
     assert classify_posture(one, sc4, PostureConfig(one_arm_counts=True)) == ARMS_RAISED
+    sc4[K['right_wrist']] = 0.1               # the other hand is not visible: the raised one decides
+    assert classify_posture(one, sc4) == ARMS_RAISED
+    sc4[K['left_wrist']] = 0.1                # no wrist visible: no evidence of raised arms
+    assert classify_posture(one, sc4) != ARMS_RAISED
 
 
 def test_unknown_when_legs_invisible_and_thresholds_are_parameters():
@@ -66,3 +70,35 @@ def test_unknown_when_legs_invisible_and_thresholds_are_parameters():
     assert 120 < min(hips) and max(hips) < 160
     assert classify_posture(lean, sc2, PostureConfig(sitting_max_hip_angle=max(hips) + 1)) == SITTING
     assert classify_posture(lean, sc2, PostureConfig(sitting_max_hip_angle=min(hips) - 1)) == UNKNOWN
+
+
+@pytest.fixture(scope='module')
+def photo_postures(detector, images_dir):
+    """Posture labels of the people in the shared photos, left to right (detector + BlazePose)."""
+    import cv2
+    from poseflow_ros.pipeline import PosePipeline
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    from poseflow_ros.track import Tracker
+    pipe = PosePipeline(detector, BlazePoseEstimator(), Tracker())
+    out = {}
+    for name in ('children.jpg', 'couple.jpg', 'three.jpg', 'friends_02.jpg'):
+        img = cv2.imread(str(images_dir / name))
+        d = detector.detect(img)
+        boxes = d.boxes[d.scores >= 0.45]
+        boxes = boxes[np.argsort(boxes[:, 0])]
+        p = pipe.pose.estimate(img, boxes)
+        angles = joint_angles(p.keypoints, p.scores, pipe.posture.keypoint_threshold)
+        out[name] = [POSTURES[classify_posture(p.keypoints[i], p.scores[i], pipe.posture, angles[i])]
+                     for i in range(len(boxes))]
+    return out
+
+
+def test_postures_on_real_photos(photo_postures):
+    """Checked by eye: children.jpg, a boy cheering with both arms up (his right hand leaves the image)
+    and a girl at a desk pointing at a laptop; couple.jpg, two people walking away, upright; three.jpg,
+    three women seated on a bench/table; friends_02.jpg, a head-and-shoulders portrait (no legs)."""
+    assert photo_postures['children.jpg'][0] == 'arms_raised'
+    assert photo_postures['children.jpg'][1] != 'arms_raised'
+    assert photo_postures['couple.jpg'] == ['standing', 'standing']
+    assert photo_postures['three.jpg'] == ['sitting', 'sitting', 'sitting']
+    assert photo_postures['friends_02.jpg'] == ['unknown']

@@ -61,7 +61,7 @@ _PIPE_HELP = {
 _POSTURE_HELP = {
     'keypoint_threshold': 'Posture/angles: keypoints scoring below this count as not visible.',
     'arms_raised_margin': 'arms_raised: wrist above its shoulder by this fraction of the torso length.',
-    'one_arm_counts': 'arms_raised also when only one arm is raised.',
+    'one_arm_counts': 'arms_raised with one raised arm even when the other arm is visibly down.',
     'sitting_max_hip_angle': 'sitting: hip angle(s) (shoulder-hip-knee, degrees) below this.',
     'standing_min_hip_angle': 'standing: hip angle(s) at least this (degrees).',
     'standing_min_knee_angle': 'standing: knee angle(s) at least this (degrees).',
