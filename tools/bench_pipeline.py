@@ -29,6 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poseflow_ros.paths import REPO_ROOT, shared_dir  # noqa: E402
 
+BUDGET_S = 10.0      # seconds of timed calls per measurement at most (see time_calls)
+
 MMPOSE_CONFIGS = {
     'rtmpose-t': 'rtmpose-t_8xb256-420e_coco-256x192',
     'rtmpose-m': 'rtmpose-m_8xb256-420e_coco-256x192',
@@ -36,14 +38,43 @@ MMPOSE_CONFIGS = {
 }
 
 
+def bench_video(make_pipeline, video, max_frames=0):
+    """Core pipeline over every frame of a video, in order (no frame dropped): FPS and stage means."""
+    from poseflow_ros.ros.stats import StageStats
+    from poseflow_ros.types import Frame
+    from poseflow_ros.video import VideoReader
+    pipe = make_pipeline()
+    st = StageStats()
+    total, persons = [], []
+    reader = VideoReader(str(video))
+    for i, img in enumerate(reader):
+        if max_frames and i >= max_frames:
+            break
+        t = time.perf_counter()
+        r = pipe.process(Frame(img, i / reader.fps, 'cam', i))
+        total.append((time.perf_counter() - t) * 1e3)
+        st.add(r.timings_ms)
+        persons.append(len(r.tracks))
+    return {'video': Path(video).name, 'frames': len(total), 'persons_per_frame': float(np.mean(persons)),
+            'end_to_end': stats(total[5:]), 'stage_ms_mean': {k: v['mean'] for k, v in st.summary().items()}}
+
+
 def person_crops(detector, n_min=20):
+    """Crops of single, whole people: a detected box is kept when the detector, run on the crop alone on
+    a grey canvas, finds exactly one person in it (no neighbour cut in half)."""
     crops = []
     for p in sorted((shared_dir() / 'data' / 'images').glob('*.jpg')):
         img = cv2.imread(str(p))
         d = detector.detect(img)
         for b, s in zip(d.boxes.astype(int), d.scores):
+            b = np.maximum(b, 0)
             if s > 0.5 and (b[3] - b[1]) > 80:
-                crops.append(img[b[1]:b[3], b[0]:b[2]].copy())
+                c = img[b[1]:b[3], b[0]:b[2]].copy()
+                canvas, _ = make_frame([c], 1)
+                if len(detector.detect(canvas)) == 1:
+                    crops.append(c)
+    if not crops:
+        raise RuntimeError('no single-person crops found in the shared photos')
     out = []
     while len(out) < n_min:
         out.extend(crops)
@@ -74,14 +105,23 @@ def stats(ms):
             'p99_ms': float(np.percentile(a, 99)), 'n': int(a.size)}
 
 
-def time_calls(fn, iters, warm=3):
+def time_calls(fn, iters, warm=2, max_s=None):
+    """Up to ``iters`` timed calls after ``warm`` untimed ones; stops early (at least 3 calls) once
+    ``max_s`` seconds are spent, so slow models on a small CPU still finish."""
+    max_s = BUDGET_S if max_s is None else max_s
+    t_start = time.perf_counter()
     for _ in range(warm):
         fn()
+        if time.perf_counter() - t_start > max_s:
+            break
     ms = []
+    t_start = time.perf_counter()
     for _ in range(iters):
         t = time.perf_counter()
         fn()
         ms.append((time.perf_counter() - t) * 1e3)
+        if len(ms) >= 3 and time.perf_counter() - t_start > max_s:
+            break
     return ms
 
 
@@ -98,7 +138,8 @@ def random_mmpose_checkpoint(cfg_name, tmp):
 
 
 def bench_node_vs_core(pipeline, frames, iters):
-    """Same frames through pipeline.process (core) and through the node over DDS (sequential)."""
+    """The same frame through pipeline.process (core) and through the node over DDS, interleaved; node time is
+    publish() of the Image until the TrackedPoseArray arrives in another node (conversion, QoS, DDS both ways)."""
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     import rclpy
     from builtin_interfaces.msg import Time
@@ -113,7 +154,6 @@ def bench_node_vs_core(pipeline, frames, iters):
     from poseflow_ros.ros.pose_tracker_node import PoseTrackerNode
     from poseflow_ros.types import Frame
 
-    core_ms = time_calls(lambda: pipeline.process(Frame(frames[0], 0.0, 'cam', 0)), iters)
     if not rclpy.ok():
         rclpy.init()
     node = PoseTrackerNode(pipeline=pipeline, parameter_overrides=[Parameter('qos_reliability', value='reliable')])
@@ -131,14 +171,18 @@ def bench_node_vs_core(pipeline, frames, iters):
     while (pub.get_subscription_count() == 0 or node.pub_poses.get_subscription_count() == 0) and time.monotonic() < t_end:
         time.sleep(0.01)
     msgs = [bgr_to_image(frames[0], Header(stamp=Time(sec=i + 1), frame_id='cam')) for i in range(iters + 3)]
-    node_ms = []
-    for i, m in enumerate(msgs):
+    core_ms, node_ms = [], []
+    for i, m in enumerate(msgs):          # interleaved: core call, then the same frame through the node
+        t = time.perf_counter()
+        pipeline.process(Frame(frames[0], 0.0, 'cam', 0))
+        t_core = (time.perf_counter() - t) * 1e3
         ev.clear()
         t = time.perf_counter()
         pub.publish(m)
         if not ev.wait(30):
             raise RuntimeError('node did not answer')
         if i >= 3:
+            core_ms.append(t_core)
             node_ms.append((got[-1] - t) * 1e3)
     ex.shutdown()
     node.destroy_node()
@@ -147,77 +191,108 @@ def bench_node_vs_core(pipeline, frames, iters):
 
 
 def main(argv=None) -> int:
+    global BUDGET_S
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--backends', nargs='+', default=['blazepose', 'mmpose:rtmpose-t', 'mmpose:rtmpose-m'])
+    ap.add_argument('--backends', nargs='+', default=['blazepose', 'blazepose:torch', 'mmpose:rtmpose-t',
+                                                      'mmpose:rtmpose-m', 'mmpose:hrnet-w32'],
+                    help='blazepose[:torch|onnxruntime] or mmpose:<rtmpose-t|rtmpose-m|hrnet-w32>')
     ap.add_argument('--persons', nargs='+', type=int, default=[1, 5, 10, 20])
-    ap.add_argument('--device', default='auto')
-    ap.add_argument('--fp16', action='store_true')
+    ap.add_argument('--devices', nargs='+', default=None, help='default: cpu, and cuda when a GPU is visible')
+    ap.add_argument('--fp16', action='store_true', help='half precision on CUDA')
     ap.add_argument('--iters', type=int, default=15)
+    ap.add_argument('--budget', type=float, default=BUDGET_S, help='max seconds per measurement')
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--no-node', action='store_true', help='skip the ROS node comparison')
+    ap.add_argument('--no-video', action='store_true', help='skip the walk.small.mp4 run')
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'bench' / 'pipeline.json'))
     a = ap.parse_args(argv)
+    BUDGET_S = a.budget
     import torch
     if a.threads:
         torch.set_num_threads(a.threads)
     from poseflow_ros import models
     from poseflow_ros.detect import make_detector
-    from poseflow_ros.pipeline import PosePipeline, resolve_device
+    from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from poseflow_ros.pose import make_pose_estimator
     from poseflow_ros.track import Tracker, TrackerConfig
     from poseflow_ros.types import Frame
 
-    device = resolve_device(a.device)
+    devices = a.devices or (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     for n in ('rtmdet_nano_person', 'blazepose_full'):
         models.fetch(n)
-    det = make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
-    crops = person_crops(det)
+    crops = person_crops(make_detector('rtmdet_onnx', score_threshold=0.25))
     frames = {n: make_frame(crops, n) for n in a.persons}
-    report = {'device': device, 'gpu': torch.cuda.get_device_name(0) if device.startswith('cuda') else None,
-              'cpu_threads': torch.get_num_threads(), 'fp16': a.fp16, 'machine': platform.processor(),
-              'frame': '640x480', 'results': []}
+    report = {'devices': devices, 'gpu': torch.cuda.get_device_name(0) if 'cuda' in devices else None,
+              'cpu_threads': torch.get_num_threads(), 'cpus': os.cpu_count(), 'fp16': a.fp16,
+              'machine': platform.processor() or platform.machine(), 'frame': '640x480',
+              'frames': 'people cut from the shared photos, pasted in a grid on a grey canvas',
+              'mmpose_weights': 'random (speed does not depend on weight values)', 'results': []}
     tmp = tempfile.mkdtemp()
-    for b in a.backends:
-        kind, _, variant = b.partition(':')
-        kw = {}
-        if kind == 'mmpose':
-            try:
-                cfg = MMPOSE_CONFIGS[variant]
-                kw = dict(mmpose_config=cfg, mmpose_checkpoint=random_mmpose_checkpoint(cfg, tmp))
-            except ImportError as e:
-                print(f'skip {b}: mmpose not importable ({e})')
-                continue
-        est = make_pose_estimator(kind, device=device, fp16=a.fp16, **kw)
-        for n in a.persons:
-            frame, boxes = frames[n]
-            pipe = PosePipeline(det, est, Tracker(TrackerConfig()), max_persons=max(a.persons))
-            detected = len(det.detect(frame))
-            e2e = time_calls(lambda: pipe.process(Frame(frame, 0.0, 'cam', 0)), a.iters)
-            pose_only = time_calls(lambda: est.estimate(frame, boxes), a.iters)
-            row = {'backend': b, 'persons': n, 'detected': detected, 'end_to_end': stats(e2e),
-                   'pose_stage': stats(pose_only)}
+    print(f'{"backend":22s} {"dev":4s}  n det | end-to-end: FPS   p50 ms  p99 ms | pose stage ms'
+          ' | MMPose inference_topdown ms (ours faster by)')
+    for device in devices:
+        det = make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
+        for b in a.backends:
+            kind, _, variant = b.partition(':')
+            kw = {}
             if kind == 'mmpose':
-                from mmpose.apis import inference_topdown
-                ref = time_calls(lambda: inference_topdown(est.model, frame, boxes, bbox_format='xyxy'), a.iters)
-                row['mmpose_inference_topdown'] = stats(ref)
-                row['speedup_vs_inference_topdown'] = float(np.mean(ref) / np.mean(pose_only))
-            report['results'].append(row)
-            line = (f'{b:18s} n={n:2d} det={detected:2d}  e2e {row["end_to_end"]["fps"]:6.1f} FPS '
-                    f'p50 {row["end_to_end"]["p50_ms"]:7.1f} p99 {row["end_to_end"]["p99_ms"]:7.1f} ms | '
-                    f'pose {row["pose_stage"]["mean_ms"]:7.1f} ms')
-            if 'mmpose_inference_topdown' in row:
-                line += (f' | inference_topdown {row["mmpose_inference_topdown"]["mean_ms"]:7.1f} ms '
-                         f'(x{row["speedup_vs_inference_topdown"]:.2f})')
-            print(line, flush=True)
+                try:
+                    cfg = MMPOSE_CONFIGS[variant]
+                    kw = dict(mmpose_config=cfg, mmpose_checkpoint=random_mmpose_checkpoint(cfg, tmp))
+                except ImportError as e:
+                    print(f'skip {b}: mmpose not importable ({e})')
+                    continue
+            elif variant:
+                if variant == 'onnxruntime' and device != 'cpu':
+                    continue
+                kw = dict(runtime=variant)
+            est = make_pose_estimator(kind, device=device, fp16=a.fp16, **kw)
+            for n in a.persons:
+                frame, boxes = frames[n]
+                # exactly n poses per frame: the n highest-scoring boxes (extra boxes on pasted edges dropped)
+                pipe = PosePipeline(det, est, Tracker(TrackerConfig()), max_persons=n)
+                detected = len(det.detect(frame))
+                e2e = time_calls(lambda: pipe.process(Frame(frame, 0.0, 'cam', 0)), a.iters)
+                pose_only = time_calls(lambda: est.estimate(frame, boxes), a.iters)
+                row = {'backend': b, 'runtime': getattr(est, 'runtime', 'torch'), 'device': device,
+                       'persons': n, 'detected': detected, 'end_to_end': stats(e2e), 'pose_stage': stats(pose_only)}
+                if kind == 'mmpose':
+                    from mmpose.apis import inference_topdown
+                    ref = time_calls(lambda: inference_topdown(est.model, frame, boxes, bbox_format='xyxy'),
+                                     a.iters)
+                    row['mmpose_inference_topdown'] = stats(ref)
+                    row['speedup_vs_inference_topdown'] = float(np.mean(ref) / np.mean(pose_only))
+                report['results'].append(row)
+                line = (f'{b:22s} {device[:4]:4s} {n:2d} {detected:3d} | {row["end_to_end"]["fps"]:9.1f} '
+                        f'{row["end_to_end"]["p50_ms"]:8.1f} {row["end_to_end"]["p99_ms"]:7.1f} | '
+                        f'{row["pose_stage"]["mean_ms"]:8.1f}')
+                if 'mmpose_inference_topdown' in row:
+                    line += (f' | {row["mmpose_inference_topdown"]["mean_ms"]:8.1f} '
+                             f'(x{row["speedup_vs_inference_topdown"]:.2f})')
+                print(line, flush=True)
+            del est
+    device = devices[-1]
+    if not a.no_video:
+        video = shared_dir() / 'data' / 'videos' / 'walk.small.mp4'
+        for dev in devices:
+            v = bench_video(lambda: PosePipeline.from_config(PipelineConfig(device=dev)), video)
+            v['device'] = dev
+            report.setdefault('video', []).append(v)
+            print(f'core on {v["video"]} ({dev}, default backends, every frame in order): '
+                  f'{v["end_to_end"]["fps"]:.1f} FPS, p50 {v["end_to_end"]["p50_ms"]:.1f} ms, '
+                  f'p99 {v["end_to_end"]["p99_ms"]:.1f} ms, {v["persons_per_frame"]:.2f} persons/frame; stage ms '
+                  + ', '.join(f'{k} {m:.1f}' for k, m in v['stage_ms_mean'].items()), flush=True)
     if not a.no_node:
         n = 5 if 5 in frames else a.persons[0]
+        det = make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
         est = make_pose_estimator('blazepose', device=device, fp16=a.fp16)
-        pipe = PosePipeline(det, est, Tracker(TrackerConfig()))
+        pipe = PosePipeline(det, est, Tracker(TrackerConfig()), max_persons=n)
         core, node = bench_node_vs_core(pipe, [frames[n][0]], a.iters)
-        report['node_vs_core'] = {'backend': 'blazepose', 'persons': n, 'core': core, 'ros_node_over_dds': node,
-                                  'ratio': node['mean_ms'] / core['mean_ms']}
-        print(f'node vs core (blazepose, {n} persons): core {core["mean_ms"]:.1f} ms, node over DDS '
-              f'{node["mean_ms"]:.1f} ms, ratio {node["mean_ms"] / core["mean_ms"]:.3f}')
+        report['node_vs_core'] = {'backend': 'blazepose', 'device': device, 'persons': n, 'core': core,
+                                  'ros_node_over_dds': node, 'ratio': node['mean_ms'] / core['mean_ms']}
+        print(f'node vs core (blazepose, {device}, {n} persons, 640x480): core {core["mean_ms"]:.1f} ms, '
+              f'node over DDS (publish -> TrackedPoseArray received) {node["mean_ms"]:.1f} ms, '
+              f'ratio {node["mean_ms"] / core["mean_ms"]:.3f}')
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2))
     print(f'wrote {a.out}')

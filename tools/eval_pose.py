@@ -87,7 +87,9 @@ def evaluate_backend(estimator, detector, data_dir: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--backends', nargs='+', default=['blazepose'])
+    ap.add_argument('--backends', nargs='+', default=['blazepose:onnxruntime', 'blazepose:torch'],
+                    help='blazepose[:onnxruntime|torch] (the same weights on two runtimes), mmpose (needs '
+                         '--mmpose-config and --mmpose-checkpoint: real weights; none can be downloaded here)')
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--fp16', action='store_true')
     ap.add_argument('--mmpose-config', default='')
@@ -102,21 +104,22 @@ def main(argv=None) -> int:
     detector = make_detector('rtmdet_onnx', score_threshold=0.3)
     report = {'data': str(data_dir), 'device': a.device, 'fp16': a.fp16, 'backends': {}}
     for b in a.backends:
-        if b == 'blazepose':
+        kind, _, runtime = b.partition(':')
+        if kind == 'blazepose':
             models.fetch('blazepose_full')
-        est = make_pose_estimator(b, device=a.device, fp16=a.fp16, mmpose_config=a.mmpose_config,
-                                  mmpose_checkpoint=a.mmpose_checkpoint)
+        est = make_pose_estimator(kind, device=a.device, fp16=a.fp16, mmpose_config=a.mmpose_config,
+                                  mmpose_checkpoint=a.mmpose_checkpoint, runtime=runtime or 'auto')
         report['backends'][b] = evaluate_backend(est, detector, data_dir)
-        if b == 'mmpose':
+        if kind == 'mmpose':
             report['backends'][b]['config'] = a.mmpose_config
             report['backends'][b]['checkpoint'] = a.mmpose_checkpoint
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2))
-    print(f'{"backend":12s} {"boxes":15s} ' + ' '.join(f'{m:>6s}' for m in ('AP', 'AP50', 'AP75', 'AR')))
+    print(f'{"backend":22s} {"boxes":15s} ' + ' '.join(f'{m:>6s}' for m in ('AP', 'AP50', 'AP75', 'AR')))
     for b, r in report['backends'].items():
         for boxes in ('gt_boxes', 'detector_boxes'):
             m = r[boxes]
-            print(f'{b:12s} {boxes:15s} ' + ' '.join(f'{m[k] * 100:6.1f}' for k in ('AP', 'AP50', 'AP75', 'AR')))
+            print(f'{b:22s} {boxes:15s} ' + ' '.join(f'{m[k] * 100:6.1f}' for k in ('AP', 'AP50', 'AP75', 'AR')))
     print(f'wrote {a.out}')
     return 0
 
