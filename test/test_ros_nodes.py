@@ -280,6 +280,37 @@ def _run_node(*ros_args, timeout=60):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
+def test_diagnostics_report_rates_latency_and_stages(ros, pipeline, frames):
+    """/diagnostics (1 Hz) carries input/output rate, latency and the per-stage milliseconds."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    h = Harness(pipeline)
+    diags = []
+    h.io.create_subscription(DiagnosticArray, '/diagnostics', diags.append, 10)
+    try:
+        for i, f in enumerate(frames[:6]):
+            h.send(bgr_to_image(f, Header(stamp=h.io.get_clock().now().to_msg(), frame_id='cam')))
+
+        def processed():
+            for d in diags:
+                for st in d.status:
+                    kv = {v.key: v.value for v in st.values}
+                    if int(kv.get('frames_processed', 0)) >= 6:
+                        return st, kv
+            return None
+        h.wait(lambda: processed() is not None, 5.0, 'diagnostics with 6 processed frames')
+        st, kv = processed()
+        assert st.level == DiagnosticStatus.OK and st.hardware_id == 'poseflow_ros'
+        for key in ('input_rate_hz', 'output_rate_hz', 'frames_dropped', 'bad_input_frames', 'latency_ms_mean',
+                    'decode_ms_mean', 'detect_ms_mean', 'crop_ms_mean', 'pose_ms_mean', 'track_ms_mean',
+                    'publish_ms_mean', 'total_ms_mean'):
+            assert key in kv, key
+        assert float(kv['output_rate_hz']) > 0
+        assert 0 < float(kv['latency_ms_mean']) < 5000
+        assert float(kv['pose_ms_mean']) > 0 and float(kv['detect_ms_mean']) > 0
+    finally:
+        h.close()
+
+
 def test_startup_bad_parameter_fails_fast():
     r = _run_node('-p', 'pose_backend:=openpose')
     assert r.returncode == 2
