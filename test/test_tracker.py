@@ -20,6 +20,11 @@ def box_at(x, y=100.0, w=50.0, h=150.0):
     return [x, y, x + w, y + h]
 
 
+# DeepSORT's Kalman noise (weak smoothing, velocity learnt within a few frames), for tests about motion
+DEEPSORT_KF = dict(std_weight_position=1 / 20, std_weight_velocity=1 / 160, std_weight_measurement=1 / 20,
+                   lost_noise_scale=1.0)
+
+
 # ---------------------------------------------------------------- Kalman filter
 def test_kalman_initiate_predict_update_by_hand():
     kf = KalmanFilter()                       # wp = 1/20, wv = 1/160
@@ -91,7 +96,8 @@ def test_gating_rejects_far_detection():
     tr = Tracker(TrackerConfig(n_init=1, max_match_cost=1.0))
     assert [o.track_id for o in tr.update(inp([box_at(100)]))] == [1]
     outs = tr.update(inp([box_at(400)]))          # IoU 0 but max_match_cost 1.0 would allow it: the gate stops it
-    assert [o.track_id for o in outs] == [2]
+    # track 1 is unmatched (coasting, reported with its prediction for coast_frames), track 2 takes the box
+    assert [(o.track_id, o.detection_index) for o in outs] == [(1, -1), (2, 0)]
 
 
 def test_box_conversions_roundtrip():
@@ -132,7 +138,7 @@ def test_fuse_costs_ignores_missing_cues_and_oks():
 
 # ---------------------------------------------------------------- lifecycle
 def test_tentative_then_confirmed_after_n_init():
-    tr = Tracker(TrackerConfig(n_init=3))
+    tr = Tracker(TrackerConfig(n_init=3, output_filtered_box=False))
     assert tr.update(inp([box_at(100)])) == []
     assert tr.update(inp([box_at(103)])) == []
     outs = tr.update(inp([box_at(106)]))
@@ -154,7 +160,7 @@ def test_tentative_deleted_on_first_miss():
 
 
 def test_confirmed_lost_deleted_and_ids_not_reused():
-    tr = Tracker(TrackerConfig(n_init=2, max_age=3, output_lost=True))
+    tr = Tracker(TrackerConfig(n_init=2, max_age=3, output_lost=True, **DEEPSORT_KF))
     for k in range(3):
         outs = tr.update(inp([box_at(100 + 4 * k)]))
     assert outs[0].state == TrackState.CONFIRMED
@@ -172,13 +178,15 @@ def test_confirmed_lost_deleted_and_ids_not_reused():
 
 
 def test_lost_track_recovers_its_id_and_output_lost_flag():
-    for output_lost in (False, True):
-        tr = Tracker(TrackerConfig(n_init=1, max_age=10, output_lost=output_lost))
+    for output_lost, coast in ((False, 0), (True, 0), (False, 2)):
+        tr = Tracker(TrackerConfig(n_init=1, max_age=10, output_lost=output_lost, coast_frames=coast))
         for k in range(5):
             tr.update(inp([box_at(100 + 3 * k)]))
         for k in range(5, 9):
             outs = tr.update(inp([]))
-            assert len(outs) == (1 if output_lost else 0)
+            # coast_frames: the first `coast` frames of the gap are still reported (LOST, predicted box)
+            assert len(outs) == (1 if output_lost or k - 4 <= coast else 0)
+            assert all(o.state == TrackState.LOST and o.detection_index == -1 for o in outs)
         outs = tr.update(inp([box_at(100 + 3 * 9)]))
         assert [(o.track_id, o.state, o.time_since_update) for o in outs] == [(1, TrackState.CONFIRMED, 0)]
 
@@ -281,7 +289,7 @@ def test_pose_cue_and_keypoints_output():
     def pose(b):
         b = np.asarray(b, np.float32)
         return (b[:2] + tmpl * (b[2:] - b[:2]))[None].astype(np.float32)
-    tr = Tracker(TrackerConfig(n_init=1, output_lost=True))
+    tr = Tracker(TrackerConfig(n_init=1, output_lost=True, **DEEPSORT_KF))
     for k in range(4):
         b = box_at(100 + 5 * k)
         outs = tr.update(inp([b], keypoints=pose(b), keypoint_scores=np.ones((1, 17), np.float32)))
@@ -329,3 +337,90 @@ def test_bad_input_is_rejected_or_ignored():
     assert [o.detection_index for o in outs] == [0]
     with pytest.raises(ValueError):
         tr.update(inp([box_at(100)], features=np.ones((2, 8), np.float32)))
+
+
+# ---------------------------------------------------------------- issue #3 options
+def test_kalman_measurement_weight_and_noise_scale_by_hand():
+    """std_weight_measurement sets R and the initial position std; noise_scale multiplies Q's stds."""
+    kf = KalmanFilter(std_weight_position=1 / 160, std_weight_velocity=1 / 640, std_weight_measurement=0.065)
+    z = np.array([[100.0, 200.0, 0.5, 100.0]])
+    mean, cov = kf.initiate(z)
+    assert full_covariance(cov)[0, 0, 0] == pytest.approx((2 * 0.065 * 100) ** 2)
+    assert full_covariance(cov)[0, 4, 4] == pytest.approx((10 / 640 * 100) ** 2)
+    m1, c1 = kf.predict(mean, cov)
+    m3, c3 = kf.predict(mean, cov, noise_scale=np.array([3.0]))
+    q = (100 / 160) ** 2
+    p_no_q = full_covariance(c1)[0, 0, 0] - q
+    assert full_covariance(c3)[0, 0, 0] == pytest.approx(p_no_q + 9 * q)
+    np.testing.assert_allclose(m1, m3)
+    # innovation variance = P + R with R = (0.065 h)^2
+    assert kf.innovation_variance(m1, c1)[0, 0] == pytest.approx(full_covariance(c1)[0, 0, 0] + 6.5 ** 2)
+    # default (no measurement weight) is DeepSORT: R from std_weight_position
+    kd = KalmanFilter()
+    assert kd.std_weight_measurement == kd.std_weight_position
+
+
+def test_output_filtered_box_and_coasting_defaults():
+    cfg = TrackerConfig()
+    assert cfg.output_filtered_box and cfg.coast_frames == 2 and not cfg.output_lost
+    rng = np.random.default_rng(0)
+    tr_f, tr_r = Tracker(cfg), Tracker(TrackerConfig(output_filtered_box=False))
+    err_f, err_r = [], []
+    for k in range(40):
+        truth = np.array(box_at(100 + 3 * k))
+        b = truth + rng.normal(0, 4, 4)
+        of, orw = tr_f.update(inp([b])), tr_r.update(inp([b]))
+        if k >= 10:
+            np.testing.assert_allclose(orw[0].box, b, rtol=1e-6)                  # raw: the detection
+            np.testing.assert_allclose(of[0].box, xyah_to_xyxy(tr_f.mean[:1, :4])[0], rtol=1e-5)
+            err_f.append(np.abs(of[0].box - truth).mean())
+            err_r.append(np.abs(orw[0].box - truth).mean())
+    assert np.mean(err_f) < 0.8 * np.mean(err_r)        # smoothing: closer to the true box
+    # two missed frames are reported with the prediction (LOST), the third is not; the id resumes
+    ids = []
+    for k in range(40, 43):
+        outs = tr_f.update(inp([]))
+        ids.append([(o.track_id, o.state, o.detection_index) for o in outs])
+    assert ids == [[(1, TrackState.LOST, -1)], [(1, TrackState.LOST, -1)], []]
+    assert [o.track_id for o in tr_f.update(inp([box_at(100 + 3 * 43)]))] == [1]
+
+
+def test_freeze_lost_size_and_lost_noise_scale():
+    def lost_after_growth(**kw):
+        tr = Tracker(TrackerConfig(n_init=1, **DEEPSORT_KF, **kw))
+        for k in range(12):                                  # box grows 2 px/frame in height
+            tr.update(inp([[100, 100, 150, 250 + 2 * k]]))
+        h0 = tr.mean[0, 3]
+        for _ in range(6):
+            tr.update(inp([]))
+        return tr, tr.mean[0, 3] - h0
+    _, grow = lost_after_growth(freeze_lost_size=False)
+    _, frozen = lost_after_growth(freeze_lost_size=True)
+    assert grow > 6 and abs(frozen) < 3        # first lost frame still extrapolates, then the size stops
+    # lost_noise_scale widens the gate once a track is lost beyond coast_frames
+    tight = Tracker(TrackerConfig(n_init=1, lost_noise_scale=1.0))
+    wide = Tracker(TrackerConfig(n_init=1, lost_noise_scale=5.0))
+    for tr in (tight, wide):
+        for k in range(10):
+            tr.update(inp([box_at(100)]))
+        for _ in range(10):
+            tr.update(inp([]))
+    p_t, p_w = tight.cov[0, 0, 0], wide.cov[0, 0, 0]       # predicted x variance
+    s_t = tight.kf.innovation_variance(tight.mean, tight.cov)[0, 0]
+    s_w = wide.kf.innovation_variance(wide.mean, wide.cov)[0, 0]
+    assert p_w > 2 * p_t
+    assert s_w > 1.8 * s_t                                     # the gate (P + R) is wider
+
+
+def test_motion_weight_prefers_the_consistent_box():
+    """Two candidates inside the gate: IoU prefers a box of the wrong size at the right place; the motion
+    cost (Mahalanobis, which knows the height is stable) prefers the right size slightly shifted."""
+    def pick(motion_weight):
+        tr = Tracker(TrackerConfig(n_init=1, motion_weight=motion_weight, max_match_cost=1.0))
+        for _ in range(15):
+            tr.update(inp([box_at(100)]))
+        taller = [100, 85, 150, 265]                   # same centre, 20 % taller: IoU 0.83
+        shifted = box_at(106)                           # same size, 6 px right: IoU 0.79
+        outs = tr.update(inp([taller, shifted]))
+        return {o.track_id: o.detection_index for o in outs if o.detection_index >= 0}[1]
+    assert pick(0.0) == 0 and pick(1.0) == 1

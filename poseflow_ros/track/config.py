@@ -32,7 +32,7 @@ class TrackerConfig:
         0.1, 'Detections scoring in [low, high) are only used to extend tracks matched in the previous '
              'frame (ByteTrack second association); below low they are ignored.')
     # ---- lifecycle
-    n_init: int = _p(3, 'A tentative track is confirmed after this many matched frames (1 = at birth).')
+    n_init: int = _p(2, 'A tentative track is confirmed after this many matched frames (1 = at birth).')
     max_age: int = _p(30, 'A confirmed track is deleted after more than this many frames without a match.')
     # ---- cost fusion (weighted mean over the cues available for a pair)
     iou_weight: float = _p(1.0, 'Weight of the IoU cost (1 - IoU with the Kalman-predicted box).')
@@ -42,6 +42,10 @@ class TrackerConfig:
     pose_weight: float = _p(
         0.5, 'Weight of the pose cost (1 - OKS to the last pose moved with the predicted box); '
              'used only when keypoints are given.')
+    motion_weight: float = _p(
+        0.0, 'Weight of the motion cost (squared Mahalanobis distance of the box to the Kalman prediction '
+             '/ gating_threshold, in [0, 1] inside the gate): tells apart crossing people of different '
+             'size or direction when IoU cannot.')
     max_match_cost: float = _p(0.7, 'Fused costs above this are never matched (main association).')
     max_iou_distance: float = _p(0.7, 'Second stage: 1 - IoU above this is never matched (IoU < 0.3).')
     low_score_max_iou_distance: float = _p(
@@ -67,13 +71,33 @@ class TrackerConfig:
     keypoint_threshold: float = _p(0.3, 'Keypoints scoring below this are ignored by the pose cost.')
     min_common_keypoints: int = _p(3, 'The pose cost needs at least this many keypoints visible in both.')
     # ---- Kalman filter
-    std_weight_position: float = _p(1.0 / 20, 'Kalman position noise, as a fraction of the box height.')
-    std_weight_velocity: float = _p(1.0 / 160, 'Kalman velocity noise, as a fraction of the box height.')
+    std_weight_position: float = _p(
+        1.0 / 160, 'Kalman process noise of position and size per frame, as a fraction of the box height '
+                   '(DeepSORT: 1/20 for this and the measurement noise, which barely smooths).')
+    std_weight_velocity: float = _p(
+        1.0 / 640, 'Kalman process noise of the velocities per frame, as a fraction of the box height '
+                   '(DeepSORT: 1/160).')
+    std_weight_measurement: float = _p(
+        0.065, 'Kalman measurement noise (box jitter of the detector), as a fraction of the box height; '
+                  'DeepSORT uses std_weight_position for both.')
+    lost_noise_scale: float = _p(
+        5.0, 'Process noise standard deviations of a track lost for more than coast_frames are multiplied '
+             'by this: the constant-velocity guess gets uncertain fast while a person is unseen, so the '
+             'gate widens for re-identification after occlusions, while tracked boxes stay smoothed.')
+    freeze_lost_size: bool = _p(
+        True, 'While a track is lost, its aspect-ratio and height velocities are set to 0 (ByteTrack): the '
+              'predicted box keeps moving but stops growing or shrinking.')
     # ---- what is reported
     output_lost: bool = _p(
         False, 'Also report confirmed tracks missed in this frame (state LOST, box = Kalman prediction, '
                'keypoints moved with it) until they are deleted.')
     output_tentative: bool = _p(False, 'Also report tentative (not yet confirmed) tracks.')
+    coast_frames: int = _p(
+        2, 'Report a confirmed track missed for at most this many frames (state LOST, box = Kalman '
+           'prediction), bridging detector blinks; 0 = off. output_lost reports every lost track.')
+    output_filtered_box: bool = _p(
+        True, 'Report the Kalman-filtered box of a matched track (smoother, better localised with '
+               'jittery detections) instead of the raw detection box; keypoints are never changed.')
 
     def __post_init__(self):
         self.validate()
@@ -86,15 +110,21 @@ class TrackerConfig:
             errs.append('n_init must be >= 1')
         if self.max_age < 0:
             errs.append('max_age must be >= 0')
-        for name in ('iou_weight', 'appearance_weight', 'pose_weight'):
+        if self.coast_frames < 0:
+            errs.append('coast_frames must be >= 0')
+        for name in ('iou_weight', 'appearance_weight', 'pose_weight', 'motion_weight'):
             if getattr(self, name) < 0:
                 errs.append(f'{name} must be >= 0')
-        if self.iou_weight + self.appearance_weight + self.pose_weight <= 0:
+        if self.iou_weight + self.appearance_weight + self.pose_weight + self.motion_weight <= 0:
             errs.append('at least one cost weight must be > 0')
         if self.gallery_budget < 1:
             errs.append('gallery_budget must be >= 1')
         if not 0.0 <= self.feature_ema < 1.0:
             errs.append('feature_ema must be in [0, 1)')
+        if min(self.std_weight_position, self.std_weight_velocity, self.std_weight_measurement) <= 0:
+            errs.append('Kalman std weights must be > 0')
+        if self.lost_noise_scale < 1.0:
+            errs.append('lost_noise_scale must be >= 1')
         if self.gating_threshold <= 0:
             errs.append('gating_threshold must be > 0')
         if not 1 <= self.min_common_keypoints <= 17:

@@ -2,12 +2,16 @@
 
 State ``(x, y, a, h, vx, vy, va, vh)``: box centre, aspect ratio ``w / h``, height and their velocities
 (per frame); measurement ``(x, y, a, h)``. Noise standard deviations are proportional to the box height
-(``std_weight_position``, ``std_weight_velocity``) except for the aspect ratio (small constants), exactly
-as in DeepSORT:
+(``std_weight_position``, ``std_weight_velocity``) except for the aspect ratio (small constants), as in
+DeepSORT, which uses one weight ``wp`` for the process and the measurement noise; here the measurement
+weight ``wm`` (``std_weight_measurement``) may differ (``None`` = ``wp``, DeepSORT exactly):
 
-- initial:     std = [2 wp h, 2 wp h, 1e-2, 2 wp h, 10 wv h, 10 wv h, 1e-5, 10 wv h]
+- initial:     std = [2 wm h, 2 wm h, 1e-2, 2 wm h, 10 wv h, 10 wv h, 1e-5, 10 wv h]
 - process Q:   std = [wp h, wp h, 1e-2, wp h, wv h, wv h, 1e-5, wv h]
-- measurement: std = [wp h, wp h, 1e-1, wp h]
+- measurement: std = [wm h, wm h, 1e-1, wm h]
+
+A process weight below the measurement weight smooths jittery boxes (position and size follow the
+constant-velocity motion more, single boxes less), which also sharpens the gate and the motion cost.
 
 **Exact block form.** In this model ``F`` only couples coordinate ``i`` with its velocity ``4 + i``, and
 the initial covariance, ``Q`` and ``R`` are diagonal, so the 8x8 covariance stays block-diagonal with four
@@ -63,8 +67,10 @@ class KalmanFilter:
     ndim = 4
 
     def __init__(self, std_weight_position: float = 1.0 / 20, std_weight_velocity: float = 1.0 / 160,
-                 dt: float = 1.0):
+                 dt: float = 1.0, std_weight_measurement=None):
         self.std_weight_position = float(std_weight_position)
+        self.std_weight_measurement = float(std_weight_position if std_weight_measurement is None
+                                            else std_weight_measurement)
         self.std_weight_velocity = float(std_weight_velocity)
         self.dt = float(dt)
 
@@ -84,15 +90,20 @@ class KalmanFilter:
         mean = np.zeros((len(z), 8))
         mean[:, :4] = z
         cov = np.zeros((len(z), 3, 4))
-        cov[:, 0] = self._var(z[:, 3], 2 * self.std_weight_position, 1e-2)
+        cov[:, 0] = self._var(z[:, 3], 2 * self.std_weight_measurement, 1e-2)
         cov[:, 2] = self._var(z[:, 3], 10 * self.std_weight_velocity, 1e-5)
         return mean, cov
 
-    def predict(self, mean: np.ndarray, cov: np.ndarray):
-        """One time step ahead: ``x' = F x``, ``P' = F P F^T + Q(h)`` (``h`` = current height)."""
+    def predict(self, mean: np.ndarray, cov: np.ndarray, noise_scale=None):
+        """One time step ahead: ``x' = F x``, ``P' = F P F^T + Q(h)`` (``h`` = current height).
+
+        ``noise_scale`` (scalar or ``(T,)``) multiplies the process noise standard deviations per track
+        (e.g. larger while a track is unobserved)."""
         if len(mean) == 0:
             return mean, cov
         h = mean[:, 3]
+        if noise_scale is not None:
+            h = h * np.asarray(noise_scale, np.float64)      # Q is proportional to h^2
         dt = self.dt
         new_mean = mean.copy()
         new_mean[:, :4] += dt * mean[:, 4:]
@@ -106,7 +117,7 @@ class KalmanFilter:
 
     def innovation_variance(self, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
         """Diagonal of ``S = H P H^T + R`` ``(T, 4)`` (S is diagonal in this model)."""
-        return cov[:, 0] + self._var(mean[:, 3], self.std_weight_position, 1e-1)
+        return cov[:, 0] + self._var(mean[:, 3], self.std_weight_measurement, 1e-1)
 
     def project(self, mean: np.ndarray, cov: np.ndarray):
         """Measurement-space mean ``(T, 4)`` and innovation covariance ``S`` as full ``(T, 4, 4)``."""

@@ -3,10 +3,15 @@ association) + PoseFlow-style pose similarity.
 
 Per ``update``:
 
-1. all tracks are predicted one frame ahead (Kalman, constant velocity);
+1. all tracks are predicted one frame ahead (Kalman, constant velocity; with ``freeze_lost_size`` the
+   aspect and height velocities of lost tracks are zeroed first, as ByteTrack does, so a box does not
+   keep growing or shrinking while unseen; the process noise of lost tracks is multiplied by
+   ``lost_noise_scale``, so the gate widens quickly while a person is unseen (they may turn or stop)
+   although a tracked person's box is smoothed strongly);
 2. **main association** – high-score detections (``score >= high_score_threshold``) vs confirmed and lost
    tracks: fused cost = weighted mean of ``1 - IoU``, the smallest cosine distance to the track's
    appearance gallery and ``1 - OKS`` (track pose moved with the predicted box), over the cues present;
+   plus, with ``motion_weight > 0``, the gated Mahalanobis distance / gate;
    pairs outside the Mahalanobis gate or with appearance distance ``> max_cosine_distance`` are
    excluded; Hungarian assignment level by level in time since update (matching cascade);
 3. **IoU association** – remaining high-score detections vs tentative tracks and tracks matched in the
@@ -20,12 +25,14 @@ Per ``update``:
 
 Track ids start at 1, increase monotonically and are never reused (not even after :meth:`Tracker.reset`).
 
-Output: confirmed tracks matched in this frame always; lost tracks only with ``output_lost`` (box = Kalman
-prediction, keypoints = last pose moved with it, ``detection_index = -1``); tentative tracks only with
-``output_tentative``. The default reports only measurement-backed persons, so a robot never acts on a
-ghost; identities are still stable across gaps up to ``max_age`` because lost tracks are kept internally
-and resume their id. :attr:`Tracker.ended_ids` lists the ids, among those ever reported, deleted in the
-last update, so consumers can drop them (e.g. delete ROS markers).
+Output: confirmed tracks matched in this frame always (box = the matched detection, or with
+``output_filtered_box`` the Kalman-filtered box); lost tracks only with ``output_lost``, or for the first
+``coast_frames`` frames of a gap (box = Kalman prediction, keypoints = last pose moved with it,
+``detection_index = -1``); tentative tracks only with ``output_tentative``. The default reports
+measurement-backed persons plus gaps of at most ``coast_frames`` (a detector blink of ~0.1 s), so a robot
+never acts on a long-lived ghost; identities are still stable across gaps up to ``max_age`` because lost
+tracks are kept internally and resume their id. :attr:`Tracker.ended_ids` lists the ids, among those ever
+reported, deleted in the last update, so consumers can drop them (e.g. delete ROS markers).
 
 State is kept as stacked arrays (one row per track, rows in id order), so every step is vectorised over
 tracks; the only Python loops are over cascade levels and over the reported tracks.
@@ -54,7 +61,8 @@ class Tracker:
         self.config = config if config is not None else TrackerConfig()
         self.config.validate()
         c = self.config
-        self.kf = KalmanFilter(c.std_weight_position, c.std_weight_velocity)
+        self.kf = KalmanFilter(c.std_weight_position, c.std_weight_velocity,
+                               std_weight_measurement=c.std_weight_measurement)
         self._gate = c.effective_gating_threshold
         self._budget = 1 if c.feature_ema > 0 else int(c.gallery_budget)
         self._next_id = 1
@@ -152,7 +160,13 @@ class Tracker:
         mr, md = [], []       # matched track rows / detection indices, per stage
         n_high = 0            # the first n_high matched pairs use high-score detections
         if T:
-            self.mean, self.cov = self.kf.predict(self.mean, self.cov)
+            if c.freeze_lost_size:
+                self.mean[self.state == _LOST, 6:8] = 0.0   # unseen: no aspect / height change
+            scale = None
+            if c.lost_noise_scale != 1.0:
+                # beyond a short blink (coast_frames) the person is really unseen
+                scale = np.where((self.state == _LOST) & (self.tsu >= c.coast_frames), c.lost_noise_scale, 1.0)
+            self.mean, self.cov = self.kf.predict(self.mean, self.cov, scale)
             self.age += 1
             self.tsu += 1
             self.det_index[:] = -1
@@ -241,8 +255,12 @@ class Tracker:
                                 kps_sc[d] >= c.keypoint_threshold, c.min_common_keypoints)
                 pose_c = np.full(cost.shape, np.nan)
                 pose_c[ti, di] = 1.0 - oks
-        if app_c is not None or pose_c is not None:
-            cost = fuse_costs((cost, app_c, pose_c), (c.iou_weight, c.appearance_weight, c.pose_weight))
+        mot_c = None
+        if c.motion_weight > 0:
+            mot_c = np.minimum(d2 * (1.0 / self._gate), 1.0)
+        if app_c is not None or pose_c is not None or mot_c is not None:
+            cost = fuse_costs((cost, app_c, pose_c, mot_c),
+                              (c.iou_weight, c.appearance_weight, c.pose_weight, c.motion_weight))
         cost[gated] = np.inf
         if app_c is not None:
             with np.errstate(invalid='ignore'):
@@ -323,6 +341,8 @@ class Tracker:
         sel = st == _CONF
         if c.output_lost:
             sel |= st == _LOST
+        elif c.coast_frames > 0:
+            sel |= (st == _LOST) & (self.tsu <= c.coast_frames)
         if c.output_tentative:
             sel |= st == _TENT
         rows = sel.nonzero()[0]
@@ -333,6 +353,9 @@ class Tracker:
         boxes = self.box[rows].astype(np.float32)
         kps = self.kps[rows].astype(np.float32)
         coasting = tsu > 0
+        if c.output_filtered_box and not coasting.all():
+            mr = rows[~coasting]
+            boxes[~coasting] = xyah_to_xyxy(self.mean[mr, :4])
         if coasting.any():
             cr = rows[coasting]
             pred = self.mean[cr, :4]
