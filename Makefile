@@ -3,7 +3,7 @@
 PY ?= .venv/bin/python
 export POSEFLOW_SHARED ?= $(abspath ../shared)
 
-.PHONY: setup demo test bench-pipeline eval-pose clean
+.PHONY: setup demo test bench-pipeline eval-pose bench-tracking clean
 
 setup:
 	@bash tools/setup_env.sh
@@ -19,6 +19,12 @@ bench-pipeline: setup
 
 eval-pose: setup
 	$(PY) tools/eval_pose.py
+
+# Tracking benchmark (issue #3): ours vs peer trackers on MOT15 TUD (peers in .venv-bench), plus pipeline
+# id churn on the shared videos (BENCH_ARGS=--skip-churn to leave it out). Writes out/bench/tracking.json.
+bench-tracking: setup
+	bash tools/setup_bench_venv.sh
+	$(PY) tools/bench_tracking.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build out .pytest_cache
