@@ -1,13 +1,31 @@
 """Person detectors behind one interface (:class:`PersonDetector`)."""
 from .base import PersonDetector
 
+DETECTORS = ('rtmdet_onnx', 'rtmdet_torch')
+DETECTOR_RUNTIMES = ('auto', 'onnxruntime', 'torch')
+
 
 def make_detector(kind: str = 'rtmdet_onnx', **kw) -> PersonDetector:
-    """Build a detector by name: 'rtmdet_onnx' (default, onnxruntime)."""
+    """Build a detector by name: 'rtmdet_onnx' (default, onnxruntime) or 'rtmdet_torch' (the same ONNX
+    model executed by PyTorch, for CUDA without onnxruntime-gpu; takes ``cuda_graph``)."""
     if kind == 'rtmdet_onnx':
         from .rtmdet_onnx import RTMDetONNXDetector
         return RTMDetONNXDetector(**kw)
-    raise ValueError(f"unknown detector {kind!r}; choose 'rtmdet_onnx'")
+    if kind == 'rtmdet_torch':
+        from .rtmdet_torch import RTMDetTorchDetector
+        return RTMDetTorchDetector(**kw)
+    raise ValueError(f'unknown detector {kind!r}; choose one of {", ".join(map(repr, DETECTORS))}')
 
 
-__all__ = ['PersonDetector', 'make_detector']
+def detector_for_runtime(runtime: str, device: str) -> str:
+    """The detector kind for a ``detector_runtime`` setting on a resolved device: 'auto' is torch on
+    CUDA (onnxruntime there needs onnxruntime-gpu) and onnxruntime on the CPU (faster there)."""
+    if runtime not in DETECTOR_RUNTIMES:
+        raise ValueError(f'detector_runtime must be one of {", ".join(map(repr, DETECTOR_RUNTIMES))}, '
+                         f'got {runtime!r}')
+    if runtime == 'torch' or (runtime == 'auto' and str(device).startswith('cuda')):
+        return 'rtmdet_torch'
+    return 'rtmdet_onnx'
+
+
+__all__ = ['PersonDetector', 'make_detector', 'detector_for_runtime', 'DETECTORS', 'DETECTOR_RUNTIMES']

@@ -37,7 +37,84 @@ def _read_pipeline(path: Path) -> dict:
     return pre
 
 
-class RTMDetONNXDetector(PersonDetector):
+def resolve_model_path(model_path: str = '', models_dir: str = '') -> Path:
+    """The detector ONNX: ``model_path`` when given (must exist), else RTMDet-nano from the models dir."""
+    if model_path:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise models.ModelError(f'detector model not found: {path} (parameter detector_model)')
+        return path
+    return models.model_path('rtmdet_nano_person', models_dir)
+
+
+class RTMDetBase(PersonDetector):
+    """Host-side pre- and post-processing shared by the RTMDet runtimes (onnxruntime, torch).
+
+    Subclasses run the network on :meth:`preprocess`'s output, get ``dets`` (K, 5) in the network-input
+    frame and ``labels`` (K,) like the end2end graph returns them, and finish with :meth:`to_detections`.
+    """
+
+    def __init__(self, model_path: str = '', models_dir: str = '', score_threshold: float = 0.3,
+                 min_box_size: float = 8.0, max_detections: int = 50):
+        path = resolve_model_path(model_path, models_dir)
+        self.model_path = path
+        self.pre = _read_pipeline(path.parent / 'pipeline.json')
+        self.score_threshold = float(score_threshold)
+        self.min_box_size = float(min_box_size)
+        self.max_detections = int(max_detections)
+        w, h = self.pre['size']
+        self._canvas = np.full((h, w, 3), self.pre['pad_val'], np.float32)
+        self._mean = np.asarray(self.pre['mean'], np.float32)
+        self._inv_std = 1.0 / np.asarray(self.pre['std'], np.float32)
+
+    def preprocess(self, image_bgr: np.ndarray, out: np.ndarray = None):
+        """-> (1,3,H,W) float32 network input (written into ``out`` when given) and the resize scale."""
+        ih, iw = image_bgr.shape[:2]
+        w, h = self.pre['size']
+        nw, nh = self.resized_size(image_bgr.shape)
+        resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        canvas = self._canvas
+        canvas[...] = self.pre['pad_val']
+        canvas[:nh, :nw] = resized
+        if self.pre['to_rgb']:
+            x = canvas[..., ::-1]
+        else:
+            x = canvas
+        x = (x - self._mean) * self._inv_std
+        if out is None:
+            out = np.empty((1, 3, h, w), np.float32)
+        np.copyto(out[0], x.transpose(2, 0, 1))
+        return out, (nw / iw, nh / ih)
+
+    def resized_size(self, image_shape):
+        """(w, h) of the image after the keep-ratio resize into the network input."""
+        ih, iw = image_shape[:2]
+        w, h = self.pre['size']
+        scale = min(w / iw, h / ih)
+        return max(1, int(round(iw * scale))), max(1, int(round(ih * scale)))
+
+    def to_detections(self, dets: np.ndarray, labels: np.ndarray, scale, image_shape) -> Detections:
+        """Network-frame ``dets`` (K,5) + ``labels`` (K,) -> person boxes in image pixels: score threshold,
+        clip to the image, minimum size, at most max_detections, highest score first."""
+        sx, sy = scale
+        keep = (dets[:, 4] >= self.score_threshold) & (labels == 0)
+        dets = dets[keep]
+        if not len(dets):
+            return Detections.empty()
+        boxes = dets[:, :4].copy()
+        boxes[:, [0, 2]] /= sx
+        boxes[:, [1, 3]] /= sy
+        ih, iw = image_shape[:2]
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, iw)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, ih)
+        wh = boxes[:, 2:] - boxes[:, :2]
+        keep = (wh >= self.min_box_size).all(1)
+        boxes, scores = boxes[keep], dets[keep, 4]
+        order = np.argsort(-scores)[: self.max_detections]
+        return Detections(boxes[order], scores[order])
+
+
+class RTMDetONNXDetector(RTMDetBase):
     """Person detector on onnxruntime (CUDA execution provider when device='cuda')."""
 
     name = 'rtmdet_nano_onnx'
@@ -46,14 +123,7 @@ class RTMDetONNXDetector(PersonDetector):
                  score_threshold: float = 0.3, min_box_size: float = 8.0, max_detections: int = 50,
                  num_threads: int = 0):
         import onnxruntime as ort
-        if model_path:
-            path = Path(model_path).expanduser()
-            if not path.is_file():
-                raise models.ModelError(f'detector model not found: {path} (parameter detector_model)')
-        else:
-            path = models.model_path('rtmdet_nano_person', models_dir)
-        self.model_path = path
-        self.pre = _read_pipeline(path.parent / 'pipeline.json')
+        super().__init__(model_path, models_dir, score_threshold, min_box_size, max_detections)
         providers = ['CPUExecutionProvider']
         if device.startswith('cuda'):
             if 'CUDAExecutionProvider' not in ort.get_available_providers():
@@ -66,50 +136,11 @@ class RTMDetONNXDetector(PersonDetector):
         if num_threads > 0:
             so.intra_op_num_threads = num_threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        self.session = ort.InferenceSession(str(self.model_path), sess_options=so, providers=providers)
         self.device = 'cuda' if providers[0].startswith('CUDA') else 'cpu'
         self.input_name = self.session.get_inputs()[0].name
-        self.score_threshold = float(score_threshold)
-        self.min_box_size = float(min_box_size)
-        self.max_detections = int(max_detections)
-        w, h = self.pre['size']
-        self._canvas = np.full((h, w, 3), self.pre['pad_val'], np.float32)
-        self._mean = np.asarray(self.pre['mean'], np.float32)
-        self._inv_std = 1.0 / np.asarray(self.pre['std'], np.float32)
-
-    def preprocess(self, image_bgr: np.ndarray):
-        """-> (1,3,H,W) float32 network input and the resize scale."""
-        ih, iw = image_bgr.shape[:2]
-        w, h = self.pre['size']
-        scale = min(w / iw, h / ih)
-        nw, nh = max(1, int(round(iw * scale))), max(1, int(round(ih * scale)))
-        resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        canvas = self._canvas
-        canvas[...] = self.pre['pad_val']
-        canvas[:nh, :nw] = resized
-        if self.pre['to_rgb']:
-            x = canvas[..., ::-1]
-        else:
-            x = canvas
-        x = (x - self._mean) * self._inv_std
-        return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), (nw / iw, nh / ih)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
-        x, (sx, sy) = self.preprocess(image_bgr)
+        x, scale = self.preprocess(image_bgr)
         dets, labels = self.session.run(None, {self.input_name: x})
-        dets = dets[0]
-        keep = (dets[:, 4] >= self.score_threshold) & (labels[0] == 0)
-        dets = dets[keep]
-        if not len(dets):
-            return Detections.empty()
-        boxes = dets[:, :4].copy()
-        boxes[:, [0, 2]] /= sx
-        boxes[:, [1, 3]] /= sy
-        ih, iw = image_bgr.shape[:2]
-        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, iw)
-        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, ih)
-        wh = boxes[:, 2:] - boxes[:, :2]
-        keep = (wh >= self.min_box_size).all(1)
-        boxes, scores = boxes[keep], dets[keep, 4]
-        order = np.argsort(-scores)[: self.max_detections]
-        return Detections(boxes[order], scores[order])
+        return self.to_detections(dets[0], labels[0], scale, image_bgr.shape)
