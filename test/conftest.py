@@ -37,3 +37,14 @@ def detector():
     from poseflow_ros.detect import make_detector
     models.fetch('rtmdet_nano_person')
     return make_detector('rtmdet_onnx', score_threshold=0.3)
+
+
+@pytest.fixture
+def no_tf32():
+    """FP32 convolutions and matmuls in full FP32 on CUDA for exact comparisons (PyTorch lets cuDNN use
+    TF32 by default, which moves BlazePose landmarks by ~0.3 px); restored afterwards."""
+    import torch
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old

@@ -95,15 +95,20 @@ def test_port_matches_tflite_fp16(model_file, crops, tflite_ref):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='no CUDA GPU (CI never has one; run on the lent GPU)')
-@pytest.mark.parametrize('fp16,tol', [(False, 0.05), (True, 3.0)])
-def test_port_matches_tflite_cuda(model_file, crops, tflite_ref, fp16, tol):
+@pytest.mark.parametrize('fp16,tf32,tol', [(False, False, 0.05), (False, True, 1.0), (True, True, 3.0)])
+def test_port_matches_tflite_cuda(model_file, crops, tflite_ref, fp16, tf32, tol, request):
+    """CUDA, crops from the host: FP32 exact (TF32 off), FP32 with PyTorch's default TF32 convolutions
+    (measured 0.31 px on an H100) and FP16."""
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    if not tf32:
+        request.getfixturevalue('no_tf32')
     est = BlazePoseEstimator(model_path=str(model_file), device='cuda', fp16=fp16)
     assert est.runtime == 'torch' and est.warper is not None
     lm, flag = est.forward_crops(crops)
     err = np.abs(lm[:, :33, :2] - tflite_ref[0][:, :33, :2]).max()
     assert err < tol, f'cuda fp16={fp16} max landmark error {err:.4f} px'
-    np.testing.assert_allclose(flag, tflite_ref[1], atol=5e-3 if not fp16 else 2e-2)
+    # pose flag: 5.8e-3 off with TF32 on an H100
+    np.testing.assert_allclose(flag, tflite_ref[1], atol=2e-2 if (fp16 or tf32) else 5e-3)
 
 
 def test_crop_round_trip_and_corners():

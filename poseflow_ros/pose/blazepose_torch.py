@@ -30,6 +30,7 @@ from ..coco import BLAZEPOSE_TO_COCO
 from ..types import Poses
 from . import crop
 from .base import PoseEstimator
+from .cuda_graph import GraphedForward
 from .tflite_graph import TFLiteModule
 
 INPUT = 256
@@ -40,7 +41,7 @@ class BlazePoseEstimator(PoseEstimator):
 
     def __init__(self, models_dir: str = '', device: str = 'cpu', fp16: bool = False, padding: float = 1.25,
                  model_path: str = '', runtime: str = 'auto', num_threads: int = 0,
-                 device_warp: Optional[bool] = None):
+                 device_warp: Optional[bool] = None, cuda_graphs: bool = False):
         path = Path(model_path) if model_path else models.model_path('blazepose_full', models_dir)
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no CUDA GPU; use device 'cpu'")
@@ -62,6 +63,8 @@ class BlazePoseEstimator(PoseEstimator):
         if device_warp and runtime != 'torch':
             raise ValueError('device_warp needs pose_runtime=torch')
         self.warper = crop.DeviceWarper(device) if device_warp else None
+        # on CUDA, the forward of device-warped crops can be replayed from CUDA graphs (see .cuda_graph)
+        self._run = GraphedForward(self._forward_bgr, device, enabled=cuda_graphs)
         self.last_crop_ms = 0.0
         self._ort = self._ort_session(path, num_threads) if runtime == 'onnxruntime' else None
 
@@ -94,6 +97,10 @@ class BlazePoseEstimator(PoseEstimator):
         lm, flag = self.model(x)
         return (lm.float().reshape(-1, 39, 5).cpu().numpy(), flag.float().reshape(-1).cpu().numpy())
 
+    def _forward_bgr(self, x):
+        """(N,3,256,256) BGR crops 0..255 (model dtype) on the device -> landmarks (N,195), flag (N,1)."""
+        return self.model(x.flip(1) * (1.0 / 255.0))
+
     def crop_matrices(self, boxes: np.ndarray) -> np.ndarray:
         centers, sizes = crop.box_to_center_scale(boxes, 1.0, self.padding)
         return crop.affine_matrices(centers, sizes, (INPUT, INPUT))
@@ -106,9 +113,9 @@ class BlazePoseEstimator(PoseEstimator):
         m = self.crop_matrices(boxes)
         if self.warper is not None:
             with torch.inference_mode():
-                x = self.warper.warp(image_bgr, m, (INPUT, INPUT), self.dtype).flip(1).mul_(1.0 / 255.0)
+                x = self.warper.warp(image_bgr, m, (INPUT, INPUT), self.dtype)
                 self.last_crop_ms = (time.perf_counter() - t0) * 1e3
-                lm, flag = self.model(x)
+                lm, flag = self._run(x)
                 lm, flag = lm.float().reshape(-1, 39, 5).cpu().numpy(), flag.float().reshape(-1).cpu().numpy()
         else:
             crops = crop.warp_crops(image_bgr, m, (INPUT, INPUT))[..., ::-1]     # BGR -> RGB

@@ -7,6 +7,15 @@ input size, uniform scale), normalised by the model's own data preprocessor, and
 through backbone, neck and head; the head's ``predict`` decodes (SimCC for RTMPose, heatmaps for
 HRNet), and keypoints are mapped back as MMPose does (``kp / input_size * scale + centre - scale / 2``).
 
+**Fast path.** For the two codecs of the shipped top-down configs, SimCC (RTMPose; no DARK, no
+visibility) and MSRA heatmaps (HRNet & co.; not unbiased), and without flip test, the whole step after
+the crop runs in torch on the model's device: normalisation as the model's data preprocessor, backbone,
+neck, ``head.forward`` and MMPose's decode re-written in torch (argmax, the heatmap quarter-pixel shift,
+``locs = -1`` where the maximum is <= 0), so one small tensor comes back to the host per frame. On CUDA
+that whole function is replayed from CUDA graphs (:mod:`.cuda_graph`, ``cuda_graphs=True``). Any other
+codec or flip test goes through the head's own ``predict`` (slow path); both are tested against
+``mmpose.apis.inference_topdown``.
+
 Scores: ``Poses.scores`` must lie in [0, 1]; RTMPose's SimCC confidences can exceed 1, so they are
 clipped, and the unclipped values of the last call are kept in ``last_raw_scores``.
 
@@ -31,6 +40,7 @@ from .. import models
 from ..types import Poses
 from . import crop
 from .base import PoseEstimator
+from .cuda_graph import GraphedForward
 
 
 def _configs_root() -> Path:
@@ -83,7 +93,8 @@ class MMPoseEstimator(PoseEstimator):
     name = 'mmpose'
 
     def __init__(self, config: str, checkpoint: str, device: str = 'cpu', checkpoint_sha256: str = '',
-                 fp16: bool = False, flip_test: bool = False, device_warp: Optional[bool] = None):
+                 fp16: bool = False, flip_test: bool = False, device_warp: Optional[bool] = None,
+                 cuda_graphs: bool = False, fast_path: bool = True):
         from . import mmpose_compat  # noqa: F401  (import stand-ins before mmpose)
         from mmengine.config import Config
         from mmpose.apis import init_model
@@ -140,6 +151,22 @@ class MMPoseEstimator(PoseEstimator):
         self.last_crop_ms = 0.0
         meta = self.model.dataset_meta or {}
         self._flip_indices = meta.get('flip_indices')
+        # fast path: decode re-written in torch for the codecs it knows (None = use head.predict)
+        self.codec = dict(codec)
+        self._decode = None if (flip_test or not fast_path) else _torch_decoder(self.codec)
+        self._run = GraphedForward(self._forward, device, enabled=cuda_graphs) if self._decode else None
+
+    def _forward(self, x):
+        """(N,3,h,w) float crops 0..255 in the image's BGR order -> (crop keypoints (N,K,2), scores (N,K)).
+        Everything on the device; normalisation as the model's data preprocessor."""
+        pre = self.model.data_preprocessor
+        if pre._channel_conversion:
+            x = x.flip(1)
+        x = (x - pre.mean) / pre.std
+        if self.fp16:
+            x = x.half()
+        out = self.model.head.forward(self.model.extract_feat(x))
+        return self._decode(out)
 
     def _data_samples(self, n):
         from mmpose.structures import PoseDataSample
@@ -165,6 +192,10 @@ class MMPoseEstimator(PoseEstimator):
             crops = crop.warp_crops(image_bgr, m, (w, h))              # (N,h,w,3) BGR uint8
             x = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2)
         self.last_crop_ms = (time.perf_counter() - t0) * 1e3
+        if self._run is not None:
+            kp, sc = self._run(x.float())
+            kp, sc = kp.float().cpu().numpy(), sc.float().cpu().numpy()
+            return self._to_image(kp, sc, centers, sizes)
         data = self.model.data_preprocessor({'inputs': list(x), 'data_samples': self._data_samples(len(x))},
                                             False)
         inputs = data['inputs'].half() if self.fp16 else data['inputs']
@@ -174,6 +205,53 @@ class MMPoseEstimator(PoseEstimator):
         preds = self.model.head.predict(feats, data['data_samples'], test_cfg=self.model.test_cfg)
         kp = np.stack([p.keypoints[0] for p in preds]).astype(np.float32)          # crop pixels
         sc = np.stack([p.keypoint_scores[0] for p in preds]).astype(np.float32)
-        kp = kp / np.array([w, h], np.float32) * sizes[:, None] + centers[:, None] - 0.5 * sizes[:, None]
+        return self._to_image(kp, sc, centers, sizes)
+
+    def _to_image(self, kp, sc, centers, sizes) -> Poses:
+        """Crop (model input) pixels -> image pixels, as MMPose's inference_topdown."""
+        kp = kp / np.array(self.input_wh, np.float32) * sizes[:, None] + centers[:, None] - 0.5 * sizes[:, None]
         self.last_raw_scores = sc
-        return Poses(kp, np.clip(sc, 0.0, 1.0))
+        return Poses(kp.astype(np.float32), np.clip(sc, 0.0, 1.0))
+
+
+def _torch_decoder(codec: dict):
+    """MMPose's decode for the codec, in torch on the head's raw output; None if not supported."""
+    kind = codec.get('type')
+    if kind == 'SimCCLabel' and not codec.get('use_dark', False) and not codec.get('decode_visibility', False):
+        ratio = float(codec.get('simcc_split_ratio', 2.0))
+
+        def decode_simcc(out):
+            sx, sy = out                                            # (N,K,Wx), (N,K,Wy) logits
+            vx, ix = sx.float().max(-1)
+            vy, iy = sy.float().max(-1)
+            vals = torch.minimum(vx, vy)                            # get_simcc_maximum
+            locs = torch.stack([ix, iy], -1).float()
+            locs = torch.where((vals <= 0)[..., None], torch.full_like(locs, -1.0), locs)
+            return locs / ratio, vals
+        return decode_simcc
+    if kind == 'MSRAHeatmap' and not codec.get('unbiased', False):
+        in_w, in_h = codec['input_size']
+        hm_w, hm_h = codec['heatmap_size']
+        sx, sy = in_w / hm_w, in_h / hm_h            # python floats: no host tensor inside a CUDA graph
+
+        def decode_heatmap(hm):
+            hm = hm.float()
+            n, k, h, w = hm.shape
+            vals, idx = hm.reshape(n, k, h * w).max(-1)             # get_heatmap_maximum
+            x, y = idx % w, idx // w
+            # refine_keypoints: a quarter pixel towards the higher neighbour, under MMPose's own bounds
+            flat = hm.reshape(n, k, h * w)
+
+            def at(yy, xx):
+                return flat.gather(-1, (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1))[..., None])[..., 0]
+            dx = torch.where((x > 1) & (x < w - 1) & (y > 0) & (y < h), at(y, x + 1) - at(y, x - 1), 0.0)
+            dy = torch.where((y > 1) & (y < h - 1) & (x > 0) & (x < w), at(y + 1, x) - at(y - 1, x), 0.0)
+            locs = torch.stack([x, y], -1).float()
+            neg = (vals <= 0)[..., None]
+            locs = torch.where(neg, torch.full_like(locs, -1.0), locs)
+            # a location set to -1 is outside the bounds above, so MMPose adds no shift there
+            shift = torch.stack([torch.sign(dx), torch.sign(dy)], -1) * 0.25
+            locs = locs + torch.where(neg, torch.zeros_like(shift), shift)
+            return torch.stack([locs[..., 0] * sx, locs[..., 1] * sy], -1), vals
+        return decode_heatmap
+    return None
