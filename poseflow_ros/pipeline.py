@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from .analytics import PostureConfig, classify_posture, joint_angles
-from .detect import PersonDetector, make_detector
+from .detect import PersonDetector, detector_for_runtime, make_detector
 from .pose import PoseEstimator, make_pose_estimator
 from .types import Detections, Frame, FrameResult, Poses, TrackerInput
 
@@ -38,9 +38,11 @@ class PipelineConfig:
     models_dir: str = ''                   # '' -> $POSEFLOW_MODELS or ~/.cache/poseflow_ros/models
     detector_model: str = ''               # '' -> registered RTMDet-nano person ONNX in models_dir
     detector_score_threshold: float = 0.25  # boxes below are discarded before pose + tracking
+    detector_runtime: str = 'auto'         # auto (torch on CUDA, onnxruntime on CPU) | onnxruntime | torch
     max_persons: int = 20                  # at most this many boxes (highest scores) get a pose
     pose_backend: str = 'blazepose'        # blazepose | mmpose
     fp16: bool = False                     # half precision for the pose model (CUDA)
+    cuda_graphs: bool = True               # CUDA: detector + pose forwards replayed from CUDA graphs
     pose_runtime: str = 'auto'             # blazepose: auto | torch | onnxruntime (CPU, ~2x faster)
     mmpose_config: str = ''
     mmpose_checkpoint: str = ''
@@ -82,17 +84,20 @@ class PosePipeline:
         if not 0.0 <= cfg.detector_score_threshold <= 1.0:
             raise ValueError(f'detector_score_threshold must be in [0, 1], got {cfg.detector_score_threshold}')
         device = resolve_device(cfg.device)
+        det_kind = detector_for_runtime(cfg.detector_runtime, device)   # validates detector_runtime
         if cfg.num_threads > 0:
             import torch
             torch.set_num_threads(cfg.num_threads)
-        det = make_detector('rtmdet_onnx', model_path=cfg.detector_model, models_dir=cfg.models_dir,
+        det_kw = {'cuda_graph': cfg.cuda_graphs} if det_kind == 'rtmdet_torch' else {}
+        det = make_detector(det_kind, model_path=cfg.detector_model, models_dir=cfg.models_dir,
                             device=device, score_threshold=cfg.detector_score_threshold,
-                            num_threads=cfg.num_threads)
+                            num_threads=cfg.num_threads, **det_kw)
         pose = make_pose_estimator(cfg.pose_backend, device=device, fp16=cfg.fp16,
                                    models_dir=cfg.models_dir, mmpose_config=cfg.mmpose_config,
                                    mmpose_checkpoint=cfg.mmpose_checkpoint,
                                    mmpose_checkpoint_sha256=cfg.mmpose_checkpoint_sha256,
-                                   runtime=cfg.pose_runtime, num_threads=cfg.num_threads)
+                                   runtime=cfg.pose_runtime, num_threads=cfg.num_threads,
+                                   cuda_graphs=cfg.cuda_graphs)
         embedder = None
         if cfg.embedder and cfg.embedder != 'none':
             from .track.embed import make_embedder
@@ -102,7 +107,7 @@ class PosePipeline:
 
     def warmup(self, image_hw=(480, 640)) -> None:
         self.detector.warmup(image_hw)
-        self.pose.warmup(image_hw)
+        self.pose.warmup(image_hw, self.max_persons)
 
     def process(self, frame: Frame) -> FrameResult:
         timings = {}
@@ -135,10 +140,12 @@ class PosePipeline:
         """Joint angles (T,8) and posture labels (T,) for the reported tracks."""
         angles = np.full((len(tracks), 8), np.nan, np.float32)
         postures = np.zeros((len(tracks),), np.uint8)
-        for i, t in enumerate(tracks):
-            if t.keypoints is None:
-                continue
-            angles[i] = joint_angles(t.keypoints[None], t.keypoint_scores[None],
-                                     self.posture.keypoint_threshold)[0]
-            postures[i] = classify_posture(t.keypoints, t.keypoint_scores, self.posture, angles[i])
+        rows = [i for i, t in enumerate(tracks) if t.keypoints is not None]
+        if not rows:
+            return angles, postures
+        kp = np.stack([tracks[i].keypoints for i in rows])
+        sc = np.stack([tracks[i].keypoint_scores for i in rows])
+        angles[rows] = joint_angles(kp, sc, self.posture.keypoint_threshold)     # all tracks at once
+        for j, i in enumerate(rows):
+            postures[i] = classify_posture(kp[j], sc[j], self.posture, angles[i])
         return angles, postures

@@ -28,6 +28,7 @@ from visualization_msgs.msg import MarkerArray
 from .. import models
 from ..analytics import PostureConfig
 from ..decode import ImageError
+from ..detect import DETECTOR_RUNTIMES
 from ..pipeline import PipelineConfig, PosePipeline
 from ..render import draw_tracks
 from ..types import Frame
@@ -44,6 +45,10 @@ _PIPE_HELP = {
                   "(fill it with: python -m poseflow_ros.models fetch).",
     'detector_model': "Path to the person-detector ONNX; '' = RTMDet-nano person from models_dir.",
     'detector_score_threshold': 'Person boxes scoring below this are discarded before pose and tracking.',
+    'detector_runtime': "Person-detector execution: 'auto' (torch on CUDA, onnxruntime on CPU), 'onnxruntime' "
+                        "(on CUDA needs onnxruntime-gpu) or 'torch' (the same ONNX model run by PyTorch).",
+    'cuda_graphs': 'On CUDA, replay the detector and pose forwards from CUDA graphs (captured per batch-size '
+                   'bucket on first use; falls back to eager with a warning if capture fails). Ignored on CPU.',
     'max_persons': 'At most this many highest-scoring persons get a pose per frame.',
     'pose_backend': "Pose model: 'blazepose' (BlazePose-full port, offline default) or 'mmpose' "
                     '(MMPose config + local checkpoint).',
@@ -67,7 +72,8 @@ _POSTURE_HELP = {
     'standing_min_knee_angle': 'standing: knee angle(s) at least this (degrees).',
     'upright_max_torso_tilt': 'standing: torso at most this many degrees from vertical.',
 }
-_CHOICES = {'pose_backend': ('blazepose', 'mmpose'), 'pose_runtime': ('auto', 'torch', 'onnxruntime'), 'embedder': ('none', 'color', 'mobilenet')}
+_CHOICES = {'detector_runtime': DETECTOR_RUNTIMES, 'pose_backend': ('blazepose', 'mmpose'),
+            'pose_runtime': ('auto', 'torch', 'onnxruntime'), 'embedder': ('none', 'color', 'mobilenet')}
 
 
 class PoseTrackerNode(Node):
@@ -118,7 +124,11 @@ class PoseTrackerNode(Node):
         cfg['posture'] = declare_group(self, 'posture', asdict(PostureConfig()), _POSTURE_HELP)
         self.config = PipelineConfig.from_dict(cfg)
 
-        self.pipeline = pipeline if pipeline is not None else PosePipeline.from_config(self.config)
+        if pipeline is None:
+            pipeline = PosePipeline.from_config(self.config)
+            # first frames at full speed: models loaded, CUDA graphs captured for up to max_persons
+            pipeline.warmup()
+        self.pipeline = pipeline
         self.get_logger().info(
             f'pipeline ready: detector={self.pipeline.detector.name} pose={self.pipeline.pose.name} '
             f'device={getattr(self.pipeline.pose, "device", "?")} embedder={self.config.embedder}')
