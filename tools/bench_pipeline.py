@@ -38,12 +38,34 @@ MMPOSE_CONFIGS = {
 }
 
 
+DEFAULT_CUDA_VARIANTS = ('graphs', 'eager', 'graphs-fp16')
+
+
+def make_bench_detector(device, runtime, graphs):
+    """The person detector for a device: RTMDet-nano in torch on CUDA (when that runtime exists and is
+    asked for or 'auto'), else onnxruntime (on the CPU when its CUDA provider is missing)."""
+    from poseflow_ros.detect import make_detector
+    if device != 'cpu' and runtime in ('auto', 'torch'):
+        try:
+            return make_detector('rtmdet_torch', device=device, score_threshold=0.25, cuda_graph=graphs)
+        except (ValueError, ImportError) as e:
+            if runtime == 'torch':
+                raise
+            print(f'torch detector unavailable ({e}); onnxruntime', flush=True)
+    try:
+        return make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
+    except RuntimeError as e:           # onnxruntime without its CUDA provider: detector on the CPU
+        print(f'{e}: detector on the CPU', flush=True)
+        return make_detector('rtmdet_onnx', device='cpu', score_threshold=0.25)
+
+
 def bench_video(make_pipeline, video, max_frames=0):
     """Core pipeline over every frame of a video, in order (no frame dropped): FPS and stage means."""
     from poseflow_ros.ros.stats import StageStats
     from poseflow_ros.types import Frame
     from poseflow_ros.video import VideoReader
     pipe = make_pipeline()
+    pipe.warmup()                  # as the node does at start-up (CUDA graphs captured here)
     st = StageStats()
     total, persons = [], []
     reader = VideoReader(str(video))
@@ -190,6 +212,12 @@ def bench_node_vs_core(pipeline, frames, iters):
     return stats(core_ms), stats(node_ms)
 
 
+def save(report, out):
+    """Written after every measurement, so a run cut short still leaves what it measured."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(report, indent=2))
+
+
 def main(argv=None) -> int:
     global BUDGET_S
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -198,7 +226,11 @@ def main(argv=None) -> int:
                     help='blazepose[:torch|onnxruntime] or mmpose:<rtmpose-t|rtmpose-m|hrnet-w32>')
     ap.add_argument('--persons', nargs='+', type=int, default=[1, 5, 10, 20])
     ap.add_argument('--devices', nargs='+', default=None, help='default: cpu, and cuda when a GPU is visible')
-    ap.add_argument('--fp16', action='store_true', help='half precision on CUDA')
+    ap.add_argument('--variants', nargs='+', default=None,
+                    help='CUDA variants: eager, graphs (CUDA graphs for detector + pose), graphs-fp16, eager-fp16; '
+                         'default on CUDA: graphs eager graphs-fp16 (the CPU always runs eager FP32)')
+    ap.add_argument('--detector-runtime', default='auto',
+                    help='auto (torch on CUDA when available, onnxruntime on the CPU) | onnxruntime | torch')
     ap.add_argument('--iters', type=int, default=15)
     ap.add_argument('--budget', type=float, default=BUDGET_S, help='max seconds per measurement')
     ap.add_argument('--threads', type=int, default=0)
@@ -223,15 +255,32 @@ def main(argv=None) -> int:
     crops = person_crops(make_detector('rtmdet_onnx', score_threshold=0.25))
     frames = {n: make_frame(crops, n) for n in a.persons}
     report = {'devices': devices, 'gpu': torch.cuda.get_device_name(0) if 'cuda' in devices else None,
-              'cpu_threads': torch.get_num_threads(), 'cpus': os.cpu_count(), 'fp16': a.fp16,
+              'cpu_threads': torch.get_num_threads(), 'cpus': os.cpu_count(),
+              'torch': torch.__version__,
               'machine': platform.processor() or platform.machine(), 'frame': '640x480',
               'frames': 'people cut from the shared photos, pasted in a grid on a grey canvas',
               'mmpose_weights': 'random (speed does not depend on weight values)', 'results': []}
     tmp = tempfile.mkdtemp()
-    print(f'{"backend":22s} {"dev":4s}  n det | end-to-end: FPS   p50 ms  p99 ms | pose stage ms'
-          ' | MMPose inference_topdown ms (ours faster by)')
-    for device in devices:
-        det = make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
+    ref_ms = {}
+    if not a.no_video:
+        video = shared_dir() / 'data' / 'videos' / 'walk.small.mp4'
+        for dev in devices:
+            v = bench_video(lambda: PosePipeline.from_config(PipelineConfig(device=dev)), video)
+            v['device'] = dev
+            v['config'] = 'PipelineConfig defaults'
+            report.setdefault('video', []).append(v)
+            print(f'core on {v["video"]} ({dev}, default backends, every frame in order): '
+                  f'{v["end_to_end"]["fps"]:.1f} FPS, p50 {v["end_to_end"]["p50_ms"]:.1f} ms, '
+                  f'p99 {v["end_to_end"]["p99_ms"]:.1f} ms, {v["persons_per_frame"]:.2f} persons/frame; stage ms '
+                  + ', '.join(f'{k} {m:.2f}' for k, m in v['stage_ms_mean'].items()), flush=True)
+            save(report, a.out)
+    print(f'{"backend":22s} {"dev":4s} {"variant":11s}  n det | end-to-end: FPS   p50 ms  p99 ms | detect ms'
+          ' | pose stage ms | MMPose inference_topdown ms (ours faster by)')
+    for device, variant_name in [(d, v) for d in devices
+                                 for v in (['eager'] if d == 'cpu' else (a.variants or DEFAULT_CUDA_VARIANTS))]:
+        graphs, fp16 = variant_name.startswith('graphs'), variant_name.endswith('fp16')
+        det = make_bench_detector(device, a.detector_runtime, graphs)
+        report.setdefault('detectors', {})[f'{device}/{variant_name}'] = det.name
         for b in a.backends:
             kind, _, variant = b.partition(':')
             kw = {}
@@ -246,46 +295,47 @@ def main(argv=None) -> int:
                 if variant == 'onnxruntime' and device != 'cpu':
                     continue
                 kw = dict(runtime=variant)
-            est = make_pose_estimator(kind, device=device, fp16=a.fp16, **kw)
+            est = make_pose_estimator(kind, device=device, fp16=fp16, cuda_graphs=graphs, **kw)
             for n in a.persons:
                 frame, boxes = frames[n]
                 # exactly n poses per frame: the n highest-scoring boxes (extra boxes on pasted edges dropped)
                 pipe = PosePipeline(det, est, Tracker(TrackerConfig()), max_persons=n)
                 detected = len(det.detect(frame))
                 e2e = time_calls(lambda: pipe.process(Frame(frame, 0.0, 'cam', 0)), a.iters)
+                det_only = time_calls(lambda: det.detect(frame), a.iters)
                 pose_only = time_calls(lambda: est.estimate(frame, boxes), a.iters)
                 row = {'backend': b, 'runtime': getattr(est, 'runtime', 'torch'), 'device': device,
-                       'persons': n, 'detected': detected, 'end_to_end': stats(e2e), 'pose_stage': stats(pose_only)}
+                       'variant': variant_name, 'fp16': fp16, 'cuda_graphs': graphs, 'detector': det.name,
+                       'persons': n, 'detected': detected, 'end_to_end': stats(e2e), 'detect': stats(det_only),
+                       'pose_stage': stats(pose_only)}
                 if kind == 'mmpose':
-                    from mmpose.apis import inference_topdown
-                    ref = time_calls(lambda: inference_topdown(est.model, frame, boxes, bbox_format='xyxy'),
-                                     a.iters)
+                    # MMPose's own loop on the same model and boxes, FP32 (its pipeline feeds float32),
+                    # measured once per backend/device/persons and compared with every variant
+                    key = (b, device, n)
+                    if key not in ref_ms and not fp16:
+                        from mmpose.apis import inference_topdown
+                        ref_ms[key] = time_calls(
+                            lambda: inference_topdown(est.model, frame, boxes, bbox_format='xyxy'), a.iters)
+                    ref = ref_ms.get(key)
+                if kind == 'mmpose' and ref is not None:
                     row['mmpose_inference_topdown'] = stats(ref)
                     row['speedup_vs_inference_topdown'] = float(np.mean(ref) / np.mean(pose_only))
                 report['results'].append(row)
-                line = (f'{b:22s} {device[:4]:4s} {n:2d} {detected:3d} | {row["end_to_end"]["fps"]:9.1f} '
-                        f'{row["end_to_end"]["p50_ms"]:8.1f} {row["end_to_end"]["p99_ms"]:7.1f} | '
-                        f'{row["pose_stage"]["mean_ms"]:8.1f}')
+                line = (f'{b:22s} {device[:4]:4s} {variant_name:11s} {n:2d} {detected:3d} | '
+                        f'{row["end_to_end"]["fps"]:9.1f} {row["end_to_end"]["p50_ms"]:8.2f} '
+                        f'{row["end_to_end"]["p99_ms"]:7.2f} | {row["detect"]["mean_ms"]:6.2f} | '
+                        f'{row["pose_stage"]["mean_ms"]:8.2f}')
                 if 'mmpose_inference_topdown' in row:
-                    line += (f' | {row["mmpose_inference_topdown"]["mean_ms"]:8.1f} '
+                    line += (f' | {row["mmpose_inference_topdown"]["mean_ms"]:8.2f} '
                              f'(x{row["speedup_vs_inference_topdown"]:.2f})')
                 print(line, flush=True)
+                save(report, a.out)
             del est
     device = devices[-1]
-    if not a.no_video:
-        video = shared_dir() / 'data' / 'videos' / 'walk.small.mp4'
-        for dev in devices:
-            v = bench_video(lambda: PosePipeline.from_config(PipelineConfig(device=dev)), video)
-            v['device'] = dev
-            report.setdefault('video', []).append(v)
-            print(f'core on {v["video"]} ({dev}, default backends, every frame in order): '
-                  f'{v["end_to_end"]["fps"]:.1f} FPS, p50 {v["end_to_end"]["p50_ms"]:.1f} ms, '
-                  f'p99 {v["end_to_end"]["p99_ms"]:.1f} ms, {v["persons_per_frame"]:.2f} persons/frame; stage ms '
-                  + ', '.join(f'{k} {m:.1f}' for k, m in v['stage_ms_mean'].items()), flush=True)
     if not a.no_node:
         n = 5 if 5 in frames else a.persons[0]
-        det = make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
-        est = make_pose_estimator('blazepose', device=device, fp16=a.fp16)
+        det = make_bench_detector(device, a.detector_runtime, False)
+        est = make_pose_estimator('blazepose', device=device)
         pipe = PosePipeline(det, est, Tracker(TrackerConfig()), max_persons=n)
         core, node = bench_node_vs_core(pipe, [frames[n][0]], a.iters)
         report['node_vs_core'] = {'backend': 'blazepose', 'device': device, 'persons': n, 'core': core,
@@ -293,8 +343,7 @@ def main(argv=None) -> int:
         print(f'node vs core (blazepose, {device}, {n} persons, 640x480): core {core["mean_ms"]:.1f} ms, '
               f'node over DDS (publish -> TrackedPoseArray received) {node["mean_ms"]:.1f} ms, '
               f'ratio {node["mean_ms"] / core["mean_ms"]:.3f}')
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(report, indent=2))
+    save(report, a.out)
     print(f'wrote {a.out}')
     return 0
 
