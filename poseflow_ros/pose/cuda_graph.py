@@ -4,7 +4,8 @@ On a GPU a top-down pose model is launch-bound: thousands of small kernels, so t
 the same for 1 or 20 crops, and most of it is the CPU issuing kernels. A captured CUDA graph replays
 all of them with one launch. Graphs need static shapes, so the batch is padded up to a bucket
 (1, 2, 4, 8, 16, 32 by default) and one graph per bucket is captured the first time that bucket is
-needed (all buckets share one memory pool). Batches above the largest bucket run eagerly.
+needed (all buckets share one memory pool); ``PoseEstimator.warmup(max_persons=...)`` triggers every
+capture up front, which the node does at start-up. Batches above the largest bucket run eagerly.
 
 If a capture fails (an op that synchronises with the host, say), the runner logs why once and falls
 back to eager execution for good, so enabling graphs can never break the pipeline.

@@ -47,8 +47,9 @@ _PIPE_HELP = {
     'detector_score_threshold': 'Person boxes scoring below this are discarded before pose and tracking.',
     'detector_runtime': "Person-detector execution: 'auto' (torch on CUDA, onnxruntime on CPU), 'onnxruntime' "
                         "(on CUDA needs onnxruntime-gpu) or 'torch' (the same ONNX model run by PyTorch).",
-    'cuda_graphs': 'On CUDA, replay the detector and pose forwards from CUDA graphs (captured per batch-size '
-                   'bucket on first use; falls back to eager with a warning if capture fails). Ignored on CPU.',
+    'cuda_graphs': 'On CUDA, replay the detector and pose forwards from CUDA graphs (captured at start-up '
+                   'for batch-size buckets up to max_persons; falls back to eager with a warning if a capture '
+                   'fails). Ignored on CPU.',
     'max_persons': 'At most this many highest-scoring persons get a pose per frame.',
     'pose_backend': "Pose model: 'blazepose' (BlazePose-full port, offline default) or 'mmpose' "
                     '(MMPose config + local checkpoint).',
