@@ -109,12 +109,17 @@ class PosePipeline:
         self.detector.warmup(image_hw)
         self.pose.warmup(image_hw, self.max_persons)
 
+    def detect(self, image: np.ndarray) -> Detections:
+        """Person boxes of an image, at most ``max_persons`` (the highest scores)."""
+        dets = self.detector.detect(image)
+        if len(dets) > self.max_persons:
+            dets = dets.select(np.argsort(-dets.scores)[: self.max_persons])
+        return dets
+
     def process(self, frame: Frame) -> FrameResult:
         timings = {}
         t0 = time.perf_counter()
-        dets = self.detector.detect(frame.image)
-        if len(dets) > self.max_persons:
-            dets = dets.select(np.argsort(-dets.scores)[: self.max_persons])
+        dets = self.detect(frame.image)
         t1 = time.perf_counter()
         timings['detect'] = (t1 - t0) * 1e3
         poses = self.pose.estimate(frame.image, dets.boxes) if len(dets) else Poses.empty()

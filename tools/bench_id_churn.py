@@ -49,9 +49,7 @@ def build_cache(video: Path, path: Path) -> dict:
     t_start = time.time()
     for i, img in enumerate(rd):
         t0 = time.perf_counter()
-        dets = pipe.detector.detect(img)
-        if len(dets) > pipe.max_persons:
-            dets = dets.select(np.argsort(-dets.scores)[: pipe.max_persons])
+        dets = pipe.detect(img)
         t1 = time.perf_counter()
         poses = pipe.pose.estimate(img, dets.boxes) if len(dets) else None
         t2 = time.perf_counter()

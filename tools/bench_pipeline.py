@@ -42,16 +42,11 @@ DEFAULT_CUDA_VARIANTS = ('graphs', 'eager', 'graphs-fp16')
 
 
 def make_bench_detector(device, runtime, graphs):
-    """The person detector for a device: RTMDet-nano in torch on CUDA (when that runtime exists and is
-    asked for or 'auto'), else onnxruntime (on the CPU when its CUDA provider is missing)."""
-    from poseflow_ros.detect import make_detector
-    if device != 'cpu' and runtime in ('auto', 'torch'):
-        try:
-            return make_detector('rtmdet_torch', device=device, score_threshold=0.25, cuda_graph=graphs)
-        except (ValueError, ImportError) as e:
-            if runtime == 'torch':
-                raise
-            print(f'torch detector unavailable ({e}); onnxruntime', flush=True)
+    """The person detector for a device, picked as the pipeline picks it (``detector_runtime``); onnxruntime
+    on CUDA without its CUDA provider falls back to the CPU here instead of failing."""
+    from poseflow_ros.detect import detector_for_runtime, make_detector
+    if detector_for_runtime(runtime, device) == 'rtmdet_torch':
+        return make_detector('rtmdet_torch', device=device, score_threshold=0.25, cuda_graph=graphs)
     try:
         return make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
     except RuntimeError as e:           # onnxruntime without its CUDA provider: detector on the CPU

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..track.matching import iou_matrix
 from ..types import Detections
 from .rtmdet_onnx import RTMDetBase
 
@@ -267,18 +268,11 @@ def _graph_post_params(graph, model_dir: Path) -> dict:
     return p
 
 
-def iou_matrix(boxes: np.ndarray) -> np.ndarray:
+def self_iou(boxes: np.ndarray) -> np.ndarray:
     """(M, M) IoU as onnxruntime's NonMaxSuppression computes it: corners taken as min/max of the two
-    coordinates, 0 where the boxes do not overlap or either has no area."""
-    x1, y1 = np.minimum(boxes[:, 0], boxes[:, 2]), np.minimum(boxes[:, 1], boxes[:, 3])
-    x2, y2 = np.maximum(boxes[:, 0], boxes[:, 2]), np.maximum(boxes[:, 1], boxes[:, 3])
-    area = (x2 - x1) * (y2 - y1)
-    iw = np.clip(np.minimum.outer(x2, x2) - np.maximum.outer(x1, x1), 0, None)
-    ih = np.clip(np.minimum.outer(y2, y2) - np.maximum.outer(y1, y1), 0, None)
-    inter = iw * ih
-    union = np.add.outer(area, area) - inter
-    valid = np.logical_and.outer(area > 0, area > 0) & (union > 0)
-    return np.divide(inter, union, out=np.zeros_like(inter), where=valid)
+    coordinates (then the tracker's pairwise IoU, which gives 0 for no overlap or no area)."""
+    b = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1)
+    return iou_matrix(b, b)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: int) -> np.ndarray:
@@ -286,7 +280,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: i
     IoU with a kept one is > iou_threshold; at most max_keep. Returns kept indices, best first.
     The IoU matrix of the (few) candidates is computed once; the greedy pass is a loop over rows."""
     order = np.argsort(-scores, kind='stable')
-    suppress = iou_matrix(boxes[order]) > iou_threshold
+    suppress = self_iou(boxes[order]) > iou_threshold
     removed = np.zeros(len(order), bool)
     keep = []
     for i in range(len(order)):

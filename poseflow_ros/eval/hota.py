@@ -22,22 +22,16 @@ from typing import Dict, List, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..track.matching import iou_matrix
+from .mot_io import xywh_to_xyxy
+
 ALPHAS = np.arange(0.05, 0.99, 0.05)
 _EPS = np.finfo(float).eps
 
 
 def box_iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU ``(len(a), len(b))`` of boxes given as x, y, w, h (MOTChallenge convention, no +1)."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    ax2, bx2 = a[:, :2] + a[:, 2:], b[:, :2] + b[:, 2:]
-    wh = np.minimum(ax2[:, None], bx2[None]) - np.maximum(a[:, None, :2], b[None, :, :2])
-    inter = np.clip(wh, 0, None).prod(-1)
-    union = a[:, 2:].prod(-1)[:, None] + b[:, 2:].prod(-1)[None] - inter
-    out = np.zeros_like(inter)
-    ok = union > _EPS
-    out[ok] = inter[ok] / union[ok]
-    return out
+    return iou_matrix(xywh_to_xyxy(a), xywh_to_xyxy(b))
 
 
 def hota(gt_ids: Sequence[np.ndarray], tr_ids: Sequence[np.ndarray], sims: Sequence[np.ndarray]

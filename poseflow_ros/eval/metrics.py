@@ -26,9 +26,12 @@ def _mm():
 
 def accumulate(gt_rows: np.ndarray, res_rows: np.ndarray, n_frames: int = 0):
     """A motmetrics ``MOTAccumulator`` over frames 1..N (IoU distance, match if IoU >= 0.5)."""
+    return _accumulate(by_frame(gt_rows, n_frames), by_frame(res_rows, n_frames))
+
+
+def _accumulate(g: Dict[int, np.ndarray], r: Dict[int, np.ndarray]):
+    """:func:`accumulate` on rows already split by frame (:func:`poseflow_ros.eval.mot_io.by_frame`)."""
     mm = _mm()
-    g = by_frame(gt_rows, n_frames)
-    r = by_frame(res_rows, n_frames)
     acc = mm.MOTAccumulator(auto_id=False)
     for f in sorted(set(g) | set(r)):
         gf, rf = g.get(f, np.zeros((0, N_COLS))), r.get(f, np.zeros((0, N_COLS)))
@@ -47,12 +50,12 @@ def evaluate(gt_rows: np.ndarray, res_rows: np.ndarray, n_frames: int = 0, filte
     gt = evaluated_gt(gt_rows) if filter_gt else np.asarray(gt_rows, np.float64).reshape(-1, N_COLS)
     res = np.asarray(res_rows, np.float64).reshape(-1, N_COLS)
     mm = _mm()
-    acc = accumulate(gt, res, n_frames)
+    g = by_frame(gt, n_frames)
+    r = by_frame(res, n_frames)
+    acc = _accumulate(g, r)
     s = mm.metrics.create().compute(
         acc, metrics=['mota', 'motp', 'idf1', 'num_switches', 'num_false_positives', 'num_misses',
                       'num_objects'], name='seq')
-    g = by_frame(gt, n_frames)
-    r = by_frame(res, n_frames)
     frames = sorted(set(g) | set(r))
     h = hota_from_frames([g.get(f, np.zeros((0, N_COLS))) for f in frames],
                          [r.get(f, np.zeros((0, N_COLS))) for f in frames])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import configparser
 from pathlib import Path
-from typing import Dict, Iterable, List, Tuple, Union
+from typing import Dict, Iterable, Union
 
 import numpy as np
 
@@ -109,8 +109,3 @@ def read_seqinfo(path: PathLike) -> Dict[str, object]:
             out[name] = int(float(raw[key]))
     return out
 
-
-def frames_to_rows(frames: List[Tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Per-frame ``(ids (K,), boxes (K, 4) xyxy)`` (frame 1 first) -> MOT rows."""
-    parts = [make_rows(i + 1, ids, b) for i, (ids, b) in enumerate(frames) if len(ids)]
-    return np.concatenate(parts) if parts else np.zeros((0, N_COLS))

@@ -24,7 +24,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from .mot_io import N_COLS, by_frame
+from .mot_io import N_COLS, by_frame, xywh_to_xyxy
 
 
 @dataclass
@@ -88,7 +88,7 @@ def detections_from_results(rows: np.ndarray, n_frames: int = 0, score: float = 
     rng = np.random.default_rng(0)
     out = []
     for _, r in sorted(by_frame(rows, n_frames).items()):
-        b = np.concatenate([r[:, 2:4], r[:, 2:4] + r[:, 4:6]], 1)
+        b = xywh_to_xyxy(r[:, 2:6])
         perm = rng.permutation(len(b))
         out.append(FrameDetections(b[perm].astype(np.float32), np.full(len(b), score, np.float32),
                                    np.ones(len(b), bool)))
