@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .coco import KEYPOINT_INDEX as K
+from .settings import setting, specs
 
 ANGLE_NAMES = ('left_elbow', 'right_elbow', 'left_knee', 'right_knee',
                'left_shoulder', 'right_shoulder', 'left_hip', 'right_hip')
@@ -46,13 +47,28 @@ UNKNOWN, STANDING, SITTING, ARMS_RAISED = range(4)
 
 @dataclass
 class PostureConfig:
-    keypoint_threshold: float = 0.5       # keypoints below are treated as not visible
-    arms_raised_margin: float = 0.15      # wrist above the shoulder by this fraction of torso length
-    one_arm_counts: bool = False          # True: one raised arm is enough even if the other is visibly down
-    sitting_max_hip_angle: float = 125.0  # hip angle (deg) below this counts as seated
-    standing_min_hip_angle: float = 155.0
-    standing_min_knee_angle: float = 150.0
-    upright_max_torso_tilt: float = 30.0  # deg from vertical for standing
+    """Posture thresholds (all live: a running node applies a change from the next frame)."""
+    keypoint_threshold: float = setting(
+        0.5, 'Posture/angles: keypoints scoring below this count as not visible (stricter than the '
+             "drawing threshold: a wrong joint flips a label, a faint one only looks faint).",
+        range=(0.0, 1.0), live=True)
+    arms_raised_margin: float = setting(
+        0.15, 'arms_raised: wrist above its shoulder by this fraction of the torso length.',
+        range=(0.0, 2.0), live=True)
+    one_arm_counts: bool = setting(
+        False, 'arms_raised with one raised arm even when the other arm is visibly down.', live=True)
+    sitting_max_hip_angle: float = setting(
+        125.0, 'sitting: hip angle(s) (shoulder-hip-knee, degrees) below this.', range=(0.0, 180.0), live=True)
+    standing_min_hip_angle: float = setting(
+        155.0, 'standing: hip angle(s) at least this (degrees).', range=(0.0, 180.0), live=True)
+    standing_min_knee_angle: float = setting(
+        150.0, 'standing: knee angle(s) at least this (degrees).', range=(0.0, 180.0), live=True)
+    upright_max_torso_tilt: float = setting(
+        30.0, 'standing: torso at most this many degrees from vertical.', range=(0.0, 90.0), live=True)
+
+    def __post_init__(self):
+        for sp in specs(type(self)):
+            sp.check(getattr(self, sp.name))
 
 
 def joint_angles(keypoints: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:

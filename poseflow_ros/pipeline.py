@@ -7,14 +7,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 import numpy as np
 
 from .analytics import PostureConfig, classify_posture, joint_angles
-from .detect import PersonDetector, detector_for_runtime, make_detector
+from .detect import (DEFAULT_SCORE_THRESHOLD, DETECTOR_RUNTIMES, PersonDetector, detector_for_runtime,
+                     make_detector)
 from .pose import PoseEstimator, make_pose_estimator
+from .settings import check_values, setting, specs
 from .types import Detections, Frame, FrameResult, Poses, TrackerInput
 
 
@@ -33,32 +35,58 @@ def resolve_device(device: str) -> str:
 
 @dataclass
 class PipelineConfig:
-    """Every core setting; the ROS node exposes each as a parameter of the same name."""
-    device: str = 'auto'                   # auto | cpu | cuda[:N]
-    models_dir: str = ''                   # '' -> $POSEFLOW_MODELS or ~/.cache/poseflow_ros/models
-    detector_model: str = ''               # '' -> registered RTMDet-nano person ONNX in models_dir
-    detector_score_threshold: float = 0.25  # boxes below are discarded before pose + tracking
-    detector_runtime: str = 'auto'         # auto (torch on CUDA, onnxruntime on CPU) | onnxruntime | torch
-    max_persons: int = 20                  # at most this many boxes (highest scores) get a pose
-    pose_backend: str = 'blazepose'        # blazepose | mmpose
-    fp16: bool = False                     # half precision for the pose model (CUDA)
-    cuda_graphs: bool = True               # CUDA: detector + pose forwards replayed from CUDA graphs
-    pose_runtime: str = 'auto'             # blazepose: auto | torch | onnxruntime (CPU, ~2x faster)
-    mmpose_config: str = ''
-    mmpose_checkpoint: str = ''
-    mmpose_checkpoint_sha256: str = ''
-    embedder: str = 'none'                 # appearance features for tracking: none | color | mobilenet
-    num_threads: int = 0                   # torch/onnxruntime CPU threads (0 = library default)
+    """Every core setting; the ROS node exposes each as a parameter of the same name (descriptor, range
+    and live-ness from the field metadata, see :mod:`poseflow_ros.settings`)."""
+    device: str = setting(
+        'auto', "Compute device for every stage: 'auto' (cuda when available, else cpu), 'cpu', 'cuda' or "
+                "'cuda:N'.")
+    models_dir: str = setting(
+        '', "Directory with the model files; '' = $POSEFLOW_MODELS or ~/.cache/poseflow_ros/models "
+            '(fill it with: python -m poseflow_ros.models fetch).')
+    detector_model: str = setting(
+        '', "Path to the person-detector ONNX; '' = RTMDet-nano person from models_dir.")
+    detector_score_threshold: float = setting(
+        DEFAULT_SCORE_THRESHOLD, 'Person boxes scoring below this are discarded before pose and tracking.',
+        range=(0.0, 1.0), live=True)
+    detector_runtime: str = setting(
+        'auto', "Person-detector execution: 'auto' (torch on CUDA, onnxruntime on CPU), 'onnxruntime' "
+                "(on CUDA needs onnxruntime-gpu) or 'torch' (the same ONNX model run by PyTorch).",
+        choices=DETECTOR_RUNTIMES)
+    max_persons: int = setting(
+        20, 'At most this many highest-scoring persons get a pose per frame (CUDA graphs are captured '
+            'for batch buckets up to this at configure).', range=(1, 1000))
+    pose_backend: str = setting(
+        'blazepose', "Pose model: 'blazepose' (BlazePose-full port, offline default) or 'mmpose' "
+                     '(MMPose config + local checkpoint).', choices=('blazepose', 'mmpose'))
+    fp16: bool = setting(False, 'Half-precision pose model (CUDA only; ignored on CPU).')
+    cuda_graphs: bool = setting(
+        True, 'On CUDA, replay the detector and pose forwards from CUDA graphs (captured at configure '
+              'for batch-size buckets up to max_persons; falls back to eager with a warning if a capture '
+              'fails). Ignored on CPU.')
+    pose_runtime: str = setting(
+        'auto', "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
+                "'torch' (the PyTorch port directly; CUDA/FP16) or 'onnxruntime' (the port exported to "
+                'ONNX once, CPU).', choices=('auto', 'torch', 'onnxruntime'))
+    mmpose_config: str = setting(
+        '', 'MMPose top-down config: a file path or the name of a config shipped in the mmpose wheel.')
+    mmpose_checkpoint: str = setting('', 'Local MMPose checkpoint (.pth) for mmpose_config.')
+    mmpose_checkpoint_sha256: str = setting('', "Expected sha256 of mmpose_checkpoint ('' = do not check).")
+    embedder: str = setting(
+        'none', "Appearance features for tracking: 'none', 'color' (keypoint-anchored colour) or "
+                "'mobilenet' (ImageNet MobileNetV2).", choices=('none', 'color', 'mobilenet'))
+    num_threads: int = setting(0, 'CPU threads for torch/onnxruntime (0 = library default).', range=(0, 1024))
     tracker: dict = field(default_factory=dict)   # TrackerConfig overrides
     posture: dict = field(default_factory=dict)   # PostureConfig overrides
 
+    def __post_init__(self):
+        for sp in specs(type(self)):
+            sp.check(getattr(self, sp.name))
+
     @classmethod
     def from_dict(cls, d: dict) -> 'PipelineConfig':
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f'unknown pipeline settings: {sorted(unknown)}')
-        return cls(**d)
+        d = dict(d)
+        nested = {k: d.pop(k) for k in ('tracker', 'posture') if k in d}
+        return cls(**check_values(cls, d, 'pipeline'), **nested)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,10 +107,6 @@ class PosePipeline:
     @classmethod
     def from_config(cls, cfg: PipelineConfig) -> 'PosePipeline':
         from .track import Tracker, TrackerConfig
-        if cfg.max_persons < 1:
-            raise ValueError(f'max_persons must be >= 1, got {cfg.max_persons}')
-        if not 0.0 <= cfg.detector_score_threshold <= 1.0:
-            raise ValueError(f'detector_score_threshold must be in [0, 1], got {cfg.detector_score_threshold}')
         device = resolve_device(cfg.device)
         det_kind = detector_for_runtime(cfg.detector_runtime, device)   # validates detector_runtime
         if cfg.num_threads > 0:
@@ -104,6 +128,14 @@ class PosePipeline:
             embedder = make_embedder(cfg.embedder, device=device, models_dir=cfg.models_dir)
         tracker = Tracker(TrackerConfig.from_dict(dict(cfg.tracker)))
         return cls(det, pose, tracker, embedder, cfg.max_persons, PostureConfig(**cfg.posture))
+
+    def apply_live_settings(self, cfg: PipelineConfig) -> None:
+        """Apply the ``live`` settings of ``cfg`` to the running stages (the others need a rebuild)."""
+        tracker_cfg = type(self.tracker.config).from_dict(dict(cfg.tracker))
+        posture = PostureConfig(**cfg.posture)
+        self.tracker.set_config(tracker_cfg)
+        self.detector.score_threshold = float(cfg.detector_score_threshold)
+        self.posture = posture
 
     def warmup(self, image_hw=(480, 640)) -> None:
         self.detector.warmup(image_hw)

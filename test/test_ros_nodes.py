@@ -24,6 +24,7 @@ from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 from poseflow_ros.msg import Keypoint, TrackedPose, TrackedPoseArray  # noqa: E402
 from poseflow_ros.pipeline import PipelineConfig, PosePipeline  # noqa: E402
 from poseflow_ros.ros.conversions import bgr_to_image  # noqa: E402
+from poseflow_ros.ros.params import make_qos  # noqa: E402
 from poseflow_ros.ros.pose_tracker_node import PoseTrackerNode  # noqa: E402
 from poseflow_ros.video import VideoReader  # noqa: E402
 
@@ -58,13 +59,16 @@ def ros():
 class Harness:
     """The node under test + a test node that publishes images and records every output."""
 
-    def __init__(self, pipeline, overrides=()):
+    def __init__(self, pipeline, overrides=(), reliability='reliable'):
+        # the node runs with its default QoS (qos_reliability: auto); the test publisher offers
+        # `reliability`, as a camera driver would
         pipeline.tracker.reset()
-        params = [Parameter('qos_reliability', value='reliable'), *overrides]
-        self.node = PoseTrackerNode(pipeline=pipeline, parameter_overrides=params)
+        self.node = PoseTrackerNode(pipeline=pipeline, parameter_overrides=list(overrides))
+        assert self.node.autostart(), self.node.configure_error
         self.io = Node('test_io')
-        self.pub = self.io.create_publisher(Image, 'image', 10)
-        self.pub_c = self.io.create_publisher(CompressedImage, 'image/compressed', 10)
+        qos = make_qos(reliability, 10)
+        self.pub = self.io.create_publisher(Image, 'image', qos)
+        self.pub_c = self.io.create_publisher(CompressedImage, 'image/compressed', qos)
         self.poses, self.markers, self.debug = [], [], []
         self.io.create_subscription(TrackedPoseArray, 'tracked_poses', self.poses.append, 100)
         self.io.create_subscription(MarkerArray, 'markers', self.markers.append, 100)
@@ -74,6 +78,8 @@ class Harness:
         self.ex.add_node(self.io)
         self.thread = threading.Thread(target=self.ex.spin, daemon=True)
         self.thread.start()
+        self.wait(lambda: self.node._sub_reliability == reliability, 5.0,
+                  f'auto QoS did not pick {reliability} (got {self.node._sub_reliability})')
         self.wait(lambda: self.pub.get_subscription_count() > 0 or self.pub_c.get_subscription_count() > 0,
                   5.0, 'node subscription not matched')
         self.wait(lambda: self.node.pub_poses.get_subscription_count() > 0, 5.0, 'output not matched')

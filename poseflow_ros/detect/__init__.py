@@ -1,5 +1,5 @@
 """Person detectors behind one interface (:class:`PersonDetector`)."""
-from .base import PersonDetector
+from .base import DEFAULT_SCORE_THRESHOLD, PersonDetector
 
 DETECTORS = ('rtmdet_onnx', 'rtmdet_torch')
 DETECTOR_RUNTIMES = ('auto', 'onnxruntime', 'torch')
@@ -28,4 +28,5 @@ def detector_for_runtime(runtime: str, device: str) -> str:
     return 'rtmdet_onnx'
 
 
-__all__ = ['PersonDetector', 'make_detector', 'detector_for_runtime', 'DETECTORS', 'DETECTOR_RUNTIMES']
+__all__ = ['PersonDetector', 'DEFAULT_SCORE_THRESHOLD', 'make_detector', 'detector_for_runtime', 'DETECTORS',
+           'DETECTOR_RUNTIMES']

@@ -7,6 +7,9 @@ import numpy as np
 
 from ..types import Detections
 
+# Person boxes scoring below this are discarded (the one default: PipelineConfig and every detector).
+DEFAULT_SCORE_THRESHOLD = 0.25
+
 
 class PersonDetector(abc.ABC):
     """Finds people: image (H x W x 3 uint8 BGR) -> Detections (xyxy pixels, scores)."""

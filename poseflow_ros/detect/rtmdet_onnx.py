@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import models
 from ..types import Detections
-from .base import PersonDetector
+from .base import DEFAULT_SCORE_THRESHOLD, PersonDetector
 
 # Defaults equal the shipped pipeline.json (read from it when it sits beside the model).
 _DEFAULT_PRE = {'size': (320, 320), 'pad_val': 114.0,
@@ -54,7 +54,8 @@ class RTMDetBase(PersonDetector):
     frame and ``labels`` (K,) like the end2end graph returns them, and finish with :meth:`to_detections`.
     """
 
-    def __init__(self, model_path: str = '', models_dir: str = '', score_threshold: float = 0.3,
+    def __init__(self, model_path: str = '', models_dir: str = '',
+                 score_threshold: float = DEFAULT_SCORE_THRESHOLD,
                  min_box_size: float = 8.0, max_detections: int = 50):
         path = resolve_model_path(model_path, models_dir)
         self.model_path = path
@@ -120,7 +121,8 @@ class RTMDetONNXDetector(RTMDetBase):
     name = 'rtmdet_nano_onnx'
 
     def __init__(self, model_path: str = '', models_dir: str = '', device: str = 'cpu',
-                 score_threshold: float = 0.3, min_box_size: float = 8.0, max_detections: int = 50,
+                 score_threshold: float = DEFAULT_SCORE_THRESHOLD, min_box_size: float = 8.0,
+                 max_detections: int = 50,
                  num_threads: int = 0):
         import onnxruntime as ort
         super().__init__(model_path, models_dir, score_threshold, min_box_size, max_detections)

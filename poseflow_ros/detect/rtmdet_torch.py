@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..track.matching import iou_matrix
 from ..types import Detections
+from .base import DEFAULT_SCORE_THRESHOLD
 from .rtmdet_onnx import RTMDetBase
 
 log = logging.getLogger(__name__)
@@ -311,7 +312,8 @@ class RTMDetTorchDetector(RTMDetBase):
     name = 'rtmdet_nano_torch'
 
     def __init__(self, model_path: str = '', models_dir: str = '', device: str = 'cpu',
-                 score_threshold: float = 0.3, min_box_size: float = 8.0, max_detections: int = 50,
+                 score_threshold: float = DEFAULT_SCORE_THRESHOLD, min_box_size: float = 8.0,
+                 max_detections: int = 50,
                  num_threads: int = 0, cuda_graph: bool = False, device_normalise: bool = None):
         try:
             import onnx

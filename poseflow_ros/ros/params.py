@@ -1,10 +1,12 @@
-"""Parameter declaration with descriptors, and QoS from parameters."""
+"""ROS parameters generated from the settings dataclasses (poseflow_ros.settings), and QoS helpers."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from ..settings import Spec, specs
 
 _TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
           float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
@@ -14,41 +16,71 @@ class ParameterError(ValueError):
     """A parameter has a bad value; the message names it and the fix."""
 
 
-def declare(node, name: str, default: Any, description: str, read_only: bool = True,
-            choices=None, range_=None):
-    """Declare one parameter with a descriptor; returns its (type-checked) value."""
-    d = ParameterDescriptor(description=description + (f' One of: {", ".join(choices)}.' if choices else ''),
-                            type=_TYPES[type(default)], read_only=read_only)
-    if range_ is not None:
-        lo, hi = range_
-        if isinstance(default, float):
+def describe(spec: Spec, runtime_note: bool = True) -> ParameterDescriptor:
+    """The ROS descriptor of a setting: type, description (+ choices, when it applies), range."""
+    text = spec.help
+    if spec.choices:
+        text += f' One of: {", ".join(map(str, spec.choices))}.'
+    if runtime_note:
+        text += (' Live: a change applies from the next frame.' if spec.live else
+                 ' Read at configure: change it while the node is unconfigured.')
+    d = ParameterDescriptor(description=text, type=_TYPES[spec.type], read_only=False)
+    if spec.range is not None:
+        lo, hi = spec.range
+        if spec.type is float:
             d.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
         else:
             d.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=0)]
-    node.declare_parameter(name, default, d)
-    value = node.get_parameter(name).value
-    if choices is not None and value not in choices:
-        raise ParameterError(f"parameter '{name}' = {value!r} is not one of {list(choices)}; "
-                             f'fix it in the params file or with -p {name}:=<value>')
-    return value
+    return d
 
 
-def declare_group(node, prefix: str, defaults: Dict[str, Any], help_: Dict[str, str]) -> Dict[str, Any]:
-    """Declare prefix.key for every key of a dataclass dict (scalars only); returns the values."""
+def declare_settings(node, cls, prefix: str = '', runtime_note: bool = True) -> Dict[str, Spec]:
+    """Declare one parameter per setting of ``cls`` (named ``prefix + field``); returns their specs."""
     out = {}
-    for k, v in defaults.items():
-        if type(v) not in _TYPES:
-            continue
-        out[k] = declare(node, f'{prefix}.{k}', v, help_.get(k, f'{prefix} setting {k}'))
+    for sp in specs(cls, prefix):
+        node.declare_parameter(sp.name, sp.default, describe(sp, runtime_note))
+        out[sp.name] = sp
     return out
+
+
+def read_settings(node, cls, prefix: str = '') -> Dict[str, Any]:
+    """Current parameter values of the settings of ``cls``, checked (ParameterError names the fix)."""
+    out = {}
+    for sp in specs(cls, prefix):
+        try:
+            out[sp.name[len(prefix):]] = sp.check(node.get_parameter(sp.name).value)
+        except ValueError as e:
+            raise ParameterError(f'parameter {e}; fix it in the params file or with -p {sp.name}:=<value>')
+    return out
+
+
+def declare(node, name: str, default: Any, description: str, choices=None, range_=None):
+    """Declare one ad-hoc parameter (small nodes such as video_source); returns its checked value."""
+    sp = Spec(name, type(default), default, description, range_, tuple(choices) if choices else None)
+    node.declare_parameter(name, default, describe(sp, runtime_note=False))
+    try:
+        return sp.check(node.get_parameter(name).value)
+    except ValueError as e:
+        raise ParameterError(f'parameter {e}; fix it in the params file or with -p {name}:=<value>')
+
+
+_REL = {'best_effort': ReliabilityPolicy.BEST_EFFORT, 'reliable': ReliabilityPolicy.RELIABLE}
 
 
 def make_qos(reliability: str, depth: int) -> QoSProfile:
     """Sensor-data style QoS (keep-last, volatile) with a chosen reliability."""
-    rel = {'best_effort': ReliabilityPolicy.BEST_EFFORT, 'reliable': ReliabilityPolicy.RELIABLE}
-    if reliability not in rel:
+    if reliability not in _REL:
         raise ParameterError(f"qos_reliability must be 'best_effort' or 'reliable', got {reliability!r}")
     if depth < 1:
         raise ParameterError(f'qos_depth must be >= 1, got {depth}')
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=rel[reliability],
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=_REL[reliability],
                       durability=DurabilityPolicy.VOLATILE)
+
+
+def offered_reliability(publisher_infos) -> Optional[str]:
+    """What an 'auto' subscription should use for these publishers (TopicEndpointInfo list):
+    'reliable' when every one is reliable, 'best_effort' when any is not, None when there are none."""
+    if not publisher_infos:
+        return None
+    rel = {i.qos_profile.reliability for i in publisher_infos}
+    return 'reliable' if rel == {ReliabilityPolicy.RELIABLE} else 'best_effort'

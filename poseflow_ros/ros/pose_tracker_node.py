@@ -1,167 +1,302 @@
 """pose_tracker: sensor_msgs/Image in -> TrackedPoseArray + MarkerArray (+ debug image) out.
 
-Run directly:
+A lifecycle node (``ros2 lifecycle get|set /pose_tracker ...``); with ``autostart`` (default) it
+configures and activates itself at start-up, so one command runs it:
     pose_tracker --ros-args --params-file config/pose_tracking.yaml -r image:=/camera/image_raw
+Lifecycle:
+    configure   read and validate every parameter, load the models and warm them up (CUDA graphs);
+                a failure leaves the node unconfigured, with the reason in the log
+    activate    subscribe to the images, start the worker, publish
+    deactivate  unsubscribe, finish the frame in flight, delete our markers in RViz (DELETEALL)
+    cleanup     free the models
 Topics (relative, remappable):
     sub  image              sensor_msgs/Image            (image_transport: raw)
     sub  image/compressed   sensor_msgs/CompressedImage  (image_transport: compressed)
     pub  tracked_poses      poseflow_ros/TrackedPoseArray (header copied from the image)
-    pub  markers            visualization_msgs/MarkerArray
-    pub  debug_image        sensor_msgs/Image (bgr8), only when publish_debug_image is true
-    pub  /diagnostics       diagnostic_msgs/DiagnosticArray (1 Hz: rates, drops, latency, stage ms)
+    pub  markers            visualization_msgs/MarkerArray (lifetime marker_lifetime)
+    pub  debug_image        sensor_msgs/Image (bgr8), when publish_debug_image is true
+    pub  /diagnostics       diagnostic_msgs/DiagnosticArray (1 Hz: state, rates, drops, losses, stage ms)
+Parameters: one per setting of NodeSettings, PipelineConfig, TrackerConfig (``tracker.*``) and
+PostureConfig (``posture.*``); those marked live change with ``ros2 param set`` while running, the others
+only while unconfigured (a set is refused with the reason otherwise).
 Latest frame wins: a frame that arrives while one is being processed replaces the waiting one
 (the replaced frame is counted as dropped); nothing queues without bound.
 """
 from __future__ import annotations
 
+import gc
+import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, fields
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.node import Node
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from .. import models
 from ..analytics import PostureConfig
 from ..decode import ImageError
-from ..detect import DETECTOR_RUNTIMES
 from ..pipeline import PipelineConfig, PosePipeline
 from ..render import draw_tracks
+from ..track import TrackerConfig
 from ..types import Frame
 from .conversions import bgr_to_image, copy_header, image_to_bgr, tracks_to_msg
 from .markers import MarkerBuilder
-from .params import ParameterError, declare, declare_group, make_qos
-from .stats import StageStats
+from .node_settings import NodeSettings
+from .params import ParameterError, declare_settings, make_qos, offered_reliability, read_settings
+from .stats import LossMonitor, StageStats
 
 from poseflow_ros.msg import TrackedPoseArray
 
-_PIPE_HELP = {
-    'device': "Compute device for every stage: 'auto' (cuda when available, else cpu), 'cpu', 'cuda' or 'cuda:N'.",
-    'models_dir': "Directory with the model files; '' = $POSEFLOW_MODELS or ~/.cache/poseflow_ros/models "
-                  "(fill it with: python -m poseflow_ros.models fetch).",
-    'detector_model': "Path to the person-detector ONNX; '' = RTMDet-nano person from models_dir.",
-    'detector_score_threshold': 'Person boxes scoring below this are discarded before pose and tracking.',
-    'detector_runtime': "Person-detector execution: 'auto' (torch on CUDA, onnxruntime on CPU), 'onnxruntime' "
-                        "(on CUDA needs onnxruntime-gpu) or 'torch' (the same ONNX model run by PyTorch).",
-    'cuda_graphs': 'On CUDA, replay the detector and pose forwards from CUDA graphs (captured at start-up '
-                   'for batch-size buckets up to max_persons; falls back to eager with a warning if a capture '
-                   'fails). Ignored on CPU.',
-    'max_persons': 'At most this many highest-scoring persons get a pose per frame.',
-    'pose_backend': "Pose model: 'blazepose' (BlazePose-full port, offline default) or 'mmpose' "
-                    '(MMPose config + local checkpoint).',
-    'fp16': 'Half-precision pose model (CUDA only; ignored on CPU).',
-    'pose_runtime': "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
-                    "'torch' (the PyTorch port directly; CUDA/FP16) or 'onnxruntime' (the port exported to "
-                    'ONNX once, CPU).',
-    'mmpose_config': 'MMPose top-down config: a file path or the name of a config shipped in the mmpose wheel.',
-    'mmpose_checkpoint': 'Local MMPose checkpoint (.pth) for mmpose_config.',
-    'mmpose_checkpoint_sha256': "Expected sha256 of mmpose_checkpoint ('' = do not check).",
-    'embedder': "Appearance features for tracking: 'none', 'color' (keypoint-anchored colour) or "
-                "'mobilenet' (ImageNet MobileNetV2).",
-    'num_threads': 'CPU threads for torch/onnxruntime (0 = library default).',
-}
-_POSTURE_HELP = {
-    'keypoint_threshold': 'Posture/angles: keypoints scoring below this count as not visible.',
-    'arms_raised_margin': 'arms_raised: wrist above its shoulder by this fraction of the torso length.',
-    'one_arm_counts': 'arms_raised with one raised arm even when the other arm is visibly down.',
-    'sitting_max_hip_angle': 'sitting: hip angle(s) (shoulder-hip-knee, degrees) below this.',
-    'standing_min_hip_angle': 'standing: hip angle(s) at least this (degrees).',
-    'standing_min_knee_angle': 'standing: knee angle(s) at least this (degrees).',
-    'upright_max_torso_tilt': 'standing: torso at most this many degrees from vertical.',
-}
-_CHOICES = {'detector_runtime': DETECTOR_RUNTIMES, 'pose_backend': ('blazepose', 'mmpose'),
-            'pose_runtime': ('auto', 'torch', 'onnxruntime'), 'embedder': ('none', 'color', 'mobilenet')}
+# start-up problems that name their fix (models missing, bad parameters, no GPU, ...)
+STARTUP_ERRORS = (models.ModelError, ParameterError, ValueError, FileNotFoundError, RuntimeError, ImportError)
+_SUCCESS, _FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+_LOSS_FIX = ('publish the camera with RELIABLE QoS (the default qos_reliability: auto then subscribes '
+             'reliably), or set qos_reliability: reliable if the publisher offers it; for a best-effort '
+             'camera see the README section "Large images over best-effort QoS"')
 
 
-class PoseTrackerNode(Node):
+class PoseTrackerNode(LifecycleNode):
     def __init__(self, pipeline: PosePipeline = None, **kwargs):
         super().__init__('pose_tracker', **kwargs)
-        # ---- ROS-side parameters
-        self.image_transport = declare(self, 'image_transport', 'raw',
-                                       'Input kind: raw (sensor_msgs/Image on image) or compressed '
-                                       '(sensor_msgs/CompressedImage on image/compressed).',
-                                       choices=('raw', 'compressed'))
-        reliability = declare(self, 'qos_reliability', 'best_effort',
-                              'Reliability of the image subscription (sensor-data QoS otherwise).',
-                              choices=('best_effort', 'reliable'))
-        depth = declare(self, 'qos_depth', 1, 'History depth of the image subscription (latest frame wins).',
-                        range_=(1, 100))
-        self.publish_markers = declare(self, 'publish_markers', True, 'Publish RViz skeleton markers on markers.')
-        self.publish_debug = declare(self, 'publish_debug_image', False,
-                                     'Publish the annotated image on debug_image (costs a few ms per frame).')
-        self.expected_w = declare(self, 'expected_width', 0,
-                                  'Reject frames whose width differs (0 = accept any size).', range_=(0, 16384))
-        self.expected_h = declare(self, 'expected_height', 0,
-                                  'Reject frames whose height differs (0 = accept any size).', range_=(0, 16384))
-        self.kp_threshold = declare(self, 'keypoint_score_threshold', 0.3,
-                                    'Keypoints scoring below this are not drawn (markers, debug image).',
-                                    range_=(0.0, 1.0))
-        mdepth = declare(self, 'marker_depth', 2.0,
-                         'Distance (m) of the plane on which 2D skeletons are drawn in the image frame.',
-                         range_=(0.01, 100.0))
-        mfocal = declare(self, 'marker_focal_px', 0.0,
-                         'Focal length (px) used to place markers; 0 = image width.', range_=(0.0, 100000.0))
-        self.stats_file = declare(self, 'stats_file', '',
-                                  "Write frame counts, track ids and per-stage ms as JSON here at shutdown ('' = no).")
-        self.log_throttle = declare(self, 'error_log_period', 2.0,
-                                    'Minimum seconds between two repeated bad-input log messages.',
-                                    range_=(0.0, 3600.0))
-        # ---- core parameters (same names as PipelineConfig)
-        defaults = PipelineConfig().to_dict()
-        cfg = {}
-        for f in fields(PipelineConfig):
-            if f.name in ('tracker', 'posture'):
-                continue
-            cfg[f.name] = declare(self, f.name, defaults[f.name], _PIPE_HELP[f.name],
-                                  choices=_CHOICES.get(f.name))
-        from ..track import TrackerConfig
-        tdefaults = TrackerConfig().to_dict()
-        thelp = {f.name: f.metadata.get('help', '') for f in fields(TrackerConfig) if f.metadata.get('help')}
-        cfg['tracker'] = declare_group(self, 'tracker', tdefaults, thelp)
-        cfg['posture'] = declare_group(self, 'posture', asdict(PostureConfig()), _POSTURE_HELP)
-        self.config = PipelineConfig.from_dict(cfg)
-
-        if pipeline is None:
-            pipeline = PosePipeline.from_config(self.config)
-            # first frames at full speed: models loaded, CUDA graphs captured for up to max_persons
-            pipeline.warmup()
-        self.pipeline = pipeline
-        self.get_logger().info(
-            f'pipeline ready: detector={self.pipeline.detector.name} pose={self.pipeline.pose.name} '
-            f'device={getattr(self.pipeline.pose, "device", "?")} embedder={self.config.embedder}')
-
-        # ---- I/O
-        qos = make_qos(reliability, depth)
-        if self.image_transport == 'raw':
-            self.sub = self.create_subscription(Image, 'image', self._on_image, qos)
-        else:
-            self.sub = self.create_subscription(CompressedImage, 'image/compressed', self._on_image, qos)
-        self.pub_poses = self.create_publisher(TrackedPoseArray, 'tracked_poses', 10)
-        self.pub_markers = self.create_publisher(MarkerArray, 'markers', 10) if self.publish_markers else None
-        self.pub_debug = self.create_publisher(Image, 'debug_image', 2) if self.publish_debug else None
-        self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.markers = MarkerBuilder(depth=mdepth, focal_px=mfocal, kp_threshold=self.kp_threshold)
+        self._injected_pipeline = pipeline       # tests pass a ready pipeline; configure then uses it
+        self._specs = {}
+        self._specs.update(declare_settings(self, NodeSettings))
+        self._specs.update(declare_settings(self, PipelineConfig))
+        self._specs.update(declare_settings(self, TrackerConfig, 'tracker.'))
+        self._specs.update(declare_settings(self, PostureConfig, 'posture.'))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_post_set_parameters_callback(self._after_set_parameters)
+        self.settings = NodeSettings(**read_settings(self, NodeSettings))
+        self.config: PipelineConfig = None
+        self.pipeline: PosePipeline = None
+        self.configure_error = ''
 
         self.stats = StageStats()
+        self.losses = LossMonitor()
         self.track_ids = set()
         self.persons_per_frame = []
         self._cv = threading.Condition()
+        self._pipe_lock = threading.Lock()        # process() vs live parameter changes
         self._latest = None
-        self._running = True
+        self._running = False
+        self._worker = None
         self._frame_index = 0
         self._last_rx = 0.0
         self._diag_prev = (time.monotonic(), 0, 0)
-        self._worker = threading.Thread(target=self._work, name='pose_tracker_worker', daemon=True)
-        self._worker.start()
+        self.sub = None
+        self._sub_reliability = None
+        self._qos_timer = None
+        self._loss_warned = False
+        self.pub_poses = self.pub_markers = self.pub_debug = None
+        self.markers = None
+        self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(1.0, self._publish_diagnostics)
 
+    # ---------------------------------------------------------------- parameters
+    def state_label(self) -> str:
+        return self._state_machine.current_state[1]
+
+    def _read_config(self):
+        """NodeSettings + PipelineConfig from the current parameters (ParameterError/ValueError if bad)."""
+        ns = NodeSettings(**read_settings(self, NodeSettings))
+        cfg = read_settings(self, PipelineConfig)
+        cfg['tracker'] = read_settings(self, TrackerConfig, 'tracker.')
+        cfg['posture'] = read_settings(self, PostureConfig, 'posture.')
+        cfg = PipelineConfig.from_dict(cfg)
+        TrackerConfig.from_dict(cfg.tracker)          # the rules between tracker fields
+        return ns, cfg
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        state = self.state_label()
+        for p in params:
+            sp = self._specs.get(p.name)
+            if sp is None:
+                continue
+            if not sp.live and state in ('inactive', 'active'):
+                fqn = self.get_fully_qualified_name()
+                return SetParametersResult(successful=False, reason=(
+                    f'{p.name} is read at configure and cannot change while the node is {state}: '
+                    f'ros2 lifecycle set {fqn} deactivate (if active), ros2 lifecycle set {fqn} cleanup, '
+                    f'set it, then configure and activate again'))
+            try:
+                sp.check(p.value)
+            except ValueError as e:
+                return SetParametersResult(successful=False, reason=str(e))
+        # rules between settings (e.g. tracker low <= high score threshold), on the would-be values
+        names = {p.name: p.value for p in params}
+        tracker = {n[len('tracker.'):]: (names[n] if n in names else self.get_parameter(n).value)
+                   for n in self._specs if n.startswith('tracker.')}
+        try:
+            TrackerConfig.from_dict(tracker)
+        except ValueError as e:
+            return SetParametersResult(successful=False, reason=str(e))
+        return SetParametersResult(successful=True)
+
+    def _after_set_parameters(self, params) -> None:
+        """Apply accepted changes of live settings to the running node and pipeline."""
+        if self.state_label() not in ('inactive', 'active') or self.pipeline is None:
+            self.settings = NodeSettings(**read_settings(self, NodeSettings))
+            return
+        ns, cfg = self._read_config()
+        with self._pipe_lock:
+            self.pipeline.apply_live_settings(cfg)
+            self.settings, self.config = ns, cfg
+            self._apply_marker_settings()
+        changed = ', '.join(f'{p.name}={p.value!r}' for p in params if p.name in self._specs)
+        if changed:
+            self.get_logger().info(f'parameters changed: {changed}')
+
+    def _apply_marker_settings(self) -> None:
+        s = self.settings
+        m = self.markers
+        m.depth, m.focal_px, m.kp_threshold, m.lifetime = (s.marker_depth, s.marker_focal_px,
+                                                           s.keypoint_score_threshold, s.marker_lifetime)
+
+    # ---------------------------------------------------------------- lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        t0 = time.perf_counter()
+        try:
+            self.settings, self.config = self._read_config()
+            if self._injected_pipeline is not None:
+                self.pipeline = self._injected_pipeline
+                self.pipeline.apply_live_settings(self.config)
+            else:
+                pipeline = PosePipeline.from_config(self.config)
+                # first frames at full speed: models loaded, CUDA graphs captured for up to max_persons
+                pipeline.warmup()
+                self.pipeline = pipeline
+        except STARTUP_ERRORS as e:
+            self.configure_error = str(e)
+            self.get_logger().error(f'configure failed, staying unconfigured: {e}')
+            return _FAILURE
+        self.configure_error = ''
+        self.pub_poses = self.create_lifecycle_publisher(TrackedPoseArray, 'tracked_poses', 10)
+        self.pub_markers = self.create_lifecycle_publisher(MarkerArray, 'markers', 10)
+        self.pub_debug = self.create_lifecycle_publisher(Image, 'debug_image', 2)
+        self.markers = MarkerBuilder()
+        self._apply_marker_settings()
+        p = self.pipeline
+        self.get_logger().info(
+            f'configured in {time.perf_counter() - t0:.1f} s: detector={p.detector.name} pose={p.pose.name} '
+            f'device={getattr(p.pose, "device", "?")} embedder={self.config.embedder}')
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        ret = super().on_activate(state)          # lifecycle publishers first: the first frame is published
+        if ret != _SUCCESS:
+            return ret
+        self.pipeline.tracker.reset()
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name='pose_tracker_worker', daemon=True)
+        self._worker.start()
+        self._subscribe(self._wanted_reliability())
+        if self.settings.qos_reliability == 'auto':
+            self._qos_timer = self.create_timer(0.25, self._recheck_qos)
+        self.get_logger().info(f'active: {self.sub.topic_name} ({self._sub_reliability})')
+        return _SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_io()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if state.label == 'active':
+            self._stop_io()
+        self._release()
+        return _SUCCESS
+
+    def autostart(self) -> bool:
+        """configure + activate; False (reason in configure_error) when configure fails."""
+        if self.trigger_configure() != _SUCCESS or self.state_label() != 'inactive':
+            self.configure_error = self.configure_error or 'configure failed'
+            return False
+        return self.trigger_activate() == _SUCCESS
+
+    def _stop_io(self) -> None:
+        """Unsubscribe, let the frame in flight finish (it is still published), delete our markers."""
+        if self._qos_timer is not None:
+            self.destroy_timer(self._qos_timer)
+            self._qos_timer = None
+        if self.sub is not None:
+            self.destroy_subscription(self.sub)
+            self.sub = None
+        with self._cv:
+            self._running = False
+            self._latest = None
+            self._cv.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=30.0)
+        self._worker = None
+        if self.markers is not None and self.pub_markers is not None:
+            stamp = self.get_clock().now().to_msg()
+            self.pub_markers.publish(self.markers.delete_all(Header(stamp=stamp, frame_id=self._last_frame_id)))
+
+    def _release(self) -> None:
+        for pub in (self.pub_poses, self.pub_markers, self.pub_debug):
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+        self.pub_poses = self.pub_markers = self.pub_debug = None
+        if self.pipeline is not None and self.pipeline is not self._injected_pipeline:
+            device = str(getattr(self.pipeline.pose, 'device', 'cpu'))
+            self.pipeline = None
+            gc.collect()
+            if device.startswith('cuda'):
+                import torch
+                torch.cuda.empty_cache()
+        self.pipeline = None
+
     # ---------------------------------------------------------------- input
+    _last_frame_id = ''
+
+    def _topic(self) -> str:
+        return 'image' if self.settings.image_transport == 'raw' else 'image/compressed'
+
+    def _wanted_reliability(self) -> str:
+        mode = self.settings.qos_reliability
+        if mode != 'auto':
+            return mode
+        infos = self.get_publishers_info_by_topic(self.resolve_topic_name(self._topic()))
+        # no publisher yet: best effort matches any publisher; re-checked as publishers appear
+        return offered_reliability(infos) or 'best_effort'
+
+    def _subscribe(self, reliability: str) -> None:
+        if self.sub is not None:
+            self.destroy_subscription(self.sub)
+        kind = Image if self.settings.image_transport == 'raw' else CompressedImage
+        events = SubscriptionEventCallbacks(message_lost=self._on_message_lost)
+        self.sub = self.create_subscription(kind, self._topic(), self._on_image,
+                                            make_qos(reliability, self.settings.qos_depth),
+                                            event_callbacks=events)
+        self._sub_reliability = reliability
+
+    def _recheck_qos(self) -> None:
+        infos = self.get_publishers_info_by_topic(self.sub.topic_name)
+        want = offered_reliability(infos)
+        if want is not None and want != self._sub_reliability:
+            self.get_logger().info(f'image publishers on {self.sub.topic_name} offer {want}: '
+                                   f'resubscribing {want} (qos_reliability: auto)')
+            self._subscribe(want)
+
+    def _on_message_lost(self, info) -> None:
+        self.losses.lost_by_transport(int(info.total_count_change))
+
     def _on_image(self, msg) -> None:
         rx = time.perf_counter()
+        st = msg.header.stamp
+        self.losses.received(st.sec + st.nanosec * 1e-9)
         with self._cv:
             if self._latest is not None:
                 self.stats.count('dropped')
@@ -169,10 +304,15 @@ class PoseTrackerNode(Node):
             self.stats.count('received')
             self._last_rx = time.monotonic()
             self._cv.notify()
+        if not self._loss_warned and self.losses.significant():
+            self._loss_warned = True
+            self.get_logger().warning(
+                f'{self.losses.summary_text()} on {self.sub.topic_name} '
+                f'({self._sub_reliability} subscription): {_LOSS_FIX}')
 
     def _bad_input(self, text: str) -> None:
         self.stats.count('bad_input')
-        self.get_logger().error(text, throttle_duration_sec=self.log_throttle)
+        self.get_logger().error(text, throttle_duration_sec=self.settings.error_log_period)
 
     # ---------------------------------------------------------------- worker
     def _work(self) -> None:
@@ -189,32 +329,36 @@ class PoseTrackerNode(Node):
             except Exception as e:  # noqa: BLE001 -- a message must never kill the node
                 self.stats.count('errors')
                 self.get_logger().error(f'frame skipped: {type(e).__name__}: {e}',
-                                        throttle_duration_sec=self.log_throttle)
+                                        throttle_duration_sec=self.settings.error_log_period)
 
     def _process(self, msg, rx: float) -> None:
         t0 = time.perf_counter()
+        s = self.settings
         try:
             image = image_to_bgr(msg)
         except ImageError as e:
-            self._bad_input(f'bad image on {self.sub.topic_name}: {e}')
+            self._bad_input(f'bad image on {self._topic()}: {e}')
             return
         h, w = image.shape[:2]
-        if (self.expected_w and w != self.expected_w) or (self.expected_h and h != self.expected_h):
+        if (s.expected_width and w != s.expected_width) or (s.expected_height and h != s.expected_height):
             self._bad_input(f'frame size {w}x{h} differs from expected_width x expected_height = '
-                            f'{self.expected_w}x{self.expected_h}; frame skipped')
+                            f'{s.expected_width}x{s.expected_height}; frame skipped')
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         frame = Frame(image, stamp, msg.header.frame_id, self._frame_index)
         self._frame_index += 1
+        self._last_frame_id = msg.header.frame_id
         t1 = time.perf_counter()
-        result = self.pipeline.process(frame)
+        with self._pipe_lock:
+            result = self.pipeline.process(frame)
+            markers = self.markers.build(result.tracks, msg.header, w, h) if s.publish_markers else None
         t2 = time.perf_counter()
         header = copy_header(msg.header)
         self.pub_poses.publish(tracks_to_msg(result.tracks, header, result.joint_angles, result.postures))
-        if self.pub_markers is not None:
-            self.pub_markers.publish(self.markers.build(result.tracks, header, w, h))
-        if self.pub_debug is not None:
-            self.pub_debug.publish(bgr_to_image(draw_tracks(image, result.tracks, self.kp_threshold),
+        if markers is not None:
+            self.pub_markers.publish(markers)
+        if s.publish_debug_image:
+            self.pub_debug.publish(bgr_to_image(draw_tracks(image, result.tracks, s.keypoint_score_threshold),
                                                 header))
         t3 = time.perf_counter()
         timings = {'decode': (t1 - t0) * 1e3, **result.timings_ms, 'publish': (t3 - t2) * 1e3,
@@ -235,14 +379,23 @@ class PoseTrackerNode(Node):
         dt = max(now - t, 1e-6)
         self._diag_prev = (now, rx, px)
         s = self.stats.summary(last=100)
+        state = self.state_label()
         st = DiagnosticStatus(name=f'{self.get_name()}: pose tracking', hardware_id='poseflow_ros')
-        if rx == 0 or now - self._last_rx > 5.0:
+        if state != 'active':
+            st.level = DiagnosticStatus.WARN if self.configure_error else DiagnosticStatus.OK
+            st.message = f'{state}' + (f': {self.configure_error}' if self.configure_error else '')
+        elif rx == 0 or now - self._last_rx > 5.0:
             st.level, st.message = DiagnosticStatus.WARN, 'no images received in the last 5 s'
+        elif self.losses.significant():
+            st.level, st.message = DiagnosticStatus.WARN, f'{self.losses.summary_text()}: {_LOSS_FIX}'
         else:
             st.level, st.message = DiagnosticStatus.OK, 'tracking'
-        vals = {'input_rate_hz': (rx - rx0) / dt, 'output_rate_hz': (px - px0) / dt,
+        vals = {'lifecycle_state': state, 'input_rate_hz': (rx - rx0) / dt, 'output_rate_hz': (px - px0) / dt,
                 'frames_received': rx, 'frames_processed': px,
                 'frames_dropped': self.stats.counters['dropped'],
+                'frames_lost_in_transport': self.losses.transport_lost,
+                'frames_missing_by_stamp_gaps': self.losses.gap_missing,
+                'subscription_reliability': self._sub_reliability or '',
                 'bad_input_frames': self.stats.counters['bad_input'],
                 'distinct_track_ids': len(self.track_ids)}
         for k, v in s.items():
@@ -255,48 +408,71 @@ class PoseTrackerNode(Node):
 
     def stats_report(self) -> dict:
         """Counters, per-stage ms, persons per frame and track ids so far (what stats_file holds)."""
-        return {'counters': dict(self.stats.counters), 'stage_ms': self.stats.summary(),
+        p = self.pipeline
+        return {'counters': {**self.stats.counters, 'lost_in_transport': self.losses.transport_lost,
+                             'missing_by_stamp_gaps': self.losses.gap_missing},
+                'stage_ms': self.stats.summary(),
                 'persons_per_frame': list(self.persons_per_frame),
                 'track_ids': sorted(int(t) for t in self.track_ids),
-                'device': str(getattr(self.pipeline.pose, 'device', '')),
-                'pose_backend': self.config.pose_backend,
-                'pose_runtime': str(getattr(self.pipeline.pose, 'runtime', '')),
-                'detector': self.pipeline.detector.name, 'embedder': self.config.embedder}
+                'subscription_reliability': self._sub_reliability or '',
+                'device': str(getattr(p.pose, 'device', '')) if p else '',
+                'pose_backend': self.config.pose_backend if self.config else '',
+                'pose_runtime': str(getattr(p.pose, 'runtime', '')) if p else '',
+                'detector': p.detector.name if p else '',
+                'embedder': self.config.embedder if self.config else ''}
 
-    def destroy_node(self):
-        if not hasattr(self, '_worker'):       # constructor failed before the worker existed
-            return super().destroy_node()
-        with self._cv:
-            self._running = False
-            self._cv.notify_all()
-        if self._worker.is_alive() and threading.current_thread() is not self._worker:
-            self._worker.join(timeout=5.0)
-        if self.stats_file:
+    def shutdown(self) -> None:
+        """Leave every state cleanly (frame in flight finished, markers deleted), write stats_file."""
+        report = self.stats_report()     # before cleanup frees the pipeline
+        if self.state_label() in ('unconfigured', 'inactive', 'active'):
+            self.trigger_shutdown()
+        if self.settings.stats_file:
             import json
             from pathlib import Path
-            Path(self.stats_file).parent.mkdir(parents=True, exist_ok=True)
-            Path(self.stats_file).write_text(json.dumps(self.stats_report(), indent=1))
+            path = Path(self.settings.stats_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, indent=1))
+
+    def destroy_node(self):
+        if hasattr(self, '_state_machine') and self.state_label() in ('inactive', 'active'):
+            self.trigger_shutdown()
         return super().destroy_node()
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    """Run pose_tracker until SIGINT/SIGTERM; exit 0 on a signal, 2 when start-up fails."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        stop.set()          # a second Ctrl-C while stopping changes nothing: the shutdown is orderly
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    node, rc = None, 0
     try:
         node = PoseTrackerNode()
-    except (models.ModelError, ParameterError, ValueError, FileNotFoundError, RuntimeError, ImportError) as e:
+        if node.settings.autostart and not node.autostart():
+            print(f'[pose_tracker] FATAL: {node.configure_error}', file=sys.stderr)
+            rc = 2
+        else:
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            while not stop.is_set():
+                executor.spin_once(timeout_sec=0.1)
+    except STARTUP_ERRORS as e:
         print(f'[pose_tracker] FATAL: {e}', file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    import signal
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
+        rc = 2
+    except Exception as e:  # noqa: BLE001 -- rclpy parameter exceptions (bad type or range in a params file)
+        print(f'[pose_tracker] FATAL: {type(e).__name__}: {e}', file=sys.stderr)
+        rc = 2
     finally:
-        node.destroy_node()
+        signal.signal(signal.SIGINT, on_signal)    # stay immune to Ctrl-C while cleaning up
+        if node is not None:
+            node.shutdown()
+            node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return rc
 
 
 if __name__ == '__main__':

@@ -71,6 +71,20 @@ class Tracker:
         self.association_ms = 0.0        # time of the last update's association stages (costs + assignment)
         self._clear()
 
+    def set_config(self, config: TrackerConfig) -> None:
+        """Apply new settings to the running tracker (tracks and ids are kept). The gallery layout
+        (``feature_ema`` on/off, ``gallery_budget``) cannot change while tracks exist."""
+        config.validate()
+        budget = 1 if config.feature_ema > 0 else int(config.gallery_budget)
+        if budget != self._budget and len(self.ids):
+            raise ValueError('feature_ema/gallery_budget change the appearance gallery layout; '
+                             'they apply after a reset (lifecycle cleanup -> configure)')
+        self.config = config
+        self.kf = KalmanFilter(config.std_weight_position, config.std_weight_velocity,
+                               std_weight_measurement=config.std_weight_measurement)
+        self._gate = config.effective_gating_threshold
+        self._budget = budget
+
     # ------------------------------------------------------------------ state arrays
     def _clear(self) -> None:
         self.ids = np.zeros(0, np.int64)

@@ -1,0 +1,54 @@
+"""The pose_tracker node's own settings (input, QoS, outputs, markers), declared once like the core's.
+
+The core settings (models, thresholds, tracker, posture) live in :class:`~poseflow_ros.pipeline.PipelineConfig`,
+:class:`~poseflow_ros.track.TrackerConfig` and :class:`~poseflow_ros.analytics.PostureConfig`; the node
+declares a parameter for every field of all four (see :func:`poseflow_ros.ros.params.declare_settings`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..settings import setting
+
+QOS_RELIABILITIES = ('auto', 'reliable', 'best_effort')
+
+
+@dataclass
+class NodeSettings:
+    autostart: bool = setting(
+        True, 'Configure and activate at start-up (one step, like a plain node); false = start unconfigured '
+              'and wait for `ros2 lifecycle set <node> configure` / `activate` (e.g. from a lifecycle manager).')
+    image_transport: str = setting(
+        'raw', 'Input kind: raw (sensor_msgs/Image on image) or compressed (sensor_msgs/CompressedImage on '
+               'image/compressed).', choices=('raw', 'compressed'))
+    qos_reliability: str = setting(
+        'auto', "Reliability of the image subscription: 'auto' matches what the image publishers offer "
+                '(reliable when every publisher is reliable, else best effort; re-checked when publishers '
+                "come and go), 'reliable' or 'best_effort' force one (a reliable subscription never "
+                'matches a best-effort publisher).', choices=QOS_RELIABILITIES)
+    qos_depth: int = setting(
+        1, 'History depth of the image subscription (the node itself keeps only the latest frame).',
+        range=(1, 100))
+    expected_width: int = setting(
+        0, 'Reject frames whose width differs (0 = accept any size).', range=(0, 16384), live=True)
+    expected_height: int = setting(
+        0, 'Reject frames whose height differs (0 = accept any size).', range=(0, 16384), live=True)
+    error_log_period: float = setting(
+        2.0, 'Minimum seconds between two repeated bad-input log messages.', range=(0.0, 3600.0), live=True)
+    stats_file: str = setting(
+        '', "Write frame counts, track ids and per-stage ms as JSON here at shutdown ('' = no).", live=True)
+    publish_markers: bool = setting(True, 'Publish RViz skeleton markers on markers.', live=True)
+    publish_debug_image: bool = setting(
+        False, 'Publish the annotated image on debug_image (costs a few ms per frame).', live=True)
+    keypoint_score_threshold: float = setting(
+        0.3, 'Keypoints scoring below this are not drawn (markers, debug image). Lower than '
+             'posture.keypoint_threshold on purpose: a faint joint is still worth showing.',
+        range=(0.0, 1.0), live=True)
+    marker_depth: float = setting(
+        2.0, 'Distance (m) of the plane on which 2D skeletons are drawn in the image frame.',
+        range=(0.01, 100.0), live=True)
+    marker_focal_px: float = setting(
+        0.0, 'Focal length (px) used to place markers; 0 = image width.', range=(0.0, 100000.0), live=True)
+    marker_lifetime: float = setting(
+        0.5, 'Seconds a marker stays in RViz unless refreshed by a newer frame (a few frame periods), so '
+             'nothing stale survives a camera stop; 0 = forever.', range=(0.0, 3600.0), live=True)
