@@ -108,9 +108,13 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         time.sleep(0.1)
     node.send_signal(signal.SIGINT)
     try:
-        node.wait(timeout=30)
+        node_rc = node.wait(timeout=30)
     except subprocess.TimeoutExpired:
         node.kill()
+        node_rc = 'killed after 30 s'
+    if node_rc != 0 or src.returncode != 0:
+        print(f'warning: pose_tracker exit code {node_rc}, video_source {src.returncode}:\n'
+              + ''.join(node_log[-20:]), file=sys.stderr)
     rec.destroy_node()
     rclpy.try_shutdown()
     writer.close()
@@ -121,15 +125,21 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     ppf = st['persons_per_frame']
     active = (got['last'] - got['first']) if got['poses'] > 1 else 0.0
     stages = st['stage_ms']
+    published = _published(src.stdout)
     summary = {
         'video': str(video), 'video_fps': fps, 'video_frames': n_frames,
         'device': st['device'], 'pose_backend': st['pose_backend'], 'pose_runtime': st['pose_runtime'],
         'detector': st['detector'], 'embedder': st['embedder'],
-        'frames_published': _published(src.stdout),
+        'frames_published': published,
         'frames_received_by_node': c.get('received', 0),
         'frames_processed': c.get('processed', 0),
+        'received_fraction': c.get('received', 0) / published if published > 0 else 0.0,
+        'processed_fraction': c.get('processed', 0) / published if published > 0 else 0.0,
         'frames_dropped_latest_wins': c.get('dropped', 0),
-        'frames_not_delivered_by_dds_depth1': max(0, _published(src.stdout) - c.get('received', 0)),
+        'frames_not_received': max(0, published - c.get('received', 0)),
+        'frames_lost_in_transport_reported_by_node': c.get('lost_in_transport', 0),
+        'subscription_reliability': st.get('subscription_reliability', ''),
+        'exit_codes': {'pose_tracker': node_rc, 'video_source': src.returncode},
         'bad_input_frames': c.get('bad_input', 0),
         'tracked_pose_msgs_received_by_subscriber': got['poses'],
         'annotated_frames_written': writer.frames,
@@ -182,14 +192,17 @@ def main(argv=None) -> int:
         extra[k] = yaml.safe_load(v)
     s = run_demo(video, Path(a.out), Path(a.params), extra, a.max_seconds)
     st = s['stage_ms']
-    print(f"processed {s['frames_processed']}/{s['frames_published']} frames "
-          f"(latest-wins dropped {s['frames_dropped_latest_wins']}), persons/frame "
+    print(f"published {s['frames_published']}, received by the node {s['frames_received_by_node']} "
+          f"({100 * s['received_fraction']:.1f} %, {s['subscription_reliability']} subscription), "
+          f"processed {s['frames_processed']} ({100 * s['processed_fraction']:.1f} %; latest-wins dropped "
+          f"{s['frames_dropped_latest_wins']})")
+    print(f"persons/frame "
           f"{s['persons_per_frame']['mean']:.2f}, distinct track ids {s['distinct_track_ids']}, "
           f"end-to-end {s['end_to_end_fps']:.1f} FPS, processing {s['processing_fps']:.1f} FPS "
           f"on {s['device']} ({s['pose_backend']}/{s['pose_runtime']})")
     print('stage ms (mean): ' + ', '.join(f'{k} {v["mean"]:.1f}' for k, v in st.items()))
     print(f"wrote {Path(a.out) / 'annotated.mp4'} and {Path(a.out) / 'summary.json'}")
-    return 0 if s['frames_processed'] > 0 else 1
+    return 0 if s['frames_processed'] > 0 and s['exit_codes'] == {'pose_tracker': 0, 'video_source': 0} else 1
 
 
 if __name__ == '__main__':

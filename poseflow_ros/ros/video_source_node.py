@@ -6,13 +6,16 @@ with the current ROS time at publication, frame_id from the parameter.
 """
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
 
 import cv2
 import rclpy
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -42,6 +45,10 @@ class VideoSourceNode(Node):
         reliability = declare(self, 'qos_reliability', 'reliable',
                               'Reliability of the image publisher (reliable also serves best-effort subscribers).',
                               choices=('best_effort', 'reliable'))
+        self.settle = declare(self, 'settle_time', 1.0,
+                              'Seconds to wait after the first subscriber matched before publishing '
+                              '(with wait_for_subscribers), so auto-QoS subscribers can settle.',
+                              range_=(0.0, 60.0))
         if not path:
             raise ParameterError("parameter 'video_path' is empty: pass -p video_path:=/path/to/video.mp4")
         self.reader = VideoReader(path, loop=self.loop)
@@ -58,27 +65,41 @@ class VideoSourceNode(Node):
 
     def _run(self) -> None:
         t_end = time.monotonic() + self.wait_subs
-        while self.wait_subs and self.pub.get_subscription_count() == 0 and time.monotonic() < t_end:
-            time.sleep(0.05)
+        if self.wait_subs:
+            while self.pub.get_subscription_count() == 0 and time.monotonic() < t_end:
+                if self.done.wait(0.05):
+                    return self._finish()
+            # a subscriber with qos_reliability: auto re-subscribes once it has seen this publisher's QoS:
+            # give it that moment so the first frames are not sent to a subscription that is going away
+            if self.done.wait(self.settle):
+                return self._finish()
         next_t = time.monotonic()
-        while rclpy.ok() and not self.done.is_set():
+        while not self.done.is_set():
             frame = self.reader.read()
             if frame is None or (self.max_frames and self.published >= self.max_frames):
                 break
             header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
-            self.pub.publish(bgr_to_image(frame, header, self.encoding))
-            if self.pub_c is not None:
-                ok, jpg = cv2.imencode('.jpg', frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-                c = CompressedImage(header=header, format='jpeg')
-                c.data = jpg.tobytes()
-                self.pub_c.publish(c)
+            try:
+                self.pub.publish(bgr_to_image(frame, header, self.encoding))
+                if self.pub_c is not None:
+                    ok, jpg = cv2.imencode('.jpg', frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+                    c = CompressedImage(header=header, format='jpeg')
+                    c.data = jpg.tobytes()
+                    self.pub_c.publish(c)
+            except Exception:  # noqa: BLE001 -- only when the context went away under us at shutdown
+                if self.done.is_set() or not self.context.ok():
+                    break
+                raise
             self.published += 1
             next_t += self.period
             delay = next_t - time.monotonic()
             if delay > 0:
-                time.sleep(delay)
+                self.done.wait(delay)
             else:
                 next_t = time.monotonic()   # running late: do not burst to catch up
+        self._finish()
+
+    def _finish(self) -> None:
         self.get_logger().info(f'published {self.published} frames')
         self.done.set()
 
@@ -86,28 +107,32 @@ class VideoSourceNode(Node):
         if not hasattr(self, '_thread'):       # constructor failed before the thread existed
             return super().destroy_node()
         self.done.set()
-        self._thread.join(timeout=2.0)
+        self._thread.join(timeout=5.0)
         self.reader.close()
         return super().destroy_node()
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    """Publish until the file ends (exit_when_done) or SIGINT/SIGTERM; exit 0, or 2 on a bad start-up."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())     # a second Ctrl-C changes nothing
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         node = VideoSourceNode()
     except (ParameterError, FileNotFoundError, ValueError) as e:
         print(f'[video_source] FATAL: {e}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        while rclpy.ok():
-            rclpy.spin_once(node, timeout_sec=0.1)
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.1)
             if node.done.is_set() and node.exit_when_done and not node.loop:
                 break
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
     finally:
-        node.destroy_node()
+        node.destroy_node()       # stops the publishing thread before the context goes away
         rclpy.try_shutdown()
     return 0
 
