@@ -2,6 +2,10 @@
 # Both set up ./.venv first (idempotent; see tools/setup_env.sh).
 PY ?= .venv/bin/python
 export POSEFLOW_SHARED ?= $(abspath ../shared)
+# ros2 launch, launch_ros and ament_index find packages through AMENT_PREFIX_PATH; the PyPI ROS wheels
+# install the ament index into the venv prefix but do not set it. Prepended to any existing value.
+VENV_PREFIX := $(abspath $(dir $(PY))..)
+export AMENT_PREFIX_PATH := $(VENV_PREFIX)$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
 
 .PHONY: setup demo test bench-pipeline eval-pose bench-tracking clean
 

@@ -1,9 +1,16 @@
 """Shared fixtures. DDS is kept on localhost with a per-run domain id so parallel runs don't mix."""
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
+
+# ros2 launch / launch_ros / ament_index find packages through AMENT_PREFIX_PATH, which the PyPI ROS
+# wheels do not set (their ament index is in the venv prefix). The Makefile exports it; this covers a
+# plain `.venv/bin/python -m pytest test`.
+if not os.environ.get('AMENT_PREFIX_PATH'):
+    os.environ['AMENT_PREFIX_PATH'] = sys.prefix
 
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid() ^ int.from_bytes(os.urandom(2), 'little'))

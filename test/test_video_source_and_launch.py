@@ -74,9 +74,16 @@ def test_launch_file_declares_arguments_and_real_executables():
     src = (ROOT / 'launch' / 'pose_tracking.launch.py').read_text()
     tree = ast.parse(src)
     assert any(isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description' for n in tree.body)
-    args = set(re.findall(r"DeclareLaunchArgument\('(\w+)'", src))
-    assert {'image_topic', 'params_file', 'device', 'video_file', 'rviz'} <= args
+    assert set(re.findall(r"DeclareLaunchArgument\('(\w+)'", src)) == {
+        'namespace', 'image_topic', 'params_file', 'device', 'video_file', 'publish_debug_image', 'autostart', 'rviz'}
+    # launch defaults = the node's defaults as documented in config/pose_tracking.yaml
+    import yaml
+    args = dict(re.findall(r"DeclareLaunchArgument\('(\w+)', default_value='([^']*)'", src))
+    node = yaml.safe_load((ROOT / 'config' / 'pose_tracking.yaml').read_text())['pose_tracker']['ros__parameters']
+    for name in ('publish_debug_image', 'autostart'):
+        assert args[name] == str(node[name]).lower(), name
     execs = set(re.findall(r"executable='(\w+)'", src)) - {'rviz2'}
+    assert execs == {'video_source', 'pose_tracker'}
     cmake = (ROOT / 'CMakeLists.txt').read_text()
     for e in execs:
         assert re.search(rf'\b{e}:poseflow_ros\.', cmake), f'{e} is not installed by CMakeLists.txt'
@@ -84,10 +91,33 @@ def test_launch_file_declares_arguments_and_real_executables():
         assert (ROOT / 'config' / cfg).is_file(), cfg
 
 
-def test_launch_description_builds_when_launch_is_installed():
-    pytest.importorskip('launch_ros', reason='launch_ros is not installable from PyPI here')
+def test_launch_description_builds_when_launch_is_installed(tmp_path):
+    """The launch description builds; its nodes for given arguments (no processes started; test_launch.py
+    runs it for real)."""
+    pytest.importorskip('launch_ros', reason='the ROS 2 launch wheels are not installed')
     import importlib.util
+
+    import yaml
+    from launch import LaunchContext
     spec = importlib.util.spec_from_file_location('pt_launch', ROOT / 'launch' / 'pose_tracking.launch.py')
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert len(mod.generate_launch_description().entities) >= 8
+    ld = mod.generate_launch_description()
+    defaults = {a.name: a.default_value[0].text for a in ld.get_launch_arguments()}
+    assert len(defaults) == 8 and defaults['namespace'] == '' and defaults['publish_debug_image'] == 'false'
+
+    def nodes(**overrides):
+        ctx = LaunchContext()
+        ctx.launch_configurations.update({**defaults, **overrides})
+        return {n.node_executable: n for n in mod._setup(ctx, ROOT)}
+    assert set(nodes()) == {'pose_tracker'}                        # a camera: no video_source, no rviz
+    assert set(nodes(video_file='/v.mp4', rviz='true')) <= {'video_source', 'pose_tracker', 'rviz2'}
+    assert 'video_source' in nodes(video_file='/v.mp4')
+    # a namespaced node gets the params file's pose_tracker: section under its full name
+    p = tmp_path / 'p.yaml'
+    p.write_text('pose_tracker:\n  ros__parameters:\n    marker_depth: 3.0\n/**:\n  ros__parameters: {}\n')
+    assert mod._params_file_for(str(p), 'pose_tracker', '/pose_tracker') == str(p)
+    q = mod._params_file_for(str(p), 'pose_tracker', '/robot1/pose_tracker')
+    assert yaml.safe_load(Path(q).read_text()) == {
+        '/robot1/pose_tracker': {'ros__parameters': {'marker_depth': 3.0}}, '/**': {'ros__parameters': {}}}
+    Path(q).unlink()
