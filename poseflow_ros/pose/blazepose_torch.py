@@ -18,6 +18,7 @@ scores low too (presence, "inside the crop", is not used: top-down crops contain
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -72,7 +73,7 @@ class BlazePoseEstimator(PoseEstimator):
         import onnxruntime as ort
         onnx_path = path.with_name(f'{path.stem}.port-{models.sha256_of(path)[:12]}.onnx')
         if not onnx_path.is_file():
-            tmp = onnx_path.with_suffix('.part')
+            tmp = onnx_path.with_suffix(f'.{os.getpid()}.part')     # two processes may export at once
             torch.onnx.export(self.model.float().cpu(), (torch.zeros(1, 3, INPUT, INPUT),), str(tmp),
                               input_names=['x'], output_names=['landmarks', 'flag'], opset_version=17,
                               dynamic_axes={'x': {0: 'n'}, 'landmarks': {0: 'n'}, 'flag': {0: 'n'}},

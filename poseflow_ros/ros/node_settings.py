@@ -27,8 +27,10 @@ class NodeSettings:
                 "come and go), 'reliable' or 'best_effort' force one (a reliable subscription never "
                 'matches a best-effort publisher).', choices=QOS_RELIABILITIES)
     qos_depth: int = setting(
-        1, 'History depth of the image subscription (the node itself keeps only the latest frame).',
-        range=(1, 100))
+        5, 'History depth of the image subscription: frames DDS may hold until the node takes them (a '
+           'depth of 1 lets DDS overwrite a frame the node has not taken yet: 8 of 50 reliable 1280x720 '
+           'frames were lost so). The node itself keeps only the latest frame and counts the rest as '
+           'dropped.', range=(1, 100))
     expected_width: int = setting(
         0, 'Reject frames whose width differs (0 = accept any size).', range=(0, 16384), live=True)
     expected_height: int = setting(

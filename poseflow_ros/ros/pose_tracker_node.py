@@ -174,9 +174,13 @@ class PoseTrackerNode(LifecycleNode):
                 # first frames at full speed: models loaded, CUDA graphs captured for up to max_persons
                 pipeline.warmup()
                 self.pipeline = pipeline
-        except STARTUP_ERRORS as e:
-            self.configure_error = str(e)
-            self.get_logger().error(f'configure failed, staying unconfigured: {e}')
+        except Exception as e:  # noqa: BLE001 -- rclpy would swallow it: name the reason, stay unconfigured
+            self.configure_error = str(e) if isinstance(e, STARTUP_ERRORS) else f'{type(e).__name__}: {e}'
+            self.get_logger().error(f'configure failed, staying unconfigured: {self.configure_error}')
+            if not isinstance(e, STARTUP_ERRORS):
+                import traceback
+                self.get_logger().error(traceback.format_exc())
+            self.pipeline = None
             return _FAILURE
         self.configure_error = ''
         self.pub_poses = self.create_lifecycle_publisher(TrackedPoseArray, 'tracked_poses', 10)

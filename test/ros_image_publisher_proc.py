@@ -1,0 +1,54 @@
+"""Run as a separate process by the tests: a camera-like publisher of sensor_msgs/Image (bgr8).
+
+    python test/ros_image_publisher_proc.py WIDTH HEIGHT COUNT RATE_HZ RELIABILITY [VIDEO]
+
+Waits for a matched subscriber (then 1 s more, so an auto-QoS subscriber can settle), publishes COUNT
+frames (frames of VIDEO resized, or a grey ramp), prints READY when matched and PUBLISHED N at the end.
+"""
+import sys
+import time
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from poseflow_ros.ros.conversions import bgr_to_image
+from poseflow_ros.ros.params import make_qos
+
+
+def main():
+    w, h, count, rate, reliability = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                                      float(sys.argv[4]), sys.argv[5])
+    images = []
+    if len(sys.argv) > 6:
+        from poseflow_ros.video import VideoReader
+        r = VideoReader(sys.argv[6])
+        images = [cv2.resize(f, (w, h)) for _, f in zip(range(25), r)]
+        r.close()
+    if not images:
+        images = [np.tile(np.linspace(0, 255, w, dtype=np.uint8)[None, :, None], (h, 1, 3))]
+    rclpy.init()
+    node = Node('test_camera')
+    pub = node.create_publisher(Image, 'image', make_qos(reliability, 5))
+    t_end = time.monotonic() + 30
+    while pub.get_subscription_count() == 0 and time.monotonic() < t_end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    print('READY', flush=True)
+    time.sleep(1.0)
+    next_t = time.monotonic()
+    for i in range(count):
+        hd = Header(stamp=node.get_clock().now().to_msg(), frame_id='camera')
+        pub.publish(bgr_to_image(images[i % len(images)], hd))
+        next_t += 1.0 / rate
+        time.sleep(max(0.0, next_t - time.monotonic()))
+    time.sleep(0.5)
+    print(f'PUBLISHED {count}', flush=True)
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+if __name__ == '__main__':
+    main()
