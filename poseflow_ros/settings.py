@@ -12,6 +12,7 @@ when the node is configured (lifecycle ``configure``), e.g. models and devices.
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
@@ -35,10 +36,12 @@ class Spec:
             if not isinstance(value, bool):
                 raise ValueError(f'{self.name} must be true or false, got {value!r}')
         elif self.type is int:
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+                value = int(value)            # 7, np.int64(7) and a YAML 7.0 alike
+            else:
                 raise ValueError(f'{self.name} must be an integer, got {value!r}')
         elif self.type is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ValueError(f'{self.name} must be a number, got {value!r}')
             value = float(value)
         elif self.type is str and not isinstance(value, str):

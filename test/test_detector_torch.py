@@ -142,6 +142,6 @@ def test_pipeline_config_picks_the_detector(monkeypatch):
     PosePipeline.from_config(PipelineConfig(device='cpu', detector_runtime='onnxruntime'))
     assert [k for k, _ in built] == ['rtmdet_onnx', 'rtmdet_torch', 'rtmdet_onnx']
     assert 'cuda_graph' not in built[0][1] and built[1][1]['cuda_graph'] is True
-    with pytest.raises(ValueError, match="detector_runtime must be one of 'auto', 'onnxruntime', 'torch'"):
+    with pytest.raises(ValueError, match="detector_runtime = 'tensorrt' is not one of"):
         PosePipeline.from_config(PipelineConfig(device='cpu', detector_runtime='tensorrt'))
     assert len(built) == 3                       # rejected before any model is built
