@@ -19,8 +19,8 @@ Fast DDS configuration per side (--configs): ``default`` (no XML profile on eith
 (FASTDDS_DEFAULT_PROFILES_FILE=--profile on the subscriber only), ``pub`` (publisher only),
 ``both``. Any inherited FASTDDS_DEFAULT_PROFILES_FILE / RMW_FASTRTPS_USE_QOS_FROM_XML /
 FASTDDS_BUILTIN_TRANSPORTS is removed first, so ``default`` really is the default (with --node the
-node gets FASTDDS_DEFAULT_PROFILES_FILE set but empty, in case it installs a profile of its own
-when the variable is unset); --log-dir keeps the subscriber logs; extra variables
+node gets FASTDDS_DEFAULT_PROFILES_FILE pointing to a file without profiles, in case it installs a
+profile of its own when the variable is unset); --log-dir keeps the subscriber logs; extra variables
 can be given per side with --sub-env / --pub-env K=V (e.g. FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA).
 ROS_AUTOMATIC_DISCOVERY_RANGE defaults to LOCALHOST and ROS_DOMAIN_ID to --domain.
 
@@ -166,14 +166,20 @@ def sysctl(name: str):
         return None
 
 
-def side_env(base: dict, profile: str | None, extra: list[str], pin_empty: bool = False) -> dict:
+NO_PROFILE_XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<dds xmlns="http://www.eprosima.com"><profiles>'
+                  '<participant profile_name="bench_delivery_not_default"><rtps/></participant>'
+                  '</profiles></dds>\n')
+
+
+def side_env(base: dict, profile: str | None, extra: list[str], no_profile: str | None = None) -> dict:
     env = dict(base)
     if profile:
         env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
-    elif pin_empty:
-        # set but empty: Fast DDS loads no profile, and a node that only installs its own profile
-        # when the user did not set the variable leaves it alone, so 'default' stays the default
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = ''
+    elif no_profile:
+        # a profiles file whose only profile is not the default one: Fast DDS defaults, and a node that installs its own
+        # profile only when the user did not set the variable leaves it alone ('' would make Fast
+        # DDS log an XMLPARSER error)
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = no_profile
     for kv in extra:
         k, _, v = kv.partition('=')
         env[k] = v
@@ -199,7 +205,11 @@ def run_case(a, base_env: dict, config: str, size: str, pub_rel: str, tmp: Path,
     prof = str(Path(a.profile).resolve())
     sub_prof = prof if config in ('sub', 'both') else None
     pub_prof = prof if config in ('pub', 'both') else None
-    sub_env = side_env(base_env, sub_prof, a.sub_env, pin_empty=a.node)
+    no_profile = None
+    if a.node:
+        no_profile = str(tmp / 'no_profile.xml')
+        Path(no_profile).write_text(NO_PROFILE_XML)
+    sub_env = side_env(base_env, sub_prof, a.sub_env, no_profile)
     pub_env = side_env(base_env, pub_prof, a.pub_env)
     me = [sys.executable, str(Path(__file__).resolve())]
     result = tmp / f'sub{idx}.json'
@@ -244,7 +254,7 @@ def run_case(a, base_env: dict, config: str, size: str, pub_rel: str, tmp: Path,
     try:
         res = json.loads(result.read_text())
         if a.node:
-            row['received'] = int(res['counters']['received'])
+            row['received'] = int(res['counters'].get('received', 0))   # absent when nothing came
             row['node_counters'] = res['counters']
             if res.get('subscription_reliability'):
                 row['sub_reliability'] = res['subscription_reliability']
