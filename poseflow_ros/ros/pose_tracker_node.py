@@ -25,7 +25,6 @@ Latest frame wins: a frame that arrives while one is being processed replaces th
 from __future__ import annotations
 
 import gc
-import signal
 import sys
 import threading
 import time
@@ -34,6 +33,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
@@ -51,6 +51,8 @@ from ..types import Frame
 from .conversions import bgr_to_image, copy_header, image_to_bgr, tracks_to_msg
 from .markers import MarkerBuilder
 from .node_settings import NodeSettings
+from .process import (RMEM_NEEDED, ignore_stop_signals, install_stop_handlers, receive_buffer_limit,
+                      use_large_image_profile)
 from .params import ParameterError, declare_settings, make_qos, offered_reliability, read_settings
 from .stats import LossMonitor, StageStats
 
@@ -96,6 +98,7 @@ class PoseTrackerNode(LifecycleNode):
         self._sub_reliability = None
         self._qos_timer = None
         self._loss_warned = False
+        self._rmem_warned = False
         self.pub_poses = self.pub_markers = self.pub_debug = None
         self.markers = None
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -242,11 +245,13 @@ class PoseTrackerNode(LifecycleNode):
             self._latest = None
             self._cv.notify_all()
         if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(timeout=30.0)
+            self._worker.join(timeout=10.0)
         self._worker = None
         if self.markers is not None and self.pub_markers is not None:
             stamp = self.get_clock().now().to_msg()
             self.pub_markers.publish(self.markers.delete_all(Header(stamp=stamp, frame_id=self._last_frame_id)))
+            # on shutdown the writer goes away next: let reliable subscribers (RViz) acknowledge it first
+            self.pub_markers.wait_for_all_acked(Duration(seconds=1.0))
 
     def _release(self) -> None:
         for pub in (self.pub_poses, self.pub_markers, self.pub_debug):
@@ -285,6 +290,13 @@ class PoseTrackerNode(LifecycleNode):
                                             make_qos(reliability, self.settings.qos_depth),
                                             event_callbacks=events)
         self._sub_reliability = reliability
+        rmem = receive_buffer_limit()
+        if reliability == 'best_effort' and rmem is not None and rmem < RMEM_NEEDED and not self._rmem_warned:
+            self._rmem_warned = True
+            self.get_logger().warning(
+                f'best-effort image subscription and net.core.rmem_max = {rmem} B: large frames (640x480 '
+                f'and up) from a best-effort camera in another process are mostly lost. Fix: '
+                f'sudo sysctl -w net.core.rmem_max=4194304, or publish the camera reliably')
 
     def _recheck_qos(self) -> None:
         infos = self.get_publishers_info_by_topic(self.sub.topic_name)
@@ -445,17 +457,14 @@ class PoseTrackerNode(LifecycleNode):
 
 def main(args=None) -> int:
     """Run pose_tracker until SIGINT/SIGTERM; exit 0 on a signal, 2 when start-up fails."""
+    profile = use_large_image_profile()      # before the first DDS participant of this process
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-
-    def on_signal(signum, _frame):
-        stop.set()          # a second Ctrl-C while stopping changes nothing: the shutdown is orderly
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = install_stop_handlers()
     node, rc = None, 0
     try:
         node = PoseTrackerNode()
+        if profile:
+            node.get_logger().info(f'Fast DDS profile: {profile} (set FASTDDS_DEFAULT_PROFILES_FILE to use another)')
         if node.settings.autostart and not node.autostart():
             print(f'[pose_tracker] FATAL: {node.configure_error}', file=sys.stderr)
             rc = 2
@@ -471,7 +480,7 @@ def main(args=None) -> int:
         print(f'[pose_tracker] FATAL: {type(e).__name__}: {e}', file=sys.stderr)
         rc = 2
     finally:
-        signal.signal(signal.SIGINT, on_signal)    # stay immune to Ctrl-C while cleaning up
+        ignore_stop_signals()
         if node is not None:
             node.shutdown()
             node.destroy_node()

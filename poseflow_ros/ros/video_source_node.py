@@ -6,7 +6,6 @@ with the current ROS time at publication, frame_id from the parameter.
 """
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from std_msgs.msg import Header
 
 from ..video import VideoReader
 from .conversions import bgr_to_image
+from .process import ignore_stop_signals, install_stop_handlers
 from .params import ParameterError, declare, make_qos
 
 
@@ -115,12 +115,11 @@ class VideoSourceNode(Node):
 def main(args=None) -> int:
     """Publish until the file ends (exit_when_done) or SIGINT/SIGTERM; exit 0, or 2 on a bad start-up."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())     # a second Ctrl-C changes nothing
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = install_stop_handlers()
     try:
         node = VideoSourceNode()
     except (ParameterError, FileNotFoundError, ValueError) as e:
+        ignore_stop_signals()
         print(f'[video_source] FATAL: {e}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2
@@ -132,6 +131,7 @@ def main(args=None) -> int:
             if node.done.is_set() and node.exit_when_done and not node.loop:
                 break
     finally:
+        ignore_stop_signals()
         node.destroy_node()       # stops the publishing thread before the context goes away
         rclpy.try_shutdown()
     return 0
