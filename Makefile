@@ -7,7 +7,7 @@ export POSEFLOW_SHARED ?= $(abspath ../shared)
 VENV_PREFIX := $(abspath $(dir $(PY))..)
 export AMENT_PREFIX_PATH := $(VENV_PREFIX)$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
 
-.PHONY: setup demo test bench-pipeline eval-pose bench-tracking clean
+.PHONY: setup demo test bench-pipeline bench-delivery eval-pose bench-tracking clean
 
 setup:
 	@bash tools/setup_env.sh
@@ -20,6 +20,11 @@ test: setup
 
 bench-pipeline: setup
 	$(PY) tools/bench_pipeline.py
+
+# Image delivery over DDS between processes (640x480 / 1280x720 at 25 Hz, reliable and best-effort cameras):
+# the real node with the shipped defaults vs no Fast DDS profile. Writes out/bench/delivery.json.
+bench-delivery: setup
+	$(PY) tools/bench_delivery.py --node --configs shipped,default $(BENCH_ARGS)
 
 eval-pose: setup
 	$(PY) tools/eval_pose.py

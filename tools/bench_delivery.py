@@ -15,7 +15,8 @@ at shutdown (after SIGINT).
 The publisher waits until it has a matched subscriber (get_subscription_count() > 0) and 1 s more
 before sending, so discovery does not count as loss.
 
-Fast DDS configuration per side (--configs): ``default`` (no XML profile on either side), ``sub``
+Fast DDS configuration per side (--configs): ``shipped`` (with --node: nothing set, the node loads its
+own config/fastdds_large_images.xml, as a user gets it), ``default`` (no XML profile on either side), ``sub``
 (FASTDDS_DEFAULT_PROFILES_FILE=--profile on the subscriber only), ``pub`` (publisher only),
 ``both``. Any inherited FASTDDS_DEFAULT_PROFILES_FILE / RMW_FASTRTPS_USE_QOS_FROM_XML /
 FASTDDS_BUILTIN_TRANSPORTS is removed first, so ``default`` really is the default (with --node the
@@ -206,7 +207,7 @@ def run_case(a, base_env: dict, config: str, size: str, pub_rel: str, tmp: Path,
     sub_prof = prof if config in ('sub', 'both') else None
     pub_prof = prof if config in ('pub', 'both') else None
     no_profile = None
-    if a.node:
+    if a.node and config != 'shipped':         # shipped: the node's own default (it loads the profile itself)
         no_profile = str(tmp / 'no_profile.xml')
         Path(no_profile).write_text(NO_PROFILE_XML)
     sub_env = side_env(base_env, sub_prof, a.sub_env, no_profile)
@@ -296,7 +297,8 @@ def main() -> int:
                          'publishers offer. Ignored with --node.')
     ap.add_argument('--node', action='store_true', help='subscriber = the real pose_tracker node')
     ap.add_argument('--configs', default='default,sub',
-                    help='comma list of default|sub|pub|both: which side gets FASTDDS_DEFAULT_PROFILES_FILE')
+                    help='comma list of default|sub|pub|both: which side gets FASTDDS_DEFAULT_PROFILES_FILE; '
+                         "with --node also 'shipped': the environment untouched (what a user gets)")
     ap.add_argument('--profile', default=str(DEFAULT_PROFILE), help='Fast DDS XML profile file')
     ap.add_argument('--sub-env', action='append', default=[], metavar='K=V', help='extra env for the subscriber')
     ap.add_argument('--pub-env', action='append', default=[], metavar='K=V', help='extra env for the publisher')
@@ -319,7 +321,7 @@ def main() -> int:
 
     configs = [c.strip() for c in a.configs.split(',') if c.strip()]
     for c in configs:
-        if c not in ('default', 'sub', 'pub', 'both'):
+        if c not in ('default', 'sub', 'pub', 'both', 'shipped'):
             ap.error(f'unknown config {c!r}')
     if any(c != 'default' for c in configs) and not Path(a.profile).is_file():
         ap.error(f'profile {a.profile} not found')
