@@ -63,7 +63,7 @@ STARTUP_ERRORS = (models.ModelError, ParameterError, ValueError, FileNotFoundErr
 _SUCCESS, _FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 _LOSS_FIX = ('publish the camera with RELIABLE QoS (the default qos_reliability: auto then subscribes '
              'reliably), or set qos_reliability: reliable if the publisher offers it; for a best-effort '
-             'camera see the README section "Large images over best-effort QoS"')
+             'camera see the README section "Delivery: QoS and large images"')
 
 
 class PoseTrackerNode(LifecycleNode):
