@@ -39,7 +39,9 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     _setup_dds_env()
     import numpy as np
     import rclpy
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
+    from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import Image
 
     from .decode import decode_raw
@@ -54,7 +56,10 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     stats_file = out_dir / 'node_stats.json'
     stats_file.unlink(missing_ok=True)
 
-    rclpy.init()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()          # Ctrl-C / SIGTERM: stop the source, then the node, write the summary
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     rec = Node('demo_recorder')
     writer = VideoWriter(out_dir / 'annotated.mp4', fps)
     got = {'poses': 0, 'first': None, 'last': None, 'persons': []}
@@ -73,7 +78,9 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
 
     rec.create_subscription(TrackedPoseArray, 'tracked_poses', on_poses, 50)
     rec.create_subscription(Image, 'debug_image', on_debug, 50)
-    spin = threading.Thread(target=rclpy.spin, args=(rec,), daemon=True)
+    executor = SingleThreadedExecutor()
+    executor.add_node(rec)
+    spin = threading.Thread(target=executor.spin, daemon=True)
     spin.start()
 
     py = sys.executable
@@ -86,6 +93,10 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     node_log = []
     threading.Thread(target=lambda: node_log.extend(node.stdout), daemon=True).start()
     while rec.count_publishers('tracked_poses') == 0:
+        if stop.is_set():
+            node.send_signal(signal.SIGINT)
+            node.wait(timeout=30)
+            raise KeyboardInterrupt
         if node.poll() is not None:
             raise RuntimeError('pose_tracker exited during start-up:\n' + ''.join(node_log))
         if time.perf_counter() - t_start > 120:
@@ -98,9 +109,14 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
                '--params-file', str(REPO_ROOT / 'config' / 'video_source.yaml'),
                '-p', f'video_path:={video}', '-p', 'wait_for_subscribers:=20.0']
     t0 = time.perf_counter()
-    src = subprocess.run(src_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=max_seconds)
+    src = subprocess.Popen(src_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while src.poll() is None and not stop.is_set() and time.perf_counter() - t0 < max_seconds:
+        time.sleep(0.1)
+    if src.poll() is None:                 # Ctrl-C or time limit: stop the camera like a user would
+        src.send_signal(signal.SIGINT)
+    src_out = src.communicate(timeout=30)[0]
     # wait until the last frame has come through (no output for 2 s)
-    while True:
+    while not stop.is_set():
         with lock:
             last = got['last'] or t0
         if time.perf_counter() - last > 2.0:
@@ -115,6 +131,7 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     if node_rc != 0 or src.returncode != 0:
         print(f'warning: pose_tracker exit code {node_rc}, video_source {src.returncode}:\n'
               + ''.join(node_log[-20:]), file=sys.stderr)
+    executor.shutdown()
     rec.destroy_node()
     rclpy.try_shutdown()
     writer.close()
@@ -125,7 +142,7 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     ppf = st['persons_per_frame']
     active = (got['last'] - got['first']) if got['poses'] > 1 else 0.0
     stages = st['stage_ms']
-    published = _published(src.stdout)
+    published = _published(src_out)
     summary = {
         'video': str(video), 'video_fps': fps, 'video_frames': n_frames,
         'device': st['device'], 'pose_backend': st['pose_backend'], 'pose_runtime': st['pose_runtime'],
@@ -140,6 +157,7 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         'frames_lost_in_transport_reported_by_node': c.get('lost_in_transport', 0),
         'subscription_reliability': st.get('subscription_reliability', ''),
         'exit_codes': {'pose_tracker': node_rc, 'video_source': src.returncode},
+        'interrupted': stop.is_set(),
         'bad_input_frames': c.get('bad_input', 0),
         'tracked_pose_msgs_received_by_subscriber': got['poses'],
         'annotated_frames_written': writer.frames,
@@ -190,7 +208,13 @@ def main(argv=None) -> int:
     for kv in a.param:
         k, _, v = kv.partition(':=')
         extra[k] = yaml.safe_load(v)
-    s = run_demo(video, Path(a.out), Path(a.params), extra, a.max_seconds)
+    try:
+        s = run_demo(video, Path(a.out), Path(a.params), extra, a.max_seconds)
+    except KeyboardInterrupt:
+        print('interrupted during start-up; nothing to summarise')
+        return 0
+    if s['interrupted']:
+        print('interrupted: summary of the frames so far')
     st = s['stage_ms']
     print(f"published {s['frames_published']}, received by the node {s['frames_received_by_node']} "
           f"({100 * s['received_fraction']:.1f} %, {s['subscription_reliability']} subscription), "
