@@ -27,9 +27,10 @@ class MarkerBuilder:
     camera leaves nothing stale; a skeleton or joint marker with no point above ``kp_threshold`` is
     deleted rather than sent empty; markers of tracks that are no longer reported are deleted."""
 
-    def __init__(self, depth: float = 2.0, focal_px: float = 0.0, kp_threshold: float = 0.3,
-                 lifetime: float = 0.5, line_width: float = 0.01, joint_size: float = 0.025,
-                 text_size: float = 0.06):
+    def __init__(self, depth: float, focal_px: float, kp_threshold: float, lifetime: float,
+                 line_width: float = 0.01, joint_size: float = 0.025, text_size: float = 0.06):
+        # depth, focal_px, kp_threshold, lifetime: the node's settings (NodeSettings marker_depth,
+        # marker_focal_px, keypoint_score_threshold, marker_lifetime); their defaults live there
         self.depth = depth
         self.focal_px = focal_px
         self.kp_threshold = kp_threshold

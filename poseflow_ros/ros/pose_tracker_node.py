@@ -189,8 +189,9 @@ class PoseTrackerNode(LifecycleNode):
         self.pub_poses = self.create_lifecycle_publisher(TrackedPoseArray, 'tracked_poses', 10)
         self.pub_markers = self.create_lifecycle_publisher(MarkerArray, 'markers', 10)
         self.pub_debug = self.create_lifecycle_publisher(Image, 'debug_image', 2)
-        self.markers = MarkerBuilder()
-        self._apply_marker_settings()
+        s = self.settings
+        self.markers = MarkerBuilder(s.marker_depth, s.marker_focal_px, s.keypoint_score_threshold,
+                                     s.marker_lifetime)
         p = self.pipeline
         self.get_logger().info(
             f'configured in {time.perf_counter() - t0:.1f} s: detector={p.detector.name} pose={p.pose.name} '
@@ -299,6 +300,8 @@ class PoseTrackerNode(LifecycleNode):
                 f'sudo sysctl -w net.core.rmem_max=4194304, or publish the camera reliably')
 
     def _recheck_qos(self) -> None:
+        if self.sub is None:
+            return
         infos = self.get_publishers_info_by_topic(self.sub.topic_name)
         want = offered_reliability(infos)
         if want is not None and want != self._sub_reliability:
@@ -323,7 +326,7 @@ class PoseTrackerNode(LifecycleNode):
         if not self._loss_warned and self.losses.significant():
             self._loss_warned = True
             self.get_logger().warning(
-                f'{self.losses.summary_text()} on {self.sub.topic_name} '
+                f'{self.losses.summary_text()} on {self.resolve_topic_name(self._topic())} '
                 f'({self._sub_reliability} subscription): {_LOSS_FIX}')
 
     def _bad_input(self, text: str) -> None:
