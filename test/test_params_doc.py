@@ -39,3 +39,12 @@ def test_yaml_marks_the_live_settings():
             seen.add(m.group(1))
             assert ('[live]' in m.group(2)) == live[m.group(1)], line
     assert seen == set(live)
+
+
+def test_video_source_yaml_lists_every_setting_with_its_default():
+    import yaml
+    from poseflow_ros.ros.node_settings import VideoSourceSettings
+    from poseflow_ros.settings import specs
+    cfg = yaml.safe_load((ROOT / 'config' / 'video_source.yaml').read_text())['video_source']['ros__parameters']
+    want = {sp.name: sp.default for sp in specs(VideoSourceSettings)}
+    assert cfg == want

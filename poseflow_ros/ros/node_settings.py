@@ -1,4 +1,4 @@
-"""The pose_tracker node's own settings (input, QoS, outputs, markers), declared once like the core's.
+"""The nodes' own settings (pose_tracker: input, QoS, outputs, markers; video_source), declared once.
 
 The core settings (models, thresholds, tracker, posture) live in :class:`~poseflow_ros.pipeline.PipelineConfig`,
 :class:`~poseflow_ros.track.TrackerConfig` and :class:`~poseflow_ros.analytics.PostureConfig`; the node
@@ -54,3 +54,27 @@ class NodeSettings:
     marker_lifetime: float = setting(
         0.5, 'Seconds a marker stays in RViz unless refreshed by a newer frame (a few frame periods), so '
              'nothing stale survives a camera stop; 0 = forever.', range=(0.0, 3600.0), live=True)
+
+
+@dataclass
+class VideoSourceSettings:
+    """video_source's parameters (a demo/test camera: a video file published as sensor_msgs/Image)."""
+    video_path: str = setting('', 'Video file to publish (required).')
+    frame_id: str = setting('camera', 'frame_id written into every image header.')
+    rate: float = setting(0.0, 'Publish rate in Hz; 0 = the file frame rate.', range=(0.0, 1000.0))
+    loop: bool = setting(False, 'Start again at the end of the file.')
+    encoding: str = setting('bgr8', 'Encoding of the published raw images.',
+                            choices=('bgr8', 'rgb8', 'mono8', 'bgra8', 'rgba8'))
+    publish_compressed: bool = setting(
+        False, 'Also publish JPEG sensor_msgs/CompressedImage on image/compressed.')
+    max_frames: int = setting(0, 'Stop after this many frames (0 = no limit).', range=(0, 10**9))
+    wait_for_subscribers: float = setting(
+        0.0, 'Seconds to wait for a subscriber on image before starting (0 = do not wait).',
+        range=(0.0, 3600.0))
+    settle_time: float = setting(
+        1.0, 'Seconds to wait after the first subscriber matched before publishing (with '
+             'wait_for_subscribers), so auto-QoS subscribers can settle.', range=(0.0, 60.0))
+    exit_when_done: bool = setting(True, 'Shut down when the file ends (when not looping).')
+    qos_reliability: str = setting(
+        'reliable', 'Reliability of the image publisher (reliable also serves best-effort subscribers).',
+        choices=('best_effort', 'reliable'))

@@ -21,34 +21,20 @@ from std_msgs.msg import Header
 from ..video import VideoReader
 from .conversions import bgr_to_image
 from .process import ignore_stop_signals, install_stop_handlers
-from .params import ParameterError, declare, make_qos
+from .node_settings import VideoSourceSettings
+from .params import ParameterError, declare_settings, make_qos, read_settings
 
 
 class VideoSourceNode(Node):
     def __init__(self, **kwargs):
         super().__init__('video_source', **kwargs)
-        path = declare(self, 'video_path', '', 'Video file to publish (required).')
-        self.frame_id = declare(self, 'frame_id', 'camera', 'frame_id written into every image header.')
-        rate = declare(self, 'rate', 0.0, 'Publish rate in Hz; 0 = the file frame rate.', range_=(0.0, 1000.0))
-        self.loop = declare(self, 'loop', False, 'Start again at the end of the file.')
-        self.encoding = declare(self, 'encoding', 'bgr8', 'Encoding of the published raw images.',
-                                choices=('bgr8', 'rgb8', 'mono8', 'bgra8', 'rgba8'))
-        self.compressed = declare(self, 'publish_compressed', False,
-                                  'Also publish JPEG sensor_msgs/CompressedImage on image/compressed.')
-        self.max_frames = declare(self, 'max_frames', 0, 'Stop after this many frames (0 = no limit).',
-                                  range_=(0, 10**9))
-        self.wait_subs = declare(self, 'wait_for_subscribers', 0.0,
-                                 'Seconds to wait for a subscriber on image before starting (0 = do not wait).',
-                                 range_=(0.0, 3600.0))
-        self.exit_when_done = declare(self, 'exit_when_done', True,
-                                      'Shut down when the file ends (when not looping).')
-        reliability = declare(self, 'qos_reliability', 'reliable',
-                              'Reliability of the image publisher (reliable also serves best-effort subscribers).',
-                              choices=('best_effort', 'reliable'))
-        self.settle = declare(self, 'settle_time', 1.0,
-                              'Seconds to wait after the first subscriber matched before publishing '
-                              '(with wait_for_subscribers), so auto-QoS subscribers can settle.',
-                              range_=(0.0, 60.0))
+        declare_settings(self, VideoSourceSettings, runtime_note=False)
+        cfg = VideoSourceSettings(**read_settings(self, VideoSourceSettings))
+        path, rate, reliability = cfg.video_path, cfg.rate, cfg.qos_reliability
+        self.frame_id, self.loop, self.encoding = cfg.frame_id, cfg.loop, cfg.encoding
+        self.compressed, self.max_frames = cfg.publish_compressed, cfg.max_frames
+        self.wait_subs = cfg.wait_for_subscribers
+        self.settle, self.exit_when_done = cfg.settle_time, cfg.exit_when_done
         if not path:
             raise ParameterError("parameter 'video_path' is empty: pass -p video_path:=/path/to/video.mp4")
         self.reader = VideoReader(path, loop=self.loop)
