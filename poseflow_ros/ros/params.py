@@ -54,16 +54,6 @@ def read_settings(node, cls, prefix: str = '') -> Dict[str, Any]:
     return out
 
 
-def declare(node, name: str, default: Any, description: str, choices=None, range_=None):
-    """Declare one ad-hoc parameter (small nodes such as video_source); returns its checked value."""
-    sp = Spec(name, type(default), default, description, range_, tuple(choices) if choices else None)
-    node.declare_parameter(name, default, describe(sp, runtime_note=False))
-    try:
-        return sp.check(node.get_parameter(name).value)
-    except ValueError as e:
-        raise ParameterError(f'parameter {e}; fix it in the params file or with -p {name}:=<value>')
-
-
 _REL = {'best_effort': ReliabilityPolicy.BEST_EFFORT, 'reliable': ReliabilityPolicy.RELIABLE}
 
 
