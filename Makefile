@@ -37,3 +37,12 @@ bench-tracking: setup
 
 clean:
 	rm -rf build out .pytest_cache
+
+# Soak (issue #11): video_source (25 Hz, looped) -> pose_tracker (CPU) -> a subscriber, for SOAK_S seconds, with
+# faults injected every ~25 s (second publisher, burst, parameter changes, 1280x720 frames, lifecycle
+# deactivate/activate, camera restart; a bad frame every 3 s). Writes out/soak/summary.json (+ logs);
+# exit code 0 only when the goals hold (RSS slope, no unhandled error, node alive, outputs, latency).
+SOAK_S ?= 1800
+.PHONY: soak
+soak: setup
+	$(PY) tools/soak.py --seconds $(SOAK_S) --out out/soak $(SOAK_ARGS)
