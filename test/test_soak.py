@@ -24,7 +24,8 @@ def test_soak_60s(tmp_path, walk_video):
     # latency goal for 2 busy shared cores (the 30-minute `make soak` keeps the 1 s goal)
     p = subprocess.run([sys.executable, str(ROOT / 'tools' / 'soak.py'), '--seconds', '60', '--out', str(out),
                         '--video', str(walk_video), '--latency-goal-ms', '2000'],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=420)
+                       check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=420)
     assert (out / 'summary.json').is_file(), p.stdout[-5000:]
     s = json.loads((out / 'summary.json').read_text())
     log = p.stdout[-4000:]

@@ -285,6 +285,11 @@ class Soak:
         self.camera_unexpected_exits = []
         self.sources = []                 # every video_source Proc
         self.second_cameras = []
+        self.interrupted = False
+        self.kinds = [k for k in (a.faults.split(',') if a.faults not in ('', 'none') else []) if k]
+        unknown = [k for k in self.kinds if k not in FAULT_KINDS]
+        if unknown:
+            raise SystemExit(f'unknown fault kind(s) {unknown}; choose from {",".join(FAULT_KINDS)}')
 
     # -------------------------------------------------------------- ROS side of this process
     def start_ros(self):
@@ -539,7 +544,9 @@ class Soak:
                 return
             if time.monotonic() - t_soak0 > last_start:
                 return
-            kind = FAULT_KINDS[k % len(FAULT_KINDS)]
+            if not self.kinds:
+                return
+            kind = self.kinds[k % len(self.kinds)]
             k += 1
             ts = time.monotonic()
             try:
@@ -588,11 +595,12 @@ class Soak:
         t0 = time.monotonic()
         lead, tail = min(4.0, a.seconds * 0.1), min(10.0, max(4.0, a.seconds * 0.15))
         span = max(1.0, a.seconds - lead - tail)
-        period = min(a.fault_period, max(6.0, span / len(FAULT_KINDS)))
+        period = min(a.fault_period, max(6.0, span / max(1, len(self.kinds))))
         faults = threading.Thread(target=self._fault_loop, args=(t0, period, lead, a.seconds - tail), daemon=True)
         bad = threading.Thread(target=self._bad_input_loop, daemon=True)
         faults.start()
-        bad.start()
+        if a.bad_input:
+            bad.start()
         next_rss, next_progress = t0, t0 + a.progress_every
         while True:
             now = time.monotonic()
@@ -619,7 +627,8 @@ class Soak:
         duration = time.monotonic() - t0
         self.stop_faults.set()
         faults.join(timeout=60)
-        bad.join(timeout=10)
+        if bad.is_alive():
+            bad.join(timeout=10)
         mb = rss_mb(self.tracker.pid)
         if mb is not None:
             self.rss.append((time.monotonic() - t0, mb))
@@ -713,13 +722,14 @@ class Soak:
         p99 = percentile(cam, 99)
         judge_rss = duration >= a.rss_goal_min_s
         goals = {
-            'rss_slope_mb_per_min<=0.5': (slope is not None and slope <= a.rss_slope_goal) if judge_rss
-            else 'not judged (run shorter than --rss-goal-min-s %.0f s)' % a.rss_goal_min_s,
+            f'rss_slope_mb_per_min<={a.rss_slope_goal:g}': (slope is not None and slope <= a.rss_slope_goal)
+            if judge_rss else f'not judged (run shorter than --rss-goal-min-s {a.rss_goal_min_s:.0f} s)',
             'unhandled_errors==0': unhandled == 0,
             'node_alive': bool(node_alive) and node_rc == 0,
             'outputs>=99%_of_processed': ratio is not None and ratio >= 0.99,
             f'camera_latency_p99<{a.latency_goal_ms:.0f}ms': p99 is not None and p99 < a.latency_goal_ms,
             'faults_answered_as_expected': not self.failures,
+            'ran_to_the_end': not self.interrupted,
         }
         ok = all(v is True or isinstance(v, str) for v in goals.values())
         # not goals: things worth a look that the numbers above show
@@ -736,6 +746,7 @@ class Soak:
             'goals': goals,
             'duration_s': round(duration, 1),
             'fault_period_s': round(period, 1),
+            'fault_kinds': ','.join(self.kinds) or 'none',
             'node_startup_s': round(node_start_s, 1),
             'ros_domain_id': int(os.environ.get('ROS_DOMAIN_ID', '0')),
             'frames_published': src_published + sum(own.values()),
@@ -791,7 +802,7 @@ def report(s: dict, path) -> None:
     def g(v):
         return 'PASS' if v is True else ('FAIL' if v is False else v)
     print('=' * 100)
-    print(f"soak {s['duration_s']:.0f} s (a fault every {s['fault_period_s']} s): "
+    print(f"soak {s['duration_s']:.0f} s (a fault every {s['fault_period_s']} s, kinds {s['fault_kinds']}): "
           f"{'ALL GOALS MET' if s['ok'] else 'GOALS NOT MET'}")
     print(f"frames published {s['frames_published']} {s['frames_published_by_source']}")
     print(f"node: received {s['frames_received_by_node']}, processed {s['frames_processed']} "
@@ -831,6 +842,10 @@ def main(argv=None) -> int:
     ap.add_argument('--video', default='')
     ap.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
                     help='extra pose_tracker parameter')
+    ap.add_argument('--faults', default=','.join(FAULT_KINDS),
+                    help='fault kinds to cycle through, comma-separated, in this order (none = no faults)')
+    ap.add_argument('--bad-input', action=argparse.BooleanOptionalAction, default=True,
+                    help='send a bad frame every --bad-every seconds')
     ap.add_argument('--fault-period', type=float, default=25.0, help='seconds between faults in long runs')
     ap.add_argument('--fault-seconds', type=float, default=3.0,
                     help='how long the second publisher and the 1280x720 frames last')
@@ -864,6 +879,7 @@ def main(argv=None) -> int:
 
     def on_signal(*_):      # Ctrl-C: end the soak early, still stop everything in order and write the summary
         stop['n'] += 1
+        soak.interrupted = True
         a.seconds = 0.0
         if stop['n'] > 1:
             raise KeyboardInterrupt
