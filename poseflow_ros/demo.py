@@ -37,7 +37,6 @@ def _ros_value(v) -> str:
 
 def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_seconds: float) -> dict:
     _setup_dds_env()
-    import numpy as np
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
@@ -139,7 +138,8 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         raise RuntimeError('pose_tracker wrote no stats:\n' + ''.join(node_log[-30:]))
     st = json.loads(stats_file.read_text())
     c = st['counters']
-    ppf = st['persons_per_frame']
+    ppf = st['persons_per_frame']          # running summary from the node (constant size)
+    ids = st['track_ids']
     active = (got['last'] - got['first']) if got['poses'] > 1 else 0.0
     stages = st['stage_ms']
     published = _published(src_out)
@@ -162,12 +162,13 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         'tracked_pose_msgs_received_by_subscriber': got['poses'],
         'annotated_frames_written': writer.frames,
         'persons_per_frame': {
-            'mean': float(np.mean(ppf)) if ppf else 0.0, 'max': int(max(ppf)) if ppf else 0,
-            'frames_with_persons': int(sum(1 for n in ppf if n > 0)),
-            'histogram': {str(k): int(v) for k, v in zip(*np.unique(ppf, return_counts=True))} if ppf else {},
+            'mean': float(ppf['mean']), 'max': int(ppf['max']),
+            'frames_with_persons': int(ppf['frames_with_persons']),
+            'histogram': {str(k): int(v) for k, v in ppf['histogram'].items()},
         },
-        'distinct_track_ids': len(st['track_ids']),
-        'track_ids': st['track_ids'],
+        'distinct_track_ids': int(ids['distinct']),
+        'highest_track_id': int(ids['highest']),
+        'recent_track_ids': list(ids['recent']),
         'end_to_end_fps': (got['poses'] - 1) / active if active > 0 else 0.0,
         'processing_fps': 1000.0 / stages['total']['mean'] if 'total' in stages else 0.0,
         'latency_ms': stages.get('latency', {}),

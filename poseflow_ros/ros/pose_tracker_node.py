@@ -21,9 +21,14 @@ PostureConfig (``posture.*``); those marked live change with ``ros2 param set`` 
 only while unconfigured (a set is refused with the reason otherwise).
 Latest frame wins: a frame that arrives while one is being processed replaces the waiting one
 (the replaced frame is counted as dropped); nothing queues without bound.
+Bad input (see poseflow_ros.decode) is skipped, counted (bad_input_frames) and logged at most once per
+error_log_period per kind of problem. Memory is bounded: statistics are running summaries and windows, and
+after large frames the process gives memory back (malloc_trim; the image subscription is re-created once
+large frames stop, which releases the middleware's sample buffers).
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import sys
 import threading
@@ -54,13 +59,17 @@ from .node_settings import NodeSettings
 from .process import (RMEM_NEEDED, ignore_stop_signals, install_stop_handlers, receive_buffer_limit,
                       use_large_image_profile)
 from .params import ParameterError, declare_settings, make_qos, offered_reliability, read_settings
-from .stats import LossMonitor, StageStats
+from .stats import LogThrottle, LossMonitor, StageStats, TrackSummary
 
 from poseflow_ros.msg import TrackedPoseArray
 
 # start-up problems that name their fix (models missing, bad parameters, no GPU, ...)
 STARTUP_ERRORS = (models.ModelError, ParameterError, ValueError, FileNotFoundError, RuntimeError, ImportError)
 _SUCCESS, _FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+# memory given back after large frames (measured: 3840x2160 and 7680x4320 frames left the process ~140 MB
+# bigger, held by the DDS reader's sample buffers and by freed-but-kept heap memory)
+TRIM_ABOVE_BYTES = 8 * 1024 * 1024      # after processing a frame larger than this: malloc_trim(0)
+RESUBSCRIBE_AFTER_S = 3.0               # no such frame for this long: re-create the image subscription
 _LOSS_FIX = ('publish the camera with RELIABLE QoS (the default qos_reliability: auto then subscribes '
              'reliably), or set qos_reliability: reliable if the publisher offers it; for a best-effort '
              'camera see the README section "Delivery: QoS and large images"')
@@ -84,8 +93,11 @@ class PoseTrackerNode(LifecycleNode):
 
         self.stats = StageStats()
         self.losses = LossMonitor()
-        self.track_ids = set()
-        self.persons_per_frame = []
+        self.tracks_summary = TrackSummary()
+        self._log_throttle = LogThrottle(self.settings.error_log_period)
+        self.last_bad_input = ''
+        self._large_rx = 0.0            # monotonic time of the last large frame (0: none since subscribing)
+        self.memory_releases = 0
         self._cv = threading.Condition()
         self._pipe_lock = threading.Lock()        # process() vs live parameter changes
         self._latest = None
@@ -291,6 +303,7 @@ class PoseTrackerNode(LifecycleNode):
                                             make_qos(reliability, self.settings.qos_depth),
                                             event_callbacks=events)
         self._sub_reliability = reliability
+        self._large_rx = 0.0
         rmem = receive_buffer_limit()
         if reliability == 'best_effort' and rmem is not None and rmem < RMEM_NEEDED and not self._rmem_warned:
             self._rmem_warned = True
@@ -309,11 +322,27 @@ class PoseTrackerNode(LifecycleNode):
                                    f'resubscribing {want} (qos_reliability: auto)')
             self._subscribe(want)
 
+    def _release_large_buffers(self) -> None:
+        """Once large frames have stopped for RESUBSCRIBE_AFTER_S: re-create the subscription (same QoS) so
+        the middleware frees the sample buffers it grew for them, and trim the heap (executor thread)."""
+        if self.sub is None or not self._large_rx or time.monotonic() - self._large_rx < RESUBSCRIBE_AFTER_S:
+            return
+        with self._cv:
+            waiting = self._latest is not None
+        if waiting:
+            return
+        self._subscribe(self._sub_reliability)
+        _malloc_trim()
+        self.memory_releases += 1
+        self.get_logger().info('large frames stopped: image subscription re-created to release their buffers')
+
     def _on_message_lost(self, info) -> None:
         self.losses.lost_by_transport(int(info.total_count_change))
 
     def _on_image(self, msg) -> None:
         rx = time.perf_counter()
+        if len(msg.data) > TRIM_ABOVE_BYTES:
+            self._large_rx = time.monotonic()
         st = msg.header.stamp
         self.losses.received(st.sec + st.nanosec * 1e-9)
         with self._cv:
@@ -329,9 +358,19 @@ class PoseTrackerNode(LifecycleNode):
                 f'{self.losses.summary_text()} on {self.resolve_topic_name(self._topic())} '
                 f'({self._sub_reliability} subscription): {_LOSS_FIX}')
 
-    def _bad_input(self, text: str) -> None:
+    def _log_limited(self, kind: str, text: str) -> None:
+        """Error log, at most once per error_log_period for each kind (rclpy's throttle cannot follow a
+        live change of the period: it raises ValueError)."""
+        self._log_throttle.period = self.settings.error_log_period
+        ok, held = self._log_throttle.allow(kind)
+        if ok:
+            more = f' ({held} more like it since the last message)' if held else ''
+            self.get_logger().error(text + more)
+
+    def _bad_input(self, text: str, kind: str = 'data') -> None:
         self.stats.count('bad_input')
-        self.get_logger().error(text, throttle_duration_sec=self.settings.error_log_period)
+        self.last_bad_input = text[:500]
+        self._log_limited(f'bad_input:{kind}', text)
 
     # ---------------------------------------------------------------- worker
     def _work(self) -> None:
@@ -343,12 +382,19 @@ class PoseTrackerNode(LifecycleNode):
                     return
                 msg, rx = self._latest
                 self._latest = None
+            large = len(msg.data) > TRIM_ABOVE_BYTES
             try:
                 self._process(msg, rx)
             except Exception as e:  # noqa: BLE001 -- a message must never kill the node
                 self.stats.count('errors')
-                self.get_logger().error(f'frame skipped: {type(e).__name__}: {e}',
-                                        throttle_duration_sec=self.settings.error_log_period)
+                try:
+                    self._log_limited('error', f'frame skipped: {type(e).__name__}: {e}')
+                except Exception:  # noqa: BLE001 -- not even the log may end the worker
+                    pass
+            finally:
+                msg = None
+            if large:        # the frame and its copies are freed now: hand the memory back
+                _malloc_trim()
 
     def _process(self, msg, rx: float) -> None:
         t0 = time.perf_counter()
@@ -356,12 +402,12 @@ class PoseTrackerNode(LifecycleNode):
         try:
             image = image_to_bgr(msg)
         except ImageError as e:
-            self._bad_input(f'bad image on {self._topic()}: {e}')
+            self._bad_input(f'bad image on {self._topic()}: {e}', e.kind)
             return
         h, w = image.shape[:2]
         if (s.expected_width and w != s.expected_width) or (s.expected_height and h != s.expected_height):
             self._bad_input(f'frame size {w}x{h} differs from expected_width x expected_height = '
-                            f'{s.expected_width}x{s.expected_height}; frame skipped')
+                            f'{s.expected_width}x{s.expected_height}; frame skipped', 'expected_size')
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         frame = Frame(image, stamp, msg.header.frame_id, self._frame_index)
@@ -387,8 +433,7 @@ class PoseTrackerNode(LifecycleNode):
             timings['latency'] = (now - stamp) * 1e3
         self.stats.add(timings)
         self.stats.count('processed')
-        self.track_ids.update(t.track_id for t in result.tracks)
-        self.persons_per_frame.append(len(result.tracks))
+        self.tracks_summary.add(t.track_id for t in result.tracks)
 
     # ---------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:
@@ -397,6 +442,7 @@ class PoseTrackerNode(LifecycleNode):
         rx, px = self.stats.counters['received'], self.stats.counters['processed']
         dt = max(now - t, 1e-6)
         self._diag_prev = (now, rx, px)
+        self._release_large_buffers()
         s = self.stats.summary(last=100)
         state = self.state_label()
         st = DiagnosticStatus(name=f'{self.get_name()}: pose tracking', hardware_id='poseflow_ros')
@@ -416,7 +462,9 @@ class PoseTrackerNode(LifecycleNode):
                 'frames_missing_by_stamp_gaps': self.losses.gap_missing,
                 'subscription_reliability': self._sub_reliability or '',
                 'bad_input_frames': self.stats.counters['bad_input'],
-                'distinct_track_ids': len(self.track_ids)}
+                'last_bad_input': self.last_bad_input,
+                'frame_errors': self.stats.counters['errors'],
+                'distinct_track_ids': self.tracks_summary.distinct_ids}
         for k, v in s.items():
             vals[f'{k}_ms_mean'] = v['mean']
         st.values = [KeyValue(key=k, value=f'{v:.3f}' if isinstance(v, float) else str(v))
@@ -426,13 +474,14 @@ class PoseTrackerNode(LifecycleNode):
         self.pub_diag.publish(arr)
 
     def stats_report(self) -> dict:
-        """Counters, per-stage ms, persons per frame and track ids so far (what stats_file holds)."""
+        """Counters, per-stage ms, persons per frame and track ids so far (what stats_file holds); constant
+        size: persons_per_frame {frames, mean, max, frames_with_persons, histogram}, track_ids {distinct,
+        highest, recent}."""
         p = self.pipeline
         return {'counters': {**self.stats.counters, 'lost_in_transport': self.losses.transport_lost,
                              'missing_by_stamp_gaps': self.losses.gap_missing},
                 'stage_ms': self.stats.summary(),
-                'persons_per_frame': list(self.persons_per_frame),
-                'track_ids': sorted(int(t) for t in self.track_ids),
+                **self.tracks_summary.report(),
                 'subscription_reliability': self._sub_reliability or '',
                 'device': str(getattr(p.pose, 'device', '')) if p else '',
                 'pose_backend': self.config.pose_backend if self.config else '',
@@ -456,6 +505,20 @@ class PoseTrackerNode(LifecycleNode):
         if hasattr(self, '_state_machine') and self.state_label() in ('inactive', 'active'):
             self.trigger_shutdown()
         return super().destroy_node()
+
+
+_LIBC = None
+
+
+def _malloc_trim() -> None:
+    """Give freed heap memory back to the system (glibc keeps it otherwise); a no-op elsewhere."""
+    global _LIBC
+    try:
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL('libc.so.6')
+        _LIBC.malloc_trim(0)
+    except (OSError, AttributeError):
+        _LIBC = False
 
 
 def main(args=None) -> int:
