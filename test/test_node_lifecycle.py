@@ -78,11 +78,41 @@ def test_loss_monitor_counts_stamp_gaps_and_middleware_losses():
     m.received(t)
     assert m.gap_missing == 5 and m.significant()
     m.lost_by_transport(7)
+    t += 0.04
+    m.received(t)
     assert m.transport_lost == 7 and m.lost == 7 and m.significant()
+    for _ in range(300):                              # losses stop: after the recent window, not significant
+        t += 0.04
+        m.received(t)
+    assert m.lost == 7 and not m.significant()
     quiet = LossMonitor()
     for i in range(200):
         quiet.received(100.0 + 0.04 * i)
     assert quiet.lost == 0 and not quiet.significant()
+
+
+def test_loss_monitor_ignores_bursts_pauses_and_clock_jumps():
+    """A burst (0.5 ms apart) must not become the 'frame period' (it turned every later frame into ~80
+    missing ones in a soak); a pause of seconds (camera restart) and a stamp jump are not lost frames."""
+    m = LossMonitor()
+    t = 100.0
+    for _ in range(50):
+        t += 0.04
+        m.received(t)
+    for _ in range(200):
+        t += 0.0005
+        m.received(t)
+    for _ in range(100):
+        t += 0.04
+        m.received(t)
+    t += 3.0                                           # camera restart
+    m.received(t)
+    m.received(t + 3600.0)                             # clock jump
+    for k in range(1, 50):
+        m.received(t + 3600.0 + 0.04 * k)
+    assert m.gap_missing == 0 and not m.significant()
+    m.restart()
+    assert not m.significant()
 
 
 def test_lifecycle_transitions_over_dds(ros, pipeline, frames):

@@ -66,6 +66,7 @@ from poseflow_ros.msg import TrackedPoseArray
 # start-up problems that name their fix (models missing, bad parameters, no GPU, ...)
 STARTUP_ERRORS = (models.ModelError, ParameterError, ValueError, FileNotFoundError, RuntimeError, ImportError)
 _SUCCESS, _FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+LOSS_WARN_PERIOD_S = 60.0
 # memory given back after large frames (measured: 3840x2160 and 7680x4320 frames left the process ~140 MB
 # bigger, held by the DDS reader's sample buffers and by freed-but-kept heap memory)
 TRIM_ABOVE_BYTES = 8 * 1024 * 1024      # after processing a frame larger than this: malloc_trim(0)
@@ -109,7 +110,7 @@ class PoseTrackerNode(LifecycleNode):
         self.sub = None
         self._sub_reliability = None
         self._qos_timer = None
-        self._loss_warned = False
+        self._loss_warned_at = -LOSS_WARN_PERIOD_S
         self._rmem_warned = False
         self.pub_poses = self.pub_markers = self.pub_debug = None
         self.markers = None
@@ -304,6 +305,7 @@ class PoseTrackerNode(LifecycleNode):
                                             event_callbacks=events)
         self._sub_reliability = reliability
         self._large_rx = 0.0
+        self.losses.restart()          # frames missed while re-matching are expected, not a transport loss
         rmem = receive_buffer_limit()
         if reliability == 'best_effort' and rmem is not None and rmem < RMEM_NEEDED and not self._rmem_warned:
             self._rmem_warned = True
@@ -352,8 +354,9 @@ class PoseTrackerNode(LifecycleNode):
             self.stats.count('received')
             self._last_rx = time.monotonic()
             self._cv.notify()
-        if not self._loss_warned and self.losses.significant():
-            self._loss_warned = True
+        now = time.monotonic()
+        if now - self._loss_warned_at >= LOSS_WARN_PERIOD_S and self.losses.significant():
+            self._loss_warned_at = now        # at most one warning a minute while frames keep being lost
             self.get_logger().warning(
                 f'{self.losses.summary_text()} on {self.resolve_topic_name(self._topic())} '
                 f'({self._sub_reliability} subscription): {_LOSS_FIX}')

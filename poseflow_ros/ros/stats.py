@@ -143,21 +143,26 @@ class LogThrottle:
 
 class LossMonitor:
     """Frames that never reached the node: the rmw 'message lost' count (DDS sequence gaps, exact where the
-    middleware reports it) and, independently, an estimate from gaps in the header stamps (a gap of k
-    median frame periods counts k - 1 missing frames; a camera that pauses also counts here; a jump of more
-    than ``max_gap_s`` -- a far-future or reset stamp -- is not a loss and starts the period estimate anew)."""
+    middleware reports it, as Fast DDS does) and, independently, an estimate from gaps in the header stamps:
+    a gap of k typical frame periods (2 <= k <= ``max_gap_periods``) counts k - 1 missing frames. The period
+    is the median of the recent intervals, gaps included (it follows a camera that changes rate); intervals
+    under ``min_period_s`` (bursts) are ignored; a longer pause (a camera restart, a clock jump) is not a
+    loss. Both counts are kept for the node's lifetime; :meth:`significant` judges the last ``recent``
+    frames, so a short, explained loss (a re-subscription) does not mark the rest of the run."""
 
-    def __init__(self, window: int = 50, min_lost: int = 5, max_fraction: float = 0.01,
-                 max_gap_s: float = 60.0):
+    def __init__(self, window: int = 50, min_lost: int = 5, max_fraction: float = 0.01, recent: int = 250,
+                 min_period_s: float = 0.002, max_gap_periods: int = 10):
         self._lock = threading.Lock()
         self.transport_lost = 0
         self.gap_missing = 0
         self.n_received = 0
         self._periods = collections.deque(maxlen=window)
         self._last_stamp = None
+        self._marks = collections.deque(maxlen=recent)      # (received, lost) after each frame
         self.min_lost = min_lost
         self.max_fraction = max_fraction
-        self.max_gap_s = max_gap_s       # a longer gap is a clock jump or a camera restart: not counted
+        self.min_period_s = min_period_s
+        self.max_gap_periods = max_gap_periods
 
     def lost_by_transport(self, n: int) -> None:
         with self._lock:
@@ -166,28 +171,44 @@ class LossMonitor:
     def received(self, stamp: float) -> None:
         with self._lock:
             self.n_received += 1
-            last, self._last_stamp = self._last_stamp, stamp
-            if last is None or stamp <= last:
-                return
-            dt = stamp - last
-            if dt > self.max_gap_s:
-                self._periods.clear()
-                return
-            if len(self._periods) >= 10:
-                period = float(np.median(self._periods))
-                k = int(round(dt / period)) if period > 0 else 1
-                if k >= 2:
-                    self.gap_missing += k - 1
-                    return            # a gap is not a period sample
-            self._periods.append(dt)
+            self._count_gap(stamp)
+            self._marks.append((self.n_received, max(self.transport_lost, self.gap_missing)))
+
+    def _count_gap(self, stamp: float) -> None:
+        last, self._last_stamp = self._last_stamp, stamp
+        if last is None or stamp <= last:
+            return
+        dt = stamp - last
+        if dt < self.min_period_s:
+            return                                  # burst: neither a period sample nor a gap
+        if len(self._periods) >= 10:
+            period = float(np.median(self._periods))
+            k = int(round(dt / period))
+            if k > self.max_gap_periods:
+                return                              # a pause or a clock jump, not lost frames
+            if k >= 2:
+                self.gap_missing += k - 1
+        self._periods.append(dt)
+
+    def restart(self) -> None:
+        """Forget the recent window and the stamp history (e.g. after re-subscribing)."""
+        with self._lock:
+            self._marks.clear()
+            self._periods.clear()
+            self._last_stamp = None
 
     @property
     def lost(self) -> int:
         return max(self.transport_lost, self.gap_missing)
 
     def significant(self) -> bool:
-        lost = self.lost
-        return lost >= self.min_lost and lost > self.max_fraction * (lost + self.n_received)
+        """More than ``max_fraction`` (and at least ``min_lost``) of the recent frames were lost."""
+        with self._lock:
+            if len(self._marks) < 2:
+                return False
+            (r0, l0), (r1, l1) = self._marks[0], self._marks[-1]
+            lost, got = max(0, l1 - l0), r1 - r0
+            return lost >= self.min_lost and lost > self.max_fraction * (lost + got)
 
     def summary_text(self) -> str:
         lost = self.lost
