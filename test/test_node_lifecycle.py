@@ -189,12 +189,14 @@ def test_live_parameters_are_validated_and_applied(ros, pipeline, frames):
             r, = _set(client, **{name.replace('.', '__'): value})
             assert r.successful, (name, r.reason)
             assert check(), name
-        # a live change takes effect on the next frame: no box scores 1.0
-        out = h.send(bgr_to_image(frames[0], header(0)))
-        assert out.poses or True
+        # a live change takes effect on the next frames: people tracked, then none once no box can score
+        # above 1.0
+        for i in range(3):
+            out = h.send(bgr_to_image(frames[i], header(i)))
+        assert out.poses, 'people tracked with the default detector threshold'
         r, = _set(client, detector_score_threshold=1.0)
         assert r.successful and node.pipeline.detector.score_threshold == 1.0
-        for i in range(1, 4):
+        for i in range(3, 6):
             out = h.send(bgr_to_image(frames[i], header(i)))
         assert out.poses == []
         r, = _set(client, detector_score_threshold=0.25)
