@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .coco import KEYPOINT_INDEX as K
-from .settings import setting, specs
+from .settings import check_fields, setting
 
 ANGLE_NAMES = ('left_elbow', 'right_elbow', 'left_knee', 'right_knee',
                'left_shoulder', 'right_shoulder', 'left_hip', 'right_hip')
@@ -67,8 +67,7 @@ class PostureConfig:
         30.0, 'standing: torso at most this many degrees from vertical.', range=(0.0, 90.0), live=True)
 
     def __post_init__(self):
-        for sp in specs(type(self)):
-            sp.check(getattr(self, sp.name))
+        check_fields(self)
 
 
 def joint_angles(keypoints: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -44,6 +44,7 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     from sensor_msgs.msg import Image
 
     from .decode import decode_raw
+    from .ros.process import install_stop_handlers
     from .video import VideoReader, VideoWriter
 
     from poseflow_ros.msg import TrackedPoseArray
@@ -56,9 +57,7 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     stats_file.unlink(missing_ok=True)
 
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()          # Ctrl-C / SIGTERM: stop the source, then the node, write the summary
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = install_stop_handlers()    # Ctrl-C / SIGTERM: stop the source, then the node, write the summary
     rec = Node('demo_recorder')
     writer = VideoWriter(out_dir / 'annotated.mp4', fps)
     got = {'poses': 0, 'first': None, 'last': None, 'persons': []}

@@ -16,7 +16,7 @@ from .analytics import PostureConfig, classify_posture, joint_angles
 from .detect import (DEFAULT_SCORE_THRESHOLD, DETECTOR_RUNTIMES, PersonDetector, detector_for_runtime,
                      make_detector)
 from .pose import PoseEstimator, make_pose_estimator
-from .settings import check_values, setting, specs
+from .settings import check_fields, check_values, setting
 from .types import Detections, Frame, FrameResult, Poses, TrackerInput
 
 
@@ -79,8 +79,7 @@ class PipelineConfig:
     posture: dict = field(default_factory=dict)   # PostureConfig overrides
 
     def __post_init__(self):
-        for sp in specs(type(self)):
-            sp.check(getattr(self, sp.name))
+        check_fields(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> 'PipelineConfig':

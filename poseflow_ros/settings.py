@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 SCALAR_TYPES = (bool, int, float, str)
 
@@ -79,6 +79,24 @@ def specs(cls, prefix: str = '') -> Iterator[Spec]:
             raise TypeError(f'{cls.__name__}.{f.name} is not declared with settings.setting()')
         yield Spec(prefix + f.name, type(f.default), f.default, m['help'], m.get('range'),
                    m.get('choices'), m.get('live', False))
+
+
+def field_errors(obj) -> List[str]:
+    """The messages of every field of a settings dataclass instance that fails its declared type/range."""
+    errs = []
+    for sp in specs(type(obj)):
+        try:
+            sp.check(getattr(obj, sp.name))
+        except ValueError as e:
+            errs.append(str(e))
+    return errs
+
+
+def check_fields(obj) -> None:
+    """ValueError (every failing field's message) unless all fields of ``obj`` pass their declaration."""
+    errs = field_errors(obj)
+    if errs:
+        raise ValueError('; '.join(errs))
 
 
 def spec_map(cls, prefix: str = '') -> Dict[str, Spec]:

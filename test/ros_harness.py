@@ -1,5 +1,7 @@
 """What the node tests share: the real pipeline (CPU), frames of the walking video, and a harness that runs
 the node under test with a test node that publishes images and records every output over DDS."""
+import subprocess
+import sys
 import threading
 import time
 
@@ -104,3 +106,14 @@ def header(i, frame_id='cam_optical'):
     return Header(stamp=Time(sec=1000 + i, nanosec=1234 * i), frame_id=frame_id)
 
 
+
+
+def node_process(module, *params, params_file=None):
+    """``python -m poseflow_ros.ros.<module> --ros-args [--params-file F] -p P ...`` as a subprocess (stdout
+    and stderr together, text)."""
+    cmd = [sys.executable, '-m', f'poseflow_ros.ros.{module}', '--ros-args']
+    if params_file is not None:
+        cmd += ['--params-file', str(params_file)]
+    for p in params:
+        cmd += ['-p', p]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -20,6 +20,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from poseflow_ros.msg import Keypoint, TrackedPose  # noqa: E402
 from poseflow_ros.ros.conversions import bgr_to_image  # noqa: E402
 from poseflow_ros.ros.pose_tracker_node import PoseTrackerNode  # noqa: E402
+from poseflow_ros.ros.process import rss_mb  # noqa: E402
 from ros_harness import Harness, frames, header, pipeline, ros  # noqa: E402,F401 -- fixtures
 
 HERE = Path(__file__).resolve().parent
@@ -336,13 +337,6 @@ def test_track_summary_counts_late_reported_ids_once():
     assert r['persons_per_frame']['histogram'] == {'0': 1, '1': 1, '2': 3, '3': 1}
 
 
-def _rss_mb(pid='self'):
-    for line in open(f'/proc/{pid}/status'):
-        if line.startswith('VmRSS'):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def test_memory_comes_back_after_large_frames(ros, pipeline):
     """3840x2160 and 7680x4320 frames from a camera in another process: afterwards the node's process is at
     most 60 MB above its baseline (before the fix: +130-160 MB for good, held by the DDS reader's sample
@@ -357,16 +351,16 @@ def test_memory_comes_back_after_large_frames(ros, pipeline):
     try:
         camera(640, 360, 10, 10)
         time.sleep(0.5)
-        base = _rss_mb()
+        base = rss_mb()
         p0 = h.node.stats.counters['processed']
         camera(3840, 2160, 5, 3)
         camera(7680, 4320, 5, 3)
         big = h.node.stats.counters['processed'] - p0
-        peak = _rss_mb()
+        peak = rss_mb()
         camera(640, 360, 10, 10)
         h.wait(lambda: h.node.memory_releases >= 1, 10.0, 'buffers released after the large frames')
         time.sleep(0.5)
-        after = _rss_mb()
+        after = rss_mb()
         print(f'RSS baseline {base:.0f} MB, after the large frames {peak:.0f} MB, released {after:.0f} MB '
               f'({big} large frames processed)')
         assert big >= 4

@@ -2,10 +2,7 @@
 SIGTERM and a double Ctrl-C, with no traceback, no C++ abort and no publish on an invalid context, and the
 tracker deletes its markers on the way out."""
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -14,17 +11,10 @@ from rclpy.node import Node  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from poseflow_ros.msg import TrackedPoseArray  # noqa: E402
+from ros_harness import node_process  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 CYCLES = 20
 BAD = ('Traceback', 'terminate called', 'RCLError', 'context is invalid', 'Failed to publish', 'Segmentation')
-
-
-def _node(module, *params):
-    cmd = [sys.executable, '-m', f'poseflow_ros.ros.{module}', '--ros-args']
-    for p in params:
-        cmd += ['-p', p]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _stop(proc, how):
@@ -44,14 +34,14 @@ def test_start_stop_cycles_with_frames_in_flight(walk_video):
     poses, markers = [], []
     rec.create_subscription(TrackedPoseArray, 'tracked_poses', poses.append, 50)
     rec.create_subscription(MarkerArray, 'markers', markers.append, 50)
-    src = _node('video_source_node', f'video_path:={walk_video}', 'loop:=true')
+    src = node_process('video_source_node', f'video_path:={walk_video}', 'loop:=true')
     ways = ('sigint', 'sigterm', 'double_sigint')
     results = []
     try:
         for i in range(CYCLES):
             how = ways[i % 3]
             n0, m0 = len(poses), len(markers)
-            pt = _node('pose_tracker_node', 'device:=cpu')
+            pt = node_process('pose_tracker_node', 'device:=cpu')
             t_end = time.monotonic() + 60
             while len(poses) < n0 + 3 and time.monotonic() < t_end and pt.poll() is None:
                 rclpy.spin_once(rec, timeout_sec=0.05)
@@ -69,7 +59,7 @@ def test_start_stop_cycles_with_frames_in_flight(walk_video):
         for how in ways:
             rc, out = _stop(src, how)
             assert rc == 0 and not [b for b in BAD if b in out], f'video_source ({how}): rc {rc}\n{out}'
-            src = _node('video_source_node', f'video_path:={walk_video}', 'loop:=true')
+            src = node_process('video_source_node', f'video_path:={walk_video}', 'loop:=true')
             time.sleep(1.5)
     finally:
         src.kill()

@@ -1,8 +1,6 @@
 """video_source publishes a real video over DDS (another process); the launch file is well-formed."""
 import ast
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,16 +13,13 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from poseflow_ros.decode import decode_compressed, decode_raw  # noqa: E402
 from poseflow_ros.video import VideoReader  # noqa: E402
+from ros_harness import node_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _source(*params):
-    cmd = [sys.executable, '-m', 'poseflow_ros.ros.video_source_node', '--ros-args',
-           '--params-file', str(ROOT / 'config' / 'video_source.yaml')]
-    for p in params:
-        cmd += ['-p', p]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return node_process('video_source_node', *params, params_file=ROOT / 'config' / 'video_source.yaml')
 
 
 def test_video_source_publishes_frames_in_order(walk_video):

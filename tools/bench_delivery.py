@@ -57,10 +57,9 @@ def log(*a):
 
 # ----------------------------------------------------------------------------- child roles
 def _qos(reliability: str, depth: int):
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-    rel = {'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityPolicy.BEST_EFFORT}[reliability]
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=rel,
-                      durability=DurabilityPolicy.VOLATILE)
+    """The sensor-data style QoS the node itself uses (keep-last, volatile)."""
+    from poseflow_ros.ros.params import make_qos
+    return make_qos(reliability, depth)
 
 
 def role_pub(a) -> int:

@@ -53,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from poseflow_ros.ros.process import rss_mb  # noqa: E402 -- no rclpy: safe before the DDS environment is set
+
 CAMERA_FRAME_ID = 'camera'                     # video_source's default frame_id
 FAULT_KINDS = ('second_publisher', 'burst', 'params', 'frame_size', 'lifecycle', 'camera_restart')
 # node log lines: expected answers to our bad frames vs everything else that looks like trouble
@@ -100,16 +102,6 @@ def percentile(values, q):
         return None
     import numpy as np
     return float(np.percentile(np.asarray(values, np.float64), q))
-
-
-def rss_mb(pid: int):
-    try:
-        for ln in Path(f'/proc/{pid}/status').read_text().splitlines():
-            if ln.startswith('VmRSS:'):
-                return int(ln.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def slope_per_min(samples):

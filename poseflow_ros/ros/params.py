@@ -43,12 +43,15 @@ def declare_settings(node, cls, prefix: str = '', runtime_note: bool = True) -> 
     return out
 
 
-def read_settings(node, cls, prefix: str = '') -> Dict[str, Any]:
-    """Current parameter values of the settings of ``cls``, checked (ParameterError names the fix)."""
+def read_settings(node, cls, prefix: str = '', pending: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Current parameter values of the settings of ``cls``, checked (ParameterError names the fix).
+    ``pending`` ({full name: value}) overrides them: the values a parameter set is about to make."""
+    pending = pending or {}
     out = {}
     for sp in specs(cls, prefix):
+        value = pending[sp.name] if sp.name in pending else node.get_parameter(sp.name).value
         try:
-            out[sp.name[len(prefix):]] = sp.check(node.get_parameter(sp.name).value)
+            out[sp.name[len(prefix):]] = sp.check(value)
         except ValueError as e:
             raise ParameterError(f'parameter {e}; fix it in the params file or with -p {sp.name}:=<value>')
     return out

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import sys
 import threading
 import time
+from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -110,7 +112,7 @@ class PoseTrackerNode(LifecycleNode):
         self.sub = None
         self._sub_reliability = None
         self._qos_timer = None
-        self._loss_warned_at = -LOSS_WARN_PERIOD_S
+        self._loss_throttle = LogThrottle(LOSS_WARN_PERIOD_S)
         self._rmem_warned = False
         self.pub_poses = self.pub_markers = self.pub_debug = None
         self.markers = None
@@ -121,12 +123,13 @@ class PoseTrackerNode(LifecycleNode):
     def state_label(self) -> str:
         return self._state_machine.current_state[1]
 
-    def _read_config(self):
-        """NodeSettings + PipelineConfig from the current parameters (ParameterError/ValueError if bad)."""
-        ns = NodeSettings(**read_settings(self, NodeSettings))
-        cfg = read_settings(self, PipelineConfig)
-        cfg['tracker'] = read_settings(self, TrackerConfig, 'tracker.')
-        cfg['posture'] = read_settings(self, PostureConfig, 'posture.')
+    def _read_config(self, pending=None):
+        """NodeSettings + PipelineConfig from the current parameters, or from them with ``pending``
+        ({name: value}) applied; ParameterError/ValueError if a value or a rule between values is bad."""
+        ns = NodeSettings(**read_settings(self, NodeSettings, pending=pending))
+        cfg = read_settings(self, PipelineConfig, pending=pending)
+        cfg['tracker'] = read_settings(self, TrackerConfig, 'tracker.', pending)
+        cfg['posture'] = read_settings(self, PostureConfig, 'posture.', pending)
         cfg = PipelineConfig.from_dict(cfg)
         TrackerConfig.from_dict(cfg.tracker)          # the rules between tracker fields
         return ns, cfg
@@ -148,11 +151,8 @@ class PoseTrackerNode(LifecycleNode):
             except ValueError as e:
                 return SetParametersResult(successful=False, reason=str(e))
         # rules between settings (e.g. tracker low <= high score threshold), on the would-be values
-        names = {p.name: p.value for p in params}
-        tracker = {n[len('tracker.'):]: (names[n] if n in names else self.get_parameter(n).value)
-                   for n in self._specs if n.startswith('tracker.')}
         try:
-            TrackerConfig.from_dict(tracker)
+            self._read_config({p.name: p.value for p in params if p.name in self._specs})
         except ValueError as e:
             return SetParametersResult(successful=False, reason=str(e))
         return SetParametersResult(successful=True)
@@ -354,9 +354,8 @@ class PoseTrackerNode(LifecycleNode):
             self.stats.count('received')
             self._last_rx = time.monotonic()
             self._cv.notify()
-        now = time.monotonic()
-        if now - self._loss_warned_at >= LOSS_WARN_PERIOD_S and self.losses.significant():
-            self._loss_warned_at = now        # at most one warning a minute while frames keep being lost
+        # at most one warning a minute while frames keep being lost
+        if self.losses.significant() and self._loss_throttle.allow('loss')[0]:
             self.get_logger().warning(
                 f'{self.losses.summary_text()} on {self.resolve_topic_name(self._topic())} '
                 f'({self._sub_reliability} subscription): {_LOSS_FIX}')
@@ -498,8 +497,6 @@ class PoseTrackerNode(LifecycleNode):
         if self.state_label() in ('unconfigured', 'inactive', 'active'):
             self.trigger_shutdown()
         if self.settings.stats_file:
-            import json
-            from pathlib import Path
             path = Path(self.settings.stats_file)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(report, indent=1))

@@ -46,6 +46,17 @@ def receive_buffer_limit() -> Optional[int]:
         return None
 
 
+def rss_mb(pid='self') -> Optional[float]:
+    """Resident memory (VmRSS) of a process in MB (None where it cannot be read)."""
+    try:
+        for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def install_stop_handlers() -> threading.Event:
     """SIGINT and SIGTERM set the returned event (the main loop then shuts down in order); a second Ctrl-C
     changes nothing."""

@@ -172,7 +172,7 @@ class LossMonitor:
         with self._lock:
             self.n_received += 1
             self._count_gap(stamp)
-            self._marks.append((self.n_received, max(self.transport_lost, self.gap_missing)))
+            self._marks.append((self.n_received, self.lost))
 
     def _count_gap(self, stamp: float) -> None:
         last, self._last_stamp = self._last_stamp, stamp

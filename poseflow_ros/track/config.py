@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..settings import check_values, setting, specs
+from ..settings import check_values, field_errors, setting
 from .kalman import CHI2INV95
 
 
@@ -120,12 +120,7 @@ class TrackerConfig:
 
     def validate(self) -> None:
         """Each field against its declared type/range, then the rules that involve several fields."""
-        errs = []
-        for sp in specs(type(self)):
-            try:
-                sp.check(getattr(self, sp.name))
-            except ValueError as e:
-                errs.append(str(e))
+        errs = field_errors(self)
         if not self.low_score_threshold <= self.high_score_threshold:
             errs.append('need low_score_threshold <= high_score_threshold')
         if self.iou_weight + self.appearance_weight + self.pose_weight + self.motion_weight <= 0:
