@@ -12,10 +12,12 @@ from typing import Optional
 
 import numpy as np
 
-from .analytics import PostureConfig, classify_posture, joint_angles
-from .detect import (DEFAULT_SCORE_THRESHOLD, DETECTOR_RUNTIMES, PersonDetector, detector_for_runtime,
-                     make_detector)
+from .analytics import PostureConfig, classify_posture, joint_angles, symmetry_score
+from .depth import DepthConfig, DepthStage
+from .detect import (CANVASES, DEFAULT_SCORE_THRESHOLD, DETECTOR_RUNTIMES, PersonDetector,
+                     detector_for_runtime, make_detector)
 from .pose import PoseEstimator, make_pose_estimator
+from .pose.roi import CROP_MODES, RoiMemory
 from .settings import check_fields, check_values, setting
 from .types import Detections, Frame, FrameResult, Poses, TrackerInput
 
@@ -52,6 +54,22 @@ class PipelineConfig:
         'auto', "Person-detector execution: 'auto' (torch on CUDA, onnxruntime on CPU), 'onnxruntime' "
                 "(on CUDA needs onnxruntime-gpu) or 'torch' (the same ONNX model run by PyTorch).",
         choices=DETECTOR_RUNTIMES)
+    detector_input_size: int = setting(
+        320, 'Long side of the person detector input in pixels, a multiple of 32 (RTMDet-nano was exported '
+             'at 320; larger finds smaller people at about (size/320)^2 the cost: 448 finds 20 points more '
+             'of the people in street scenes at 640x360 and 77 % of the MOT17 pedestrians, for 1.8x the '
+             "detector's CPU time; 960 with detector_canvas fit 93 % on 1080p frames).",
+        range=(32, 4096))
+    detector_canvas: str = setting(
+        'square', "Detector input canvas: 'square' (letterbox padded to size x size, as exported) or 'fit' "
+                  '(pad only to the next multiple of 32: cheaper for wide frames at large sizes, a few '
+                  'recall points lower at the same size).', choices=CANVASES)
+    detector_tile_size: int = setting(
+        0, 'Tiled detection of large frames: overlapping square tiles of this many frame pixels, each '
+           'at detector_input_size, plus the whole frame, merged (0 = off; a frame that fits in one tile '
+           'is detected in one pass).', range=(0, 16384))
+    detector_tile_overlap: float = setting(
+        0.25, 'Overlap of neighbouring detector tiles, as a fraction of the tile size.', range=(0.0, 0.9))
     max_persons: int = setting(
         20, 'At most this many highest-scoring persons get a pose per frame (CUDA graphs are captured '
             'for batch buckets up to this at configure).', range=(1, 1000))
@@ -67,6 +85,23 @@ class PipelineConfig:
         'auto', "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
                 "'torch' (the PyTorch port directly; CUDA/FP16) or 'onnxruntime' (the port exported to "
                 'ONNX once, CPU).', choices=('auto', 'torch', 'onnxruntime'))
+    pose_crop: str = setting(
+        'temporal', "BlazePose crops: 'box' (the box padded to a square), 'refine' (+ pose_refine_passes "
+                    "passes on the model's alignment ROI: hip-centred, scaled, rotated upright) or "
+                    "'temporal' (a person seen in the previous frame, matched by box overlap, is cropped "
+                    "from that frame's ROI, as MediaPipe tracks; new people from the box + "
+                    'pose_refine_passes). Falls back to the box per person when the ROI is unreliable.',
+        choices=CROP_MODES)
+    pose_refine_passes: int = setting(
+        1, "Extra BlazePose passes on the alignment ROI per new person ('refine': every person every "
+           "frame), each one forward; 0 = none.", range=(0, 4))
+    pose_crop_border: str = setting(
+        'replicate', "What BlazePose crops show outside the image: 'replicate' (edge pixels, as MediaPipe) "
+                     "or 'zero' (black).", choices=('zero', 'replicate'))
+    pose_flip_test: bool = setting(
+        False, 'BlazePose also runs every crop mirrored (in the same batch) and averages the two; twice the '
+               'crops (cheap on a GPU, 2x the pose time on a CPU) for no clear AP gain on the COCO sample '
+               '(fewer people without a skeleton when their hips are out of view).')
     mmpose_config: str = setting(
         '', 'MMPose top-down config: a file path or the name of a config shipped in the mmpose wheel.')
     mmpose_checkpoint: str = setting('', 'Local MMPose checkpoint (.pth) for mmpose_config.')
@@ -77,14 +112,16 @@ class PipelineConfig:
     num_threads: int = setting(0, 'CPU threads for torch/onnxruntime (0 = library default).', range=(0, 1024))
     tracker: dict = field(default_factory=dict)   # TrackerConfig overrides
     posture: dict = field(default_factory=dict)   # PostureConfig overrides
+    depth: dict = field(default_factory=dict)     # DepthConfig overrides (3D from depth / camera)
 
     def __post_init__(self):
         check_fields(self)
+        DepthConfig.from_dict(self.depth)             # names a bad depth.* value (and min < max range)
 
     @classmethod
     def from_dict(cls, d: dict) -> 'PipelineConfig':
         d = dict(d)
-        nested = {k: d.pop(k) for k in ('tracker', 'posture') if k in d}
+        nested = {k: d.pop(k) for k in ('tracker', 'posture', 'depth') if k in d}
         return cls(**check_values(cls, d, 'pipeline'), **nested)
 
     def to_dict(self) -> dict:
@@ -95,13 +132,16 @@ class PosePipeline:
     """Runs the stages on one frame at a time; keeps the tracker state between frames."""
 
     def __init__(self, detector: PersonDetector, pose: PoseEstimator, tracker, embedder=None,
-                 max_persons: int = 20, posture: PostureConfig = None):
+                 max_persons: int = 20, posture: PostureConfig = None, depth: DepthConfig = None):
         self.posture = posture or PostureConfig()
+        self.depth_stage = DepthStage(depth)     # runs when a frame brings depth or a camera
         self.detector = detector
         self.pose = pose
         self.tracker = tracker
         self.embedder = embedder
         self.max_persons = int(max_persons)
+        # the previous frame's alignment ROIs (matched to this frame's boxes), for pose_crop 'temporal'
+        self.roi_memory = RoiMemory() if getattr(pose, 'crop_mode', 'box') == 'temporal' else None
 
     @classmethod
     def from_config(cls, cfg: PipelineConfig) -> 'PosePipeline':
@@ -114,19 +154,24 @@ class PosePipeline:
         det_kw = {'cuda_graph': cfg.cuda_graphs} if det_kind == 'rtmdet_torch' else {}
         det = make_detector(det_kind, model_path=cfg.detector_model, models_dir=cfg.models_dir,
                             device=device, score_threshold=cfg.detector_score_threshold,
-                            num_threads=cfg.num_threads, **det_kw)
+                            num_threads=cfg.num_threads, input_size=cfg.detector_input_size,
+                            canvas=cfg.detector_canvas, tile_size=cfg.detector_tile_size,
+                            tile_overlap=cfg.detector_tile_overlap, **det_kw)
         pose = make_pose_estimator(cfg.pose_backend, device=device, fp16=cfg.fp16,
                                    models_dir=cfg.models_dir, mmpose_config=cfg.mmpose_config,
                                    mmpose_checkpoint=cfg.mmpose_checkpoint,
                                    mmpose_checkpoint_sha256=cfg.mmpose_checkpoint_sha256,
                                    runtime=cfg.pose_runtime, num_threads=cfg.num_threads,
                                    cuda_graphs=cfg.cuda_graphs)
+        if hasattr(pose, 'set_crop'):       # BlazePose: crops from its alignment landmarks
+            pose.set_crop(cfg.pose_crop, cfg.pose_refine_passes, cfg.pose_crop_border, cfg.pose_flip_test)
         embedder = None
         if cfg.embedder and cfg.embedder != 'none':
             from .track.embed import make_embedder
             embedder = make_embedder(cfg.embedder, device=device, models_dir=cfg.models_dir)
         tracker = Tracker(TrackerConfig.from_dict(dict(cfg.tracker)))
-        return cls(det, pose, tracker, embedder, cfg.max_persons, PostureConfig(**cfg.posture))
+        return cls(det, pose, tracker, embedder, cfg.max_persons, PostureConfig(**cfg.posture),
+                   DepthConfig.from_dict(cfg.depth))
 
     def apply_live_settings(self, cfg: PipelineConfig) -> None:
         """Apply the ``live`` settings of ``cfg`` to the running stages (the others need a rebuild)."""
@@ -135,6 +180,7 @@ class PosePipeline:
         self.tracker.set_config(tracker_cfg)
         self.detector.score_threshold = float(cfg.detector_score_threshold)
         self.posture = posture
+        self.depth_stage.set_config(DepthConfig.from_dict(cfg.depth))
 
     def warmup(self, image_hw=(480, 640)) -> None:
         self.detector.warmup(image_hw)
@@ -147,13 +193,21 @@ class PosePipeline:
             dets = dets.select(np.argsort(-dets.scores)[: self.max_persons])
         return dets
 
-    def process(self, frame: Frame) -> FrameResult:
+    def process(self, frame: Frame, detections: Optional[Detections] = None,
+                detect_ms: Optional[float] = None) -> FrameResult:
+        """All stages on one frame. ``detections`` (from :meth:`detect`, e.g. run ahead in another thread
+        by :mod:`poseflow_ros.overlap`, with its ``detect_ms``) skips the detector here."""
         timings = {}
         t0 = time.perf_counter()
-        dets = self.detect(frame.image)
+        dets = self.detect(frame.image) if detections is None else detections
         t1 = time.perf_counter()
-        timings['detect'] = (t1 - t0) * 1e3
-        poses = self.pose.estimate(frame.image, dets.boxes) if len(dets) else Poses.empty()
+        timings['detect'] = (t1 - t0) * 1e3 if detections is None else float(detect_ms or 0.0)
+        if not len(dets):
+            poses = Poses.empty()
+        elif self.roi_memory is not None:           # crops from the previous frame's ROIs where they fit
+            poses = self.roi_memory.estimate(self.pose, frame.image, dets.boxes)
+        else:
+            poses = self.pose.estimate(frame.image, dets.boxes)
         t2 = time.perf_counter()
         crop_ms = float(getattr(self.pose, 'last_crop_ms', 0.0)) if len(dets) else 0.0
         timings['crop'] = crop_ms
@@ -165,23 +219,36 @@ class PosePipeline:
         if self.embedder is not None:
             timings['embed'] = (t3 - t2) * 1e3
         tracks = self.tracker.update(TrackerInput(dets.boxes, dets.scores, poses.keypoints,
-                                                  poses.scores, feats))
+                                                  poses.scores, feats, image_size=frame.image.shape[1::-1],
+                                                  stamp=frame.stamp))
         t4 = time.perf_counter()
         timings['track'] = (t4 - t3) * 1e3
-        angles, postures = self.analyse(tracks)
+        if self.roi_memory is not None:
+            self.roi_memory.remember(dets.boxes, poses)
+        angles, postures, symmetry = self.analyse(tracks)
+        tracks_3d = None
+        self.depth_stage.forget(self.tracker.ended_ids)
+        if frame.depth is not None or frame.camera is not None:
+            t5 = time.perf_counter()
+            tracks_3d = self.depth_stage.process(tracks, frame.camera, frame.depth, poses.keypoints_3d,
+                                                 frame.stamp, frame.shape)
+            timings['depth'] = (time.perf_counter() - t5) * 1e3
         return FrameResult(frame, dets, poses, tracks, list(self.tracker.ended_ids), timings,
-                           angles, postures)
+                           angles, postures, symmetry=symmetry, tracks_3d=tracks_3d)
 
     def analyse(self, tracks):
-        """Joint angles (T,8) and posture labels (T,) for the reported tracks."""
+        """Joint angles (T,8), posture labels (T,) and left/right symmetry scores (T,) (NaN: a side not
+        visible) for the reported tracks."""
         angles = np.full((len(tracks), 8), np.nan, np.float32)
         postures = np.zeros((len(tracks),), np.uint8)
+        symmetry = np.full((len(tracks),), np.nan, np.float32)
         rows = [i for i, t in enumerate(tracks) if t.keypoints is not None]
         if not rows:
-            return angles, postures
+            return angles, postures, symmetry
         kp = np.stack([tracks[i].keypoints for i in rows])
         sc = np.stack([tracks[i].keypoint_scores for i in rows])
         angles[rows] = joint_angles(kp, sc, self.posture.keypoint_threshold)     # all tracks at once
         for j, i in enumerate(rows):
             postures[i] = classify_posture(kp[j], sc[j], self.posture, angles[i])
-        return angles, postures
+        symmetry[rows] = symmetry_score(angles[rows])
+        return angles, postures, symmetry

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -29,6 +29,8 @@ class Frame:
     stamp: float = 0.0                # seconds (ROS stamp converted, or video time)
     frame_id: str = ''
     index: int = 0                    # running frame counter
+    depth: Optional[np.ndarray] = None    # float32 H x W metres (NaN invalid), registered to the image
+    camera: Optional['CameraModel'] = None  # poseflow_ros.camera.CameraModel of the colour image
 
     @property
     def shape(self):
@@ -63,7 +65,12 @@ class Poses:
     """Top-down pose estimates, one per input box (same order)."""
     keypoints: np.ndarray             # (N, 17, 2) float32 pixels
     scores: np.ndarray                # (N, 17) float32 in [0, 1]
-    keypoints_3d: Optional[np.ndarray] = None   # (N, 17, 3) metres / model units, if the backend has them
+    # (N, 17, 3) metric world landmarks if the backend has them (BlazePose: hip-centred, metres, camera-
+    # aligned axes x right / y down / z away from the camera, crop rotation undone), else None
+    keypoints_3d: Optional[np.ndarray] = None
+    # (N, 5) [cx, cy, side, rotation_rad, valid]: the crop the backend wants for this person next frame
+    # (BlazePose alignment ROI from landmarks 33/34), None for backends without one
+    rois: Optional[np.ndarray] = None
 
     def __post_init__(self):
         self.keypoints = np.asarray(self.keypoints, np.float32).reshape(-1, 17, 2)
@@ -95,6 +102,8 @@ class TrackerInput:
     keypoints: Optional[np.ndarray] = None    # (N, 17, 2) or None
     keypoint_scores: Optional[np.ndarray] = None  # (N, 17) or None
     features: Optional[np.ndarray] = None     # (N, D) L2-normalised appearance embeddings, or None
+    image_size: Optional[Tuple[int, int]] = None  # (width, height) px: enables the border rules
+    stamp: Optional[float] = None             # s: frame time for keypoint smoothing
 
     def __post_init__(self):
         self.boxes = _as2d(self.boxes, 4)
@@ -117,6 +126,8 @@ class TrackOutput:
     keypoints: Optional[np.ndarray] = None        # (17, 2) last matched pose
     keypoint_scores: Optional[np.ndarray] = None  # (17,)
     detection_index: int = -1         # index into this frame's TrackerInput, -1 if not matched now
+    keypoints_raw: Optional[np.ndarray] = None        # (17, 2) unsmoothed (== keypoints if off)
+    keypoint_scores_raw: Optional[np.ndarray] = None  # (17,) unsmoothed scores
 
 
 @dataclass
@@ -130,3 +141,6 @@ class FrameResult:
     timings_ms: Dict[str, float] = field(default_factory=dict)  # per stage
     joint_angles: Optional[np.ndarray] = None   # (len(tracks), 8) degrees, see poseflow_ros.analytics
     postures: Optional[np.ndarray] = None       # (len(tracks),) index into analytics.POSTURES
+    symmetry: Optional[np.ndarray] = None       # (len(tracks),) float32 in [0, 1], NaN: a side not visible
+    tracks_3d: Optional['Poses3D'] = None       # poseflow_ros.depth.Poses3D aligned with tracks (None: no
+    #                                             depth and no camera in this frame)

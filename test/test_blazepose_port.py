@@ -47,24 +47,27 @@ def tflite_ref(model_file, crops):
     it.allocate_tensors()
     inp = it.get_input_details()[0]['index']
     outs = {d['name']: d['index'] for d in it.get_output_details()}
-    lms, flags = [], []
+    lms, flags, worlds = [], [], []
     for c in crops:
         it.set_tensor(inp, (c.astype(np.float32) / 255.0)[None])
         it.invoke()
         lms.append(it.get_tensor(outs['Identity']).reshape(39, 5))
         flags.append(float(it.get_tensor(outs['Identity_1']).reshape(())))
-    return np.stack(lms), np.array(flags)
+        worlds.append(it.get_tensor(outs['Identity_4']).reshape(39, 3))
+    return np.stack(lms), np.array(flags), np.stack(worlds)
 
 
 def test_port_matches_tflite_fp32(estimator, crops, tflite_ref):
-    lm, flag = estimator.forward_crops(crops)            # one batched forward for all crops
-    ref_lm, ref_flag = tflite_ref
+    lm, flag, world = estimator.forward_crops(crops)     # one batched forward for all crops
+    ref_lm, ref_flag, ref_world = tflite_ref
     err = np.abs(lm[:, :33, :2] - ref_lm[:, :33, :2]).max()
     assert err < 1.0, f'max landmark error {err:.4f} px (256-px crop)'
     assert err < 0.05                                     # measured: ~3e-4 px
     np.testing.assert_allclose(lm[:, :33, 3:], ref_lm[:, :33, 3:], atol=0.02)   # visibility/presence logits
     np.testing.assert_allclose(flag, ref_flag, atol=1e-3)
     assert (ref_flag > 0.5).sum() >= len(crops) - 3       # real people: the model agrees they are there
+    # world landmarks (Identity_4, metres): measured 3.8e-5 m max difference
+    assert np.abs(world - ref_world).max() < 1e-3
 
 
 def test_onnxruntime_runtime_matches_tflite(model_file, crops, tflite_ref, tmp_path):
@@ -73,11 +76,24 @@ def test_onnxruntime_runtime_matches_tflite(model_file, crops, tflite_ref, tmp_p
     local = tmp_path / model_file.name
     local.write_bytes(model_file.read_bytes())
     est = BlazePoseEstimator(model_path=str(local), runtime='onnxruntime')
-    assert est.runtime == 'onnxruntime' and list(tmp_path.glob('*.port-*.onnx'))   # exported + cached
-    lm, flag = est.forward_crops(crops)
+    assert est.runtime == 'onnxruntime' and list(tmp_path.glob('*.port2-*.onnx'))   # exported + cached
+    lm, flag, world = est.forward_crops(crops)
     err = np.abs(lm[:, :33, :2] - tflite_ref[0][:, :33, :2]).max()
     assert err < 1.0, f'onnxruntime max landmark error {err:.4f} px'
     np.testing.assert_allclose(flag, tflite_ref[1], atol=5e-3)
+    assert np.abs(world - tflite_ref[2]).max() < 1e-3
+
+
+def test_old_onnx_export_without_world_is_not_reused(model_file, tmp_path):
+    """An export cached by an older version (two outputs, the old file name) must not be picked up."""
+    pytest.importorskip('onnx')
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    local = tmp_path / model_file.name
+    local.write_bytes(model_file.read_bytes())
+    stale = tmp_path / f'{local.stem}.port-{models.sha256_of(local)[:12]}.onnx'
+    stale.write_bytes(b'not an onnx file')              # would fail to load if it were reused
+    est = BlazePoseEstimator(model_path=str(local), runtime='onnxruntime')
+    assert [o.name for o in est._ort.get_outputs()] == ['landmarks', 'flag', 'world']
 
 
 def test_port_matches_tflite_fp16(model_file, crops, tflite_ref):
@@ -104,9 +120,10 @@ def test_port_matches_tflite_cuda(model_file, crops, tflite_ref, fp16, tf32, tol
         request.getfixturevalue('no_tf32')
     est = BlazePoseEstimator(model_path=str(model_file), device='cuda', fp16=fp16)
     assert est.runtime == 'torch' and est.warper is not None
-    lm, flag = est.forward_crops(crops)
+    lm, flag, world = est.forward_crops(crops)
     err = np.abs(lm[:, :33, :2] - tflite_ref[0][:, :33, :2]).max()
     assert err < tol, f'cuda fp16={fp16} max landmark error {err:.4f} px'
+    assert np.abs(world - tflite_ref[2]).max() < (0.02 if (fp16 or tf32) else 1e-3)
     # pose flag: 5.8e-3 off with TF32 on an H100
     np.testing.assert_allclose(flag, tflite_ref[1], atol=2e-2 if (fp16 or tf32) else 5e-3)
 
@@ -175,6 +192,52 @@ def test_person_facing_the_camera(estimator, detector, images_dir):
     # both wrists above the shoulders: arms raised
     assert kp[K['left_wrist'], 1] < kp[K['left_shoulder'], 1]
     assert kp[K['right_wrist'], 1] < kp[K['right_shoulder'], 1]
+
+
+def test_world_landmarks_on_real_photos(estimator, detector, images_dir):
+    """Poses.keypoints_3d: metric, hip-centred, y down; adult shoulder width 0.3-0.45 m (three.jpg:
+    measured 0.29-0.34 m joint to joint), head above the hips, feet below, nose to ankle of a standing
+    adult 1.1-1.7 m."""
+    img = cv2.imread(str(images_dir / 'three.jpg'))
+    d = detector.detect(img)
+    p = estimator.estimate(img, d.boxes[d.scores >= 0.45])
+    k = p.keypoints_3d
+    assert k is not None and k.shape == (len(p), 17, 3) and k.dtype == np.float32 and len(p) == 3
+    hip_centre = (k[:, K['left_hip']] + k[:, K['right_hip']]) / 2
+    assert np.abs(hip_centre).max() < 0.03
+    shoulders = np.linalg.norm(k[:, K['left_shoulder']] - k[:, K['right_shoulder']], axis=1)
+    assert ((shoulders > 0.25) & (shoulders < 0.45)).all(), shoulders
+    assert (k[:, K['nose'], 1] < -0.4).all() and (k[:, K['left_ankle'], 1] > 0.1).all()   # sitting
+    img = cv2.imread(str(images_dir / 'couple.jpg'))                 # two people walking: standing
+    d = detector.detect(img)
+    k = estimator.estimate(img, d.boxes[d.scores >= 0.5]).keypoints_3d
+    height = k[:, [K['left_ankle'], K['right_ankle']], 1].mean(1) - k[:, K['nose'], 1]
+    assert len(k) == 2 and ((height > 1.1) & (height < 1.7)).all(), height    # measured 1.37, 1.28 m
+
+
+def test_rotated_crop_gives_rotated_result(estimator, detector, images_dir):
+    """The same person in a frame turned 90 degrees clockwise, cropped with a ROI turned the same way: the
+    crop is the same, so the keypoints come back at the turned image positions and the world landmarks
+    come back turned (camera-aligned axes: the head, up in the original, points to image-right)."""
+    img = cv2.imread(str(images_dir / 'couple.jpg'))
+    d = detector.detect(img)
+    box = d.boxes[np.argmax(d.scores)][None]
+    a = estimator.estimate(img, box)
+    rot = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)          # (x, y) -> (H - 1 - y, x)
+    h = img.shape[0]
+    r0 = crop.boxes_to_rois(box, estimator.padding)[0]
+    roi_rot = np.array([[h - 1 - r0[1], r0[0], r0[2], np.pi / 2, 1.0]], np.float32)
+    b = estimator.estimate(rot, np.zeros((1, 4), np.float32) + [0, 0, 10, 10], rois=roi_rot)
+    expect = np.stack([h - 1 - a.keypoints[0, :, 1], a.keypoints[0, :, 0]], 1)
+    vis = a.scores[0] > 0.5
+    assert vis.sum() >= 10
+    err = np.linalg.norm(b.keypoints[0] - expect, axis=1)[vis]
+    assert err.max() < 0.02 * (box[0, 3] - box[0, 1]), err
+    wa, wb = a.keypoints_3d[0], b.keypoints_3d[0]
+    np.testing.assert_allclose(wb[:, 0], -wa[:, 1], atol=0.03)      # R(90 deg): x' = -y, y' = x
+    np.testing.assert_allclose(wb[:, 1], wa[:, 0], atol=0.03)
+    np.testing.assert_allclose(wb[:, 2], wa[:, 2], atol=0.03)
+    assert wb[K['nose'], 0] > 0.4                                     # the head points to image-right
 
 
 def test_empty_boxes(estimator):

@@ -76,6 +76,25 @@ def test_uint8_canvas_path_same_boxes(detectors):
         assert box < BOX_TOL_PX and score < SCORE_TOL, (name, box, score)
 
 
+@pytest.mark.parametrize('input_size,canvas', [(448, 'square'), (640, 'fit')])
+def test_same_boxes_as_onnxruntime_at_other_sizes(one_thread, input_size, canvas):
+    """Other input sizes (priors from the feature-map shapes, buffers per input shape): the same boxes
+    as onnxruntime on a 1920x1080 MOT17 frame and a photo, and on the uint8 (CUDA) input path."""
+    frame = shared_dir() / 'data' / 'mot17-mini' / 'MOT17-04-FRCNN' / 'img1' / '000001.jpg'
+    if not frame.is_file():
+        pytest.skip(f'shared MOT17 frames missing: {frame}')
+    kw = dict(score_threshold=0.05, num_threads=1, input_size=input_size, canvas=canvas)
+    ort = make_detector('rtmdet_onnx', **kw)
+    tor, u8 = make_detector('rtmdet_torch', **kw), make_detector('rtmdet_torch', device_normalise=True, **kw)
+    for img in (cv2.imread(str(frame)), _photos()[1][1]):
+        a = ort.detect(img)
+        for b in (tor.detect(img), u8.detect(img)):
+            assert len(a) == len(b) > 10, (len(a), len(b))
+            box, score = _max_diff(a.boxes, a.scores, b.boxes, b.scores)
+            assert box < BOX_TOL_PX and score < SCORE_TOL, (input_size, canvas, box, score)
+    assert tor._state.host.shape[2:] == tuple(ort.canvas_size(img.shape))[::-1]
+
+
 def test_decode_matches_graph_outputs(detectors):
     """Decode + NMS alone: raw dets/labels (network-input frame) equal the end2end graph's, except the
     all-zero padding row the graph appends."""

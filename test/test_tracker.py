@@ -203,8 +203,9 @@ def test_reset_keeps_id_counter_and_ends_tracks():
 def test_low_score_detection_keeps_track_alive():
     frames = [([box_at(100 + 4 * k)], [0.9]) for k in range(4)] + [([box_at(116)], [0.3])] + \
              [([box_at(120 + 4 * k)], [0.9]) for k in range(2)]
-    for use_low, expect in ((True, [1]), (False, [1])):
-        cfg = TrackerConfig(n_init=2, output_lost=True,
+    # max_age 0: a single missed frame ends a track, so only the low-score match keeps id 1 alive
+    for use_low, expect in ((True, [1]), (False, [2])):
+        cfg = TrackerConfig(n_init=2, max_age=0, output_lost=True,
                             low_score_threshold=0.1 if use_low else 0.5)
         tr = Tracker(cfg)
         for b, s in frames[:4]:
@@ -213,8 +214,8 @@ def test_low_score_detection_keeps_track_alive():
         if use_low:
             assert [(o.track_id, o.state, o.detection_index) for o in outs] == [(1, TrackState.CONFIRMED, 0)]
             assert outs[0].score == pytest.approx(0.3)
-        else:                                             # the 0.3 box is ignored: the track coasts
-            assert [(o.track_id, o.state, o.detection_index) for o in outs] == [(1, TrackState.LOST, -1)]
+        else:                                             # the 0.3 box is ignored: the track is missed, ends
+            assert outs == [] and tr.ended_ids == [1]
         for b, s in frames[5:]:
             outs = tr.update(inp(b, s))
         assert [o.track_id for o in outs] == expect
@@ -293,7 +294,11 @@ def test_pose_cue_and_keypoints_output():
     for k in range(4):
         b = box_at(100 + 5 * k)
         outs = tr.update(inp([b], keypoints=pose(b), keypoint_scores=np.ones((1, 17), np.float32)))
-    np.testing.assert_allclose(outs[0].keypoints, pose(box_at(115))[0], atol=1e-4)
+    np.testing.assert_allclose(outs[0].keypoints_raw, pose(box_at(115))[0], atol=1e-4)
+    # smoothing on (default): the reported pose lags the raw one a little while it moves right
+    lag = (outs[0].keypoints_raw - outs[0].keypoints)[:, 0]
+    assert (lag > 0).all() and lag.max() < 10          # under 2 frames of motion
+    hat = outs[0].keypoints.copy()
     outs = tr.update(inp([]))
     # lost: keypoints moved with the predicted box (translated with its centre, scaled with its size)
     old = np.asarray(box_at(115), np.float64)
@@ -301,7 +306,9 @@ def test_pose_cue_and_keypoints_output():
     assert new[0] > old[0] + 2                              # moving right at ~5 px/frame
     scale = (new[2:] - new[:2]) / (old[2:] - old[:2])
     expect = (pose(old)[0] - (old[:2] + old[2:]) / 2) * scale + (new[:2] + new[2:]) / 2
-    np.testing.assert_allclose(outs[0].keypoints, expect, atol=1e-3)
+    np.testing.assert_allclose(outs[0].keypoints_raw, expect, atol=1e-3)
+    expect_hat = (hat - (old[:2] + old[2:]) / 2) * scale + (new[:2] + new[2:]) / 2
+    np.testing.assert_allclose(outs[0].keypoints, expect_hat, atol=1e-3)
     assert outs[0].keypoint_scores.shape == (17,)
 
 

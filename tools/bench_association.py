@@ -4,7 +4,8 @@ stages; ``Tracker.association_ms``) and the whole ``Tracker.update`` (plus Kalma
 lifecycle, galleries and building the outputs).
 
 Synthetic scene: P people as boxes moving at constant velocity with a little jitter, bouncing inside a
-1280x720 image; 5 % of detections dropped, one low-score detection per frame. Embedding extraction is
+1280x720 image (its size and 30 Hz stamps are given, so the border rules and keypoint smoothing run);
+5 % of detections dropped, one low-score detection per frame. Embedding extraction is
 not included (features, when enabled, are given as fixed random unit vectors plus noise).
 
     .venv/bin/python tools/bench_association.py [--frames 400] [--features 0|128|1280] [--pose]
@@ -47,7 +48,7 @@ def scene(n_people: int, n_frames: int, dim: int, pose: bool, seed: int = 0):
             kw['keypoints'] = (b[:, None, :2] + template[None] * (b[:, None, 2:] - b[:, None, :2])
                                ).astype(np.float32)
             kw['keypoint_scores'] = np.full((len(b), 17), 0.9, np.float32)
-        frames.append(TrackerInput(b, s, **kw))
+        frames.append(TrackerInput(b, s, image_size=(int(W), int(H)), stamp=len(frames) / 30.0, **kw))
     return frames
 
 

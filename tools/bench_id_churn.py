@@ -6,7 +6,8 @@ default backend, CPU) + the appearance features of each embedder (colour, Mobile
 per video and cached in out/bench/churn/<video>.npz (recomputed when the video, the detector threshold
 or this file's cache version changes). Then the tracker runs on every frame (no subsampling: that would
 change the dynamics) for each embedder setting (none = boxes + pose cue, color, mobilenet) and for our
-default TrackerConfig and the previous (DeepSORT-noise) defaults. Reported per run: distinct ids, ids
+default TrackerConfig and the previous (DeepSORT-noise) defaults. The tracker gets the video's image size
+(border rules) and the frame times i / fps. Reported per run: distinct ids, ids
 reported for less than 1 s, id births per minute of video, and the embedder's ms/frame (measured while
 building the cache; CPU, 2 cores shared with other jobs: noisy).
 
@@ -96,8 +97,18 @@ def get_cache(video: Path, out: Path) -> dict:
     return build_cache(video, path)
 
 
+def video_size(path) -> tuple:
+    """(width, height) of a video file (the cache predates storing it)."""
+    import cv2
+    cap = cv2.VideoCapture(str(path))
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    cap.release()
+    return size
+
+
 def churn(c: dict, embedder: str, cfg: TrackerConfig) -> dict:
     n, fps = c['meta']['frames'], c['meta']['fps']
+    size = video_size(c['meta']['video'])          # the tracker's image-border rules need it
     fr = c['frame']
     starts = np.searchsorted(fr, np.arange(n + 1))
     tr = Tracker(cfg)
@@ -106,7 +117,8 @@ def churn(c: dict, embedder: str, cfg: TrackerConfig) -> dict:
     for i in range(n):
         s = slice(starts[i], starts[i + 1])
         feats = c[embedder][s] if embedder != 'none' else None
-        inp = TrackerInput(c['boxes'][s], c['scores'][s], c['kps'][s], c['kp_scores'][s], feats)
+        inp = TrackerInput(c['boxes'][s], c['scores'][s], c['kps'][s], c['kp_scores'][s], feats,
+                           image_size=size, stamp=i / fps)
         t0 = time.perf_counter()
         outs = tr.update(inp)
         t_total += time.perf_counter() - t0

@@ -2,7 +2,8 @@
 """Pipeline benchmark (`make bench-pipeline`): end-to-end FPS and p50/p99 latency at 640x480 with
 1, 5, 10 and 20 persons, per pose backend and device; in the same run, the raw core vs the ROS node
 over DDS, and (for MMPose backends) our batched estimator vs MMPose's own ``inference_topdown`` on the
-same model and boxes. Writes out/bench/pipeline.json.
+same model and boxes; the 3D (depth) stage's ms per frame at 1 and 10 persons on the real five_people
+RGB-D frame (``depth_stage_ms``). Writes out/bench/pipeline.json.
 
 Frames: people cut from the shared photos (with our detector's boxes) pasted on a grey 640x480 canvas
 in a grid, so each frame holds exactly N real persons.
@@ -54,26 +55,53 @@ def make_bench_detector(device, runtime, graphs):
         return make_detector('rtmdet_onnx', device='cpu', score_threshold=0.25)
 
 
-def bench_video(make_pipeline, video, max_frames=0):
-    """Core pipeline over every frame of a video, in order (no frame dropped): FPS and stage means."""
+def bench_video(make_pipeline, video, max_frames=0, overlap=False):
+    """Core pipeline over every frame of a video, in order (no frame dropped): FPS, latency (a frame's
+    detection start to its result) and stage means. ``overlap``: detection of frame t+1 in this thread while
+    a worker runs the rest of frame t (:mod:`poseflow_ros.overlap`, as the node does)."""
+    from poseflow_ros.overlap import SecondStage
     from poseflow_ros.ros.stats import StageStats
     from poseflow_ros.types import Frame
     from poseflow_ros.video import VideoReader
     pipe = make_pipeline()
     pipe.warmup()                  # as the node does at start-up (CUDA graphs captured here)
     st = StageStats()
-    total, persons = [], []
+    latency, persons, done = [], [], []
+
+    def finish(item):
+        frame, dets, det_ms, t_start = item
+        r = pipe.process(frame, detections=dets, detect_ms=det_ms)
+        t_end = time.perf_counter()
+        latency.append((t_end - t_start) * 1e3)
+        done.append(t_end)
+        st.add(r.timings_ms)
+        persons.append(len(r.tracks))
+
+    second = SecondStage(finish, on_error=lambda e: print(f'frame failed: {e!r}', flush=True)) if overlap else None
     reader = VideoReader(str(video))
+    t_first = None
     for i, img in enumerate(reader):
         if max_frames and i >= max_frames:
             break
         t = time.perf_counter()
-        r = pipe.process(Frame(img, i / reader.fps, 'cam', i))
-        total.append((time.perf_counter() - t) * 1e3)
-        st.add(r.timings_ms)
-        persons.append(len(r.tracks))
-    return {'video': Path(video).name, 'frames': len(total), 'persons_per_frame': float(np.mean(persons)),
-            'end_to_end': stats(total[5:]), 'stage_ms_mean': {k: v['mean'] for k, v in st.summary().items()}}
+        t_first = t_first or t
+        frame = Frame(img, i / reader.fps, 'cam', i)
+        dets = pipe.detect(img)
+        item = (frame, dets, (time.perf_counter() - t) * 1e3, t)
+        if second is None:
+            finish(item)
+        else:
+            second.hand(item)
+    if second is not None:
+        second.wait_idle()
+        second.close()
+    n = len(done)
+    # throughput from the frames after the first 5 (warm), latency percentiles over the same frames
+    fps = (n - 6) / (done[-1] - done[5]) if n > 10 else 0.0
+    e2e = stats(latency[5:])
+    e2e['fps'] = fps
+    return {'video': Path(video).name, 'frames': n, 'persons_per_frame': float(np.mean(persons)),
+            'end_to_end': e2e, 'stage_ms_mean': {k: v['mean'] for k, v in st.summary().items()}}
 
 
 def person_crops(detector, n_min=20):
@@ -207,6 +235,21 @@ def bench_node_vs_core(pipeline, frames, iters):
     return stats(core_ms), stats(node_ms)
 
 
+def bench_depth_stage():
+    """ms per frame of the 3D stage (DepthStage.process, CPU numpy) at 1 and 10 persons, with depth and
+    monocular: the real five_people RGB-D frame and its tracks (10 = the five twice, other ids)."""
+    from poseflow_ros.pipeline import PipelineConfig, PosePipeline
+    from tools.eval_3d import load_five_people, run, stage_cost
+    img, dep, cam = load_five_people()
+    pipe = PosePipeline.from_config(PipelineConfig(device='cpu', tracker={'n_init': 1}))
+    cost = stage_cost(run(pipe, img, dep, cam), dep, cam)
+    print('depth stage (five_people frame, 640x480, CPU) ms per frame, median of repeats: '
+          + ', '.join(f'{k.replace("_", " at ")} persons {v["median_ms"]:.3f} '
+                      f'(cpu {v["cpu_median_ms"]:.3f})' for k, v in cost.items()),
+          flush=True)
+    return cost
+
+
 def save(report, out):
     """Written after every measurement, so a run cut short still leaves what it measured."""
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -231,6 +274,7 @@ def main(argv=None) -> int:
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--no-node', action='store_true', help='skip the ROS node comparison')
     ap.add_argument('--no-video', action='store_true', help='skip the walk.small.mp4 run')
+    ap.add_argument('--no-depth', action='store_true', help='skip the 3D (depth) stage cost')
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'bench' / 'pipeline.json'))
     a = ap.parse_args(argv)
     BUDGET_S = a.budget
@@ -257,6 +301,9 @@ def main(argv=None) -> int:
               'mmpose_weights': 'random (speed does not depend on weight values)', 'results': []}
     tmp = tempfile.mkdtemp()
     ref_ms = {}
+    if not a.no_depth:
+        report['depth_stage_ms'] = bench_depth_stage()
+        save(report, a.out)
     if not a.no_video:
         video = shared_dir() / 'data' / 'videos' / 'walk.small.mp4'
         for dev in devices:

@@ -10,15 +10,19 @@ Detection settings (the trackers see boxes + scores only, no images; TUD ships n
   Seeds 0-4 were used while choosing our defaults ("dev"); the reported seeds are 100-104 ("test").
 
 Ours runs in this venv (default TrackerConfig, boxes only: TUD has no keypoints, so the pose cue is
-idle; also "ours_prev" = our defaults before issue #3, for reference). The peers (boxmot ByteTrack /
-BoT-SORT / OC-SORT, norfair, deep-sort-realtime) run in .venv-bench through tools/bench_peers_runner.py
-on the very same detection files; every result file is scored here by poseflow_ros.eval.metrics
+idle; it gets the image size, 640x480, so its image-border rules are on unless --no-image-size; also
+"ours_prev" = our defaults before issue #3, for reference, without the image size). The peers (boxmot
+ByteTrack / BoT-SORT / OC-SORT, norfair, deep-sort-realtime) run in .venv-bench through
+tools/bench_peers_runner.py on the very same detection files; every result file is scored here by
+poseflow_ros.eval.metrics
 (motmetrics + our HOTA). Our HOTA, MOTA and IDF1 are cross-checked against TrackEval (run in .venv-bench)
 on several result files of this run; the largest difference is stored in the JSON. Also stored: the
 association speed of tools/bench_association.py and (unless
 --skip-churn) the pipeline id churn of tools/bench_id_churn.py on the real videos.
 
     .venv/bin/python tools/bench_tracking.py [--seeds 100,101,102,103,104] [--skip-peers] [--skip-churn]
+
+Only our numbers (no .venv-bench needed, a few seconds): --skip-peers --skip-churn --skip-assoc.
 """
 import argparse
 import json
@@ -36,7 +40,8 @@ from poseflow_ros.eval import metrics, mot_io, noise  # noqa: E402
 from poseflow_ros.eval.hota import box_iou_xywh  # noqa: E402
 from poseflow_ros.eval.runner import ours_step, run_tracker  # noqa: E402
 from poseflow_ros.paths import shared_dir  # noqa: E402
-from poseflow_ros.track import TrackerConfig  # noqa: E402
+from poseflow_ros.track import Tracker, TrackerConfig  # noqa: E402
+from poseflow_ros.types import TrackerInput  # noqa: E402
 
 SEQS = ('TUD-Campus', 'TUD-Stadtmitte')
 # seqinfo.ini of these copies has only name and length; MOT15 lists TUD at 640x480, 25 fps
@@ -63,6 +68,19 @@ def make_inputs(seqs, seeds):
             cfg = noise.NoiseConfig(image_width=s['w'], image_height=s['h'])
             out.append(('B', seed, s, noise.noisy_detections(s['gt'], seed, s['n'], cfg)))
     return out
+
+
+def image_step(config, image_size):
+    """Like poseflow_ros.eval.runner.ours_step, with the image size passed to the tracker."""
+    tr = Tracker(config)
+
+    def step(boxes, scores):
+        outs = tr.update(TrackerInput(boxes, scores, image_size=image_size))
+        if not outs:
+            return np.zeros(0, np.int64), np.zeros((0, 4))
+        return (np.fromiter((o.track_id for o in outs), np.int64, len(outs)),
+                np.stack([o.box for o in outs]))
+    return step
 
 
 def save_npz(path: Path, frames, n):
@@ -96,6 +114,8 @@ def main():
     ap.add_argument('--skip-churn', action='store_true')
     ap.add_argument('--skip-assoc', action='store_true')
     ap.add_argument('--config', default='', help='JSON dict of TrackerConfig overrides for ours')
+    ap.add_argument('--no-image-size', action='store_true',
+                    help='do not give ours the image size (its border rules are then off)')
     a = ap.parse_args()
     t_start = time.time()
     out = Path(a.out)
@@ -116,7 +136,8 @@ def main():
         d = out / 'runs' / tag / s['name']
         save_npz(d / 'dets.npz', frames, s['n'])
         for name, c in (('ours', cfg), ('ours_prev', prev)):
-            rows, ms = run_tracker(ours_step(c), frames)
+            use_size = name == 'ours' and not a.no_image_size
+            rows, ms = run_tracker(image_step(c, (s['w'], s['h'])) if use_size else ours_step(c), frames)
             mot_io.write_mot(d / f'{name}.txt', rows)
             runs.append({'tracker': name, 'setting': setting, 'seed': seed, 'seq': s['name'],
                          'file': str(d / f'{name}.txt'), 'ms_per_frame': ms})
@@ -185,6 +206,7 @@ def main():
 
     print_table(table)
     res = {'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'seeds_B': seeds, 'our_config': cfg.to_dict(),
+           'our_image_size': not a.no_image_size,
            'table': table, 'runs': [{k: v for k, v in r.items()} for r in runs],
            'peer_versions': peer_info.get('versions', {}), 'trackeval_check': te_check,
            'note': 'ms/frame measured on a 2-core machine shared with other benchmarks: noisy.'}

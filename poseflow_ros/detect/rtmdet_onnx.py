@@ -3,6 +3,13 @@
 The graph ends in NMS ("end2end"): outputs ``dets`` (B, K, 5) = x1, y1, x2, y2, score in the
 network-input frame and ``labels`` (B, K). Pre-processing follows the model's ``pipeline.json``:
 keep-ratio resize into 320 x 320, pad bottom/right with 114, normalise BGR with its mean/std.
+
+Input size: the exported graph has dynamic height/width axes, and its box decoding builds the point
+priors from the feature-map shapes (Shape -> Range -> Expand), so the same ONNX runs unchanged at any
+input whose sides are multiples of 32 (the largest stride; other sizes fail in the neck's Concat).
+``input_size`` sets the long side of the letterbox; ``canvas='fit'`` pads only the short side up to the
+next multiple of 32 (a 16:9 frame at 1280 runs 1280 x 736 instead of 1280 x 1280: same boxes where the
+image is, less work), ``'square'`` pads to input_size x input_size as the model was exported.
 """
 from __future__ import annotations
 
@@ -47,6 +54,14 @@ def resolve_model_path(model_path: str = '', models_dir: str = '') -> Path:
     return models.model_path('rtmdet_nano_person', models_dir)
 
 
+CANVASES = ('square', 'fit')
+STRIDE = 32          # the largest feature stride: both input sides must be multiples of it
+
+
+def _ceil_to(x: int, m: int) -> int:
+    return max(m, -(-int(x) // m) * m)
+
+
 class RTMDetBase(PersonDetector):
     """Host-side pre- and post-processing shared by the RTMDet runtimes (onnxruntime, torch).
 
@@ -56,25 +71,46 @@ class RTMDetBase(PersonDetector):
 
     def __init__(self, model_path: str = '', models_dir: str = '',
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-                 min_box_size: float = 8.0, max_detections: int = 50):
+                 min_box_size: float = 8.0, max_detections: int = 50,
+                 input_size: int = 0, canvas: str = 'square'):
         path = resolve_model_path(model_path, models_dir)
         self.model_path = path
         self.pre = _read_pipeline(path.parent / 'pipeline.json')
         self.score_threshold = float(score_threshold)
         self.min_box_size = float(min_box_size)
         self.max_detections = int(max_detections)
-        w, h = self.pre['size']
-        self._canvas = np.full((h, w, 3), self.pre['pad_val'], np.float32)
+        if canvas not in CANVASES:
+            raise ValueError(f"detector canvas must be one of {', '.join(map(repr, CANVASES))}, "
+                             f'got {canvas!r}')
+        input_size = int(input_size)
+        if input_size:               # long side of the letterbox; 0 = the exported size (pipeline.json)
+            if input_size < STRIDE or input_size % STRIDE:
+                raise ValueError(f'detector input_size must be a positive multiple of {STRIDE} '
+                                 f'(the network stride), got {input_size}')
+            self.pre['size'] = (input_size, input_size)
+        self.input_size = max(self.pre['size'])
+        self.canvas = canvas
+        self._canvases = {}          # (w, h) -> float32 HxWx3 letterbox buffer
         self._mean = np.asarray(self.pre['mean'], np.float32)
         self._inv_std = 1.0 / np.asarray(self.pre['std'], np.float32)
+
+    def canvas_size(self, image_shape):
+        """(w, h) of the network input for an image of ``image_shape``: the exported/configured size
+        ('square'), or the keep-ratio resized image padded up to multiples of 32 ('fit')."""
+        if self.canvas == 'square':
+            return tuple(self.pre['size'])
+        nw, nh = self.resized_size(image_shape)
+        return _ceil_to(nw, STRIDE), _ceil_to(nh, STRIDE)
 
     def preprocess(self, image_bgr: np.ndarray, out: np.ndarray = None):
         """-> (1,3,H,W) float32 network input (written into ``out`` when given) and the resize scale."""
         ih, iw = image_bgr.shape[:2]
-        w, h = self.pre['size']
+        w, h = self.canvas_size(image_bgr.shape)
         nw, nh = self.resized_size(image_bgr.shape)
         resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        canvas = self._canvas
+        canvas = self._canvases.get((w, h))
+        if canvas is None:
+            canvas = self._canvases[(w, h)] = np.empty((h, w, 3), np.float32)
         canvas[...] = self.pre['pad_val']
         canvas[:nh, :nw] = resized
         if self.pre['to_rgb']:
@@ -91,7 +127,7 @@ class RTMDetBase(PersonDetector):
         """(w, h) of the image after the keep-ratio resize into the network input."""
         ih, iw = image_shape[:2]
         w, h = self.pre['size']
-        scale = min(w / iw, h / ih)
+        scale = min(w / iw, h / ih)   # the same for both canvases: 'fit' only pads less
         return max(1, int(round(iw * scale))), max(1, int(round(ih * scale)))
 
     def to_detections(self, dets: np.ndarray, labels: np.ndarray, scale, image_shape) -> Detections:
@@ -123,9 +159,10 @@ class RTMDetONNXDetector(RTMDetBase):
     def __init__(self, model_path: str = '', models_dir: str = '', device: str = 'cpu',
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD, min_box_size: float = 8.0,
                  max_detections: int = 50,
-                 num_threads: int = 0):
+                 num_threads: int = 0, input_size: int = 0, canvas: str = 'square'):
         import onnxruntime as ort
-        super().__init__(model_path, models_dir, score_threshold, min_box_size, max_detections)
+        super().__init__(model_path, models_dir, score_threshold, min_box_size, max_detections,
+                         input_size, canvas)
         providers = ['CPUExecutionProvider']
         if device.startswith('cuda'):
             if 'CUDAExecutionProvider' not in ort.get_available_providers():
@@ -141,6 +178,12 @@ class RTMDetONNXDetector(RTMDetBase):
         self.session = ort.InferenceSession(str(self.model_path), sess_options=so, providers=providers)
         self.device = 'cuda' if providers[0].startswith('CUDA') else 'cpu'
         self.input_name = self.session.get_inputs()[0].name
+        hw = list(self.session.get_inputs()[0].shape[2:])     # ints where the export fixed the size
+        want = tuple(self.pre['size'])[::-1]
+        if any(isinstance(d, int) and (self.canvas == 'fit' or d != v) for d, v in zip(hw, want)):
+            raise ValueError(f'{self.model_path} takes a fixed height x width {hw} input: set '
+                             f'detector_input_size to it and detector_canvas to square (or re-export the '
+                             f'model with dynamic axes)')
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         x, scale = self.preprocess(image_bgr)

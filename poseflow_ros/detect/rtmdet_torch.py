@@ -13,7 +13,7 @@ NonMaxSuppression. Here:
   ``max_output_boxes_per_class`` per class), the ``keep_top_k`` best overall;
 * pre-processing and the final filtering are the onnxruntime detector's (:class:`RTMDetBase`).
 
-With ``cuda_graph=True`` on CUDA the network forward (fixed 1 x 3 x 320 x 320 input) is captured once
+With ``cuda_graph=True`` on CUDA the network forward (fixed input shape) is captured once per input shape
 into a CUDA graph and replayed per frame.
 """
 from __future__ import annotations
@@ -28,9 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..track.matching import iou_matrix
 from ..types import Detections
-from .base import DEFAULT_SCORE_THRESHOLD
+from .base import DEFAULT_SCORE_THRESHOLD, box_iou
 from .rtmdet_onnx import RTMDetBase
 
 log = logging.getLogger(__name__)
@@ -271,9 +270,9 @@ def _graph_post_params(graph, model_dir: Path) -> dict:
 
 def self_iou(boxes: np.ndarray) -> np.ndarray:
     """(M, M) IoU as onnxruntime's NonMaxSuppression computes it: corners taken as min/max of the two
-    coordinates (then the tracker's pairwise IoU, which gives 0 for no overlap or no area)."""
+    coordinates (then the pairwise IoU, which gives 0 for no overlap or no area)."""
     b = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1)
-    return iou_matrix(b, b)
+    return box_iou(b, b)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: int) -> np.ndarray:
@@ -303,24 +302,42 @@ def _resolve_torch_device(device: str) -> torch.device:
     return d
 
 
+class _InputState:
+    """Buffers of one network-input shape (w, h): host input (pinned on CUDA), device input, the uint8
+    canvas of the CUDA path, the point priors and, with cuda_graph, the captured forward."""
+
+    def __init__(self):
+        self.host = self.host_np = self.input = None
+        self.host_u8 = self.host_u8_np = self.dev_u8 = None
+        self.last_resized = None
+        self.priors = None
+        self.graph = self.graph_out = None
+
+
 class RTMDetTorchDetector(RTMDetBase):
     """Person detector on PyTorch (CPU or CUDA), equivalent to :class:`RTMDetONNXDetector` (same boxes
     within float rounding). Meant for CUDA; on the CPU onnxruntime is about 1.5x faster, so
     ``detector_runtime: auto`` uses onnxruntime there. ``num_threads`` > 0 sets torch's (process-wide)
-    CPU thread count."""
+    CPU thread count.
+
+    Any input size that is a multiple of 32 works (``input_size``, ``canvas``: see
+    :class:`RTMDetBase`): the buffers, point priors and CUDA graph are made per input shape, the first
+    time a frame needs that shape (a stream's frames share one; ``warmup`` prepares it ahead)."""
 
     name = 'rtmdet_nano_torch'
 
     def __init__(self, model_path: str = '', models_dir: str = '', device: str = 'cpu',
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD, min_box_size: float = 8.0,
                  max_detections: int = 50,
-                 num_threads: int = 0, cuda_graph: bool = False, device_normalise: bool = None):
+                 num_threads: int = 0, cuda_graph: bool = False, device_normalise: bool = None,
+                 input_size: int = 0, canvas: str = 'square'):
         try:
             import onnx
         except ImportError as e:
             raise ImportError("the torch detector reads the model with the 'onnx' package: pip install onnx "
                               '(or use detector_runtime:=onnxruntime)') from e
-        super().__init__(model_path, models_dir, score_threshold, min_box_size, max_detections)
+        super().__init__(model_path, models_dir, score_threshold, min_box_size, max_detections,
+                         input_size, canvas)
         self._dev = _resolve_torch_device(device)
         self.device = str(self._dev)
         if num_threads > 0 and self._dev.type == 'cpu':
@@ -329,41 +346,57 @@ class RTMDetTorchDetector(RTMDetBase):
         self.cls_heads, self.reg_heads = find_head_outputs(graph)
         self.net = OnnxNet(graph, self.cls_heads + self.reg_heads, self._dev)
         self.post = _graph_post_params(graph, self.model_path.parent)
-        # input buffers: host (pinned on CUDA, so the upload is one async DMA) and device. On CPU the
-        # input is channels-last (NHWC strides): the convolutions then run ~1.4x faster, and the host
-        # buffer is written by preprocess() through its numpy view, whatever its strides.
-        w, h = self.pre['size']
-        on_cpu = self._dev.type == 'cpu'
-        fmt = torch.channels_last if on_cpu else torch.contiguous_format
-        self._host = torch.zeros((1, 3, h, w), dtype=torch.float32, pin_memory=not on_cpu).contiguous(
-            memory_format=fmt)
-        self._host_np = self._host.numpy()
-        self._input = self._host if on_cpu else torch.zeros_like(self._host, device=self._dev)
-        # On CUDA only the letterboxed uint8 canvas goes up (0.3 MB, pinned); the float conversion and
-        # normalisation, the costly part on the host, run on the GPU (inside the CUDA graph if any).
+        self._on_cpu = self._dev.type == 'cpu'
+        # On CUDA only the letterboxed uint8 canvas goes up (0.3 MB at 320, pinned); the float conversion
+        # and normalisation, the costly part on the host, run on the GPU (inside the CUDA graph if any).
         # (device_normalise: None = on CUDA; True on the CPU exercises the same code path in tests)
-        self._u8 = (not on_cpu) if device_normalise is None else bool(device_normalise)
+        self._u8 = (not self._on_cpu) if device_normalise is None else bool(device_normalise)
         if self._u8:
-            self._host_u8 = torch.full((h, w, 3), int(round(self.pre['pad_val'])), dtype=torch.uint8,
-                                       pin_memory=not on_cpu)
-            self._host_u8_np = self._host_u8.numpy()
-            self._dev_u8 = torch.zeros_like(self._host_u8, device=self._dev)
             mean = torch.tensor(self.pre['mean'], dtype=torch.float32)
             inv_std = 1.0 / torch.tensor(self.pre['std'], dtype=torch.float32)
             order = [2, 1, 0] if self.pre['to_rgb'] else [0, 1, 2]
             self._order = torch.tensor(order, device=self._dev)
             self._mean_d = mean.reshape(1, 3, 1, 1).to(self._dev)
             self._inv_std_d = inv_std.reshape(1, 3, 1, 1).to(self._dev)
-            self._last_resized = None
-        self._graph = None
-        with torch.inference_mode():      # first (warm-up) forward: gives the feature-map sizes
-            shapes = [t.shape[2:] for t in self.forward()[:len(self.cls_heads)]]
-        self._priors = self._make_priors(shapes, h, w).to(self._dev)
-        self.cuda_graph = bool(cuda_graph) and not on_cpu
-        if self.cuda_graph:
-            self._capture()
+        self.cuda_graph = bool(cuda_graph) and not self._on_cpu
+        self._states: Dict[Tuple[int, int], _InputState] = {}
+        self._state = self._state_for(self.canvas_size((480, 640)))    # the usual camera frame, ready
+
+    @property
+    def _graph(self):
+        """The CUDA graph of the current input shape (None when not captured)."""
+        return self._state.graph
 
     # -- set-up
+    def _state_for(self, wh) -> _InputState:
+        """The buffers of network input (w, h), made (warm-up forward, priors, CUDA graph) on first use."""
+        st = self._states.get(tuple(wh))
+        if st is not None:
+            self._state = st
+            return st
+        w, h = wh
+        st = _InputState()
+        # host buffer pinned on CUDA, so the upload is one async DMA. On CPU the input is channels-last
+        # (NHWC strides): the convolutions then run ~1.4x faster, and the host buffer is written by
+        # preprocess() through its numpy view, whatever its strides.
+        fmt = torch.channels_last if self._on_cpu else torch.contiguous_format
+        st.host = torch.zeros((1, 3, h, w), dtype=torch.float32, pin_memory=not self._on_cpu).contiguous(
+            memory_format=fmt)
+        st.host_np = st.host.numpy()
+        st.input = st.host if self._on_cpu else torch.zeros_like(st.host, device=self._dev)
+        if self._u8:
+            st.host_u8 = torch.full((h, w, 3), int(round(self.pre['pad_val'])), dtype=torch.uint8,
+                                    pin_memory=not self._on_cpu)
+            st.host_u8_np = st.host_u8.numpy()
+            st.dev_u8 = torch.zeros_like(st.host_u8, device=self._dev)
+        self._states[(w, h)] = self._state = st
+        with torch.inference_mode():      # first (warm-up) forward: gives the feature-map sizes
+            shapes = [t.shape[2:] for t in self._run_net(st)[:len(self.cls_heads)]]
+        st.priors = self._make_priors(shapes, h, w).to(self._dev)
+        if self.cuda_graph:
+            self._capture(st)
+        return st
+
     @staticmethod
     def _make_priors(shapes, h: int, w: int) -> torch.Tensor:
         """(N, 2) float32 x, y point priors (col * stride, row * stride) of the levels with feature maps
@@ -377,57 +410,61 @@ class RTMDetTorchDetector(RTMDetBase):
             pts.append(torch.stack([xs.reshape(-1), ys.reshape(-1)], 1))
         return torch.cat(pts).to(torch.float32)
 
-    def _capture(self) -> None:
+    def _capture(self, st: _InputState) -> None:
         """Capture the network forward on the static input buffer (warm-up on a side stream first)."""
         try:
             side = torch.cuda.Stream(self._dev)
             side.wait_stream(torch.cuda.current_stream(self._dev))
             with torch.inference_mode(), torch.cuda.stream(side):
                 for _ in range(3):
-                    self._run_net()
+                    self._run_net(st)
             torch.cuda.current_stream(self._dev).wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.inference_mode(), torch.cuda.graph(graph):
-                self._graph_out = self._run_net()
-            self._graph = graph
+                st.graph_out = self._run_net(st)
+            st.graph = graph
         except Exception as e:   # noqa: BLE001 -- never break detection: run eagerly instead
             self.cuda_graph = False
             log.warning('RTMDet CUDA graph capture failed, running eagerly: %s: %s', type(e).__name__, e)
 
     # -- per frame
-    def _run_net(self):
+    def _run_net(self, st: _InputState):
         """The network on the device input; on CUDA from the uint8 canvas (normalised on the GPU)."""
         if self._u8:
-            x = self._dev_u8.permute(2, 0, 1)[None].index_select(1, self._order).float()
-            self._input.copy_((x - self._mean_d) * self._inv_std_d)
-        return self.net(self._input)
+            x = st.dev_u8.permute(2, 0, 1)[None].index_select(1, self._order).float()
+            st.input.copy_((x - self._mean_d) * self._inv_std_d)
+        return self.net(st.input)
 
     def _letterbox_u8(self, image_bgr: np.ndarray):
         """CUDA path: keep-ratio resize (the same cv2 call as preprocess()) into the pinned uint8 canvas,
         padded with pad_val, and upload it. Returns the resize scale."""
         ih, iw = image_bgr.shape[:2]
+        st = self._state_for(self.canvas_size(image_bgr.shape))
         nw, nh = self.resized_size(image_bgr.shape)
-        if self._last_resized != (nw, nh):       # padding only changes with the frame size
-            self._host_u8_np[...] = int(round(self.pre['pad_val']))
-            self._last_resized = (nw, nh)
-        self._host_u8_np[:nh, :nw] = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        self._dev_u8.copy_(self._host_u8, non_blocking=True)
+        if st.last_resized != (nw, nh):       # padding only changes with the frame size
+            st.host_u8_np[...] = int(round(self.pre['pad_val']))
+            st.last_resized = (nw, nh)
+        st.host_u8_np[:nh, :nw] = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        st.dev_u8.copy_(st.host_u8, non_blocking=True)
         return nw / iw, nh / ih
 
     def forward(self, x: np.ndarray = None) -> Tuple[torch.Tensor, ...]:
-        """Network on the input buffer (after ``x``, a preprocessed float input, is copied into it; on
-        CUDA without ``x``: on the uint8 canvas last uploaded): per-level head outputs."""
+        """Network on the input buffer (after ``x``, a preprocessed (1,3,H,W) float input, is copied into
+        the buffer of its shape; on CUDA without ``x``: on the uint8 canvas last uploaded): per-level head
+        outputs."""
         if x is not None:
-            if x is not self._host_np:
-                self._host_np[...] = x
-            if self._input is not self._host:
-                self._input.copy_(self._host, non_blocking=True)
+            st = self._state_for((x.shape[3], x.shape[2]))
+            if x is not st.host_np:
+                st.host_np[...] = x
+            if st.input is not st.host:
+                st.input.copy_(st.host, non_blocking=True)
             if self._u8:                       # a float input given on CUDA: no graph, no canvas
-                return self.net(self._input)
-        if self._graph is not None:
-            self._graph.replay()
-            return self._graph_out
-        return self._run_net() if self._u8 else self.net(self._input)
+                return self.net(st.input)
+        st = self._state
+        if st.graph is not None:
+            st.graph.replay()
+            return st.graph_out
+        return self._run_net(st) if self._u8 else self.net(st.input)
 
     def decode(self, heads: Sequence[torch.Tensor], min_score: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
         """Per-level head outputs -> (dets (K,5), labels (K,)) in the network-input frame, as the
@@ -447,7 +484,7 @@ class RTMDetTorchDetector(RTMDetBase):
         idx = torch.nonzero((best > p['score_threshold']) & (best >= min_score)).squeeze(1)
         if idx.numel() > p['pre_top_k']:
             idx = idx[best[idx].topk(p['pre_top_k']).indices]
-        pri, d = self._priors[idx], dist[idx]
+        pri, d = self._state.priors[idx], dist[idx]
         boxes = torch.cat([pri - d[:, :2], pri + d[:, 2:]], 1)
         cand = torch.cat([boxes, scores[idx]], 1).cpu().numpy()     # the one device -> host copy
         boxes, scores = cand[:, :4], cand[:, 4:]
@@ -467,7 +504,8 @@ class RTMDetTorchDetector(RTMDetBase):
                 scale = self._letterbox_u8(image_bgr)
                 heads = self.forward()
             else:
-                x, scale = self.preprocess(image_bgr, out=self._host_np)
+                st = self._state_for(self.canvas_size(image_bgr.shape))
+                x, scale = self.preprocess(image_bgr, out=st.host_np)
                 heads = self.forward(x)
             dets, labels = self.decode(heads, self.score_threshold)
         return self.to_detections(dets, labels, scale, image_bgr.shape)

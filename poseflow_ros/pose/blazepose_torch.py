@@ -2,10 +2,15 @@
 
 The weights are the real ones from ``pose_landmark_full.tflite`` (PyPI wheel mediapipe==0.10.14,
 Apache-2.0), executed by :class:`poseflow_ros.pose.tflite_graph.TFLiteModule`. Top-down: each person
-box becomes a square crop (side = padding x the longer box side, no rotation), resized to 256 x 256
-RGB in [0, 1]; all crops of a frame run in one batched forward. The model's 39 x 5 output holds
-(x, y, z, visibility, presence) per landmark in crop pixels; the first 33 are the BlazePose landmarks,
-mapped to COCO-17 by :data:`poseflow_ros.coco.BLAZEPOSE_TO_COCO`.
+gets a square crop, resized to 256 x 256 RGB in [0, 1]; all crops of a frame run in one batched forward.
+The first crop of a person is its box (side = padding x the longer box side, upright); the model was
+trained on crops centred on the hips, scaled and rotated from its own alignment landmarks 33/34
+(:mod:`poseflow_ros.pose.roi`), so ``crop_mode`` 'refine' runs more passes on that ROI and 'temporal'
+takes the previous frame's ROI of a tracked person (the pipeline's ROI memory), as MediaPipe tracks.
+The model's 39 x 5 output holds (x, y, z, visibility, presence) per landmark in crop pixels; the first
+33 are the BlazePose landmarks, mapped to COCO-17 by :data:`poseflow_ros.coco.BLAZEPOSE_TO_COCO`. Its
+39 x 3 world landmarks (``Identity_4``: metres, hip-centred) are turned back by the crop's rotation to
+camera-aligned axes (x right, y down, z away from the camera) and returned as ``Poses.keypoints_3d``.
 
 Runtimes: ``torch`` executes the port directly (CUDA, FP16); ``onnxruntime`` exports that same torch
 module to ONNX once (cached next to the model, keyed by the weights' sha256) and runs it with
@@ -29,20 +34,34 @@ import torch
 from .. import models
 from ..coco import BLAZEPOSE_TO_COCO
 from ..types import Poses
-from . import crop
+from . import crop, roi
 from .base import PoseEstimator
 from .cuda_graph import GraphedForward
 from .tflite_graph import TFLiteModule
 
 INPUT = 256
+OUTPUTS = ('Identity', 'Identity_1', 'Identity_4')     # graph output order
+ONNX_EXPORT = 2      # bump when the exported outputs change: old cached exports are then not reused
 
 
 class BlazePoseEstimator(PoseEstimator):
+    """BlazePose-full top-down: crops from boxes or from alignment ROIs, one batched forward per pass.
+
+    ``refine_passes``: after the pass on a crop made from the box, run the model again on the alignment
+    ROI computed from that pass's landmarks 33/34 (centred on the hips, scaled and rotated as the model was
+    trained), up to this many times; a person keeps the new result where its pose flag is at least
+    ``refine_keep`` x the previous one, and stays on the box crop when the ROI is unreliable
+    (:func:`poseflow_ros.pose.roi.reliable`). ``estimate(..., rois=...)`` takes prior ROIs (e.g. the
+    previous frame's, for tracked people): rows with valid = 1 are cropped there instead of the box and
+    are not refined (``refine_prior`` = True refines them too).
+    """
     name = 'blazepose_full'
 
     def __init__(self, models_dir: str = '', device: str = 'cpu', fp16: bool = False, padding: float = 1.25,
                  model_path: str = '', runtime: str = 'auto', num_threads: int = 0,
-                 device_warp: Optional[bool] = None, cuda_graphs: bool = False):
+                 device_warp: Optional[bool] = None, cuda_graphs: bool = False, crop_mode: str = 'box',
+                 refine_passes: int = 1, refine_keep: float = 0.8, refine_prior: bool = False,
+                 roi_check: Optional[roi.RoiCheck] = None, border: str = 'zero', flip_test: bool = False):
         path = Path(model_path) if model_path else models.model_path('blazepose_full', models_dir)
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no CUDA GPU; use device 'cpu'")
@@ -50,7 +69,12 @@ class BlazePoseEstimator(PoseEstimator):
         self.fp16 = bool(fp16) and device.startswith('cuda')     # CPU half convs are slower, not faster
         self.dtype = torch.float16 if self.fp16 else torch.float32
         self.padding = padding
-        self.model = TFLiteModule(str(path), outputs=['Identity', 'Identity_1']).eval().to(device, self.dtype)
+        self.refine_keep = float(refine_keep)
+        self.refine_prior = bool(refine_prior)
+        self.roi_check = roi_check or roi.RoiCheck()
+        self.set_crop(crop_mode, refine_passes, border, flip_test)
+        # Identity: 39 x 5 landmarks, Identity_1: pose flag, Identity_4: 39 x 3 world landmarks (metres)
+        self.model = TFLiteModule(str(path), outputs=list(OUTPUTS)).eval().to(device, self.dtype)
         if runtime not in ('auto', 'torch', 'onnxruntime'):
             raise ValueError(f"pose_runtime must be auto, torch or onnxruntime, got {runtime!r}")
         if runtime == 'auto':
@@ -67,16 +91,22 @@ class BlazePoseEstimator(PoseEstimator):
         # on CUDA, the forward of device-warped crops can be replayed from CUDA graphs (see .cuda_graph)
         self._run = GraphedForward(self._forward_bgr, device, enabled=cuda_graphs)
         self.last_crop_ms = 0.0
+        self._frame_boxes = np.zeros((0, 4), np.float32)   # all boxes of the frame being estimated
+        self.last_passes = 0          # batched forwards of the last estimate()
+        self.last_crops = 0           # crops they ran (a mirrored crop counts)
         self._ort = self._ort_session(path, num_threads) if runtime == 'onnxruntime' else None
 
     def _ort_session(self, path: Path, num_threads: int):
         import onnxruntime as ort
-        onnx_path = path.with_name(f'{path.stem}.port-{models.sha256_of(path)[:12]}.onnx')
+        # the key names the export version too: an export without the world landmarks is never reused
+        onnx_path = path.with_name(f'{path.stem}.port{ONNX_EXPORT}-{models.sha256_of(path)[:12]}.onnx')
         if not onnx_path.is_file():
             tmp = onnx_path.with_suffix(f'.{os.getpid()}.part')     # two processes may export at once
             torch.onnx.export(self.model.float().cpu(), (torch.zeros(1, 3, INPUT, INPUT),), str(tmp),
-                              input_names=['x'], output_names=['landmarks', 'flag'], opset_version=17,
-                              dynamic_axes={'x': {0: 'n'}, 'landmarks': {0: 'n'}, 'flag': {0: 'n'}},
+                              input_names=['x'], output_names=['landmarks', 'flag', 'world'],
+                              opset_version=17,
+                              dynamic_axes={'x': {0: 'n'}, 'landmarks': {0: 'n'}, 'flag': {0: 'n'},
+                                            'world': {0: 'n'}},
                               dynamo=False)
             tmp.replace(onnx_path)
         so = ort.SessionOptions()
@@ -88,44 +118,159 @@ class BlazePoseEstimator(PoseEstimator):
 
     @torch.inference_mode()
     def forward_crops(self, crops_rgb_uint8: np.ndarray):
-        """(N,256,256,3) uint8 RGB crops -> landmarks (N,39,5) raw model units, pose flag (N,)."""
+        """(N,256,256,3) uint8 RGB crops -> landmarks (N,39,5) raw model units, pose flag (N,),
+        world landmarks (N,39,3) metres in the crop's axes."""
         if self._ort is not None:
             x = np.ascontiguousarray(crops_rgb_uint8.transpose(0, 3, 1, 2), np.float32) * (1.0 / 255.0)
-            lm, flag = self._ort.run(None, {'x': x})
-            return lm.reshape(-1, 39, 5), flag.reshape(-1)
+            lm, flag, world = self._ort.run(None, {'x': x})
+            return lm.reshape(-1, 39, 5), flag.reshape(-1), world.reshape(-1, 39, 3)
         x = torch.from_numpy(np.ascontiguousarray(crops_rgb_uint8)).to(self.device, non_blocking=True)
         x = x.permute(0, 3, 1, 2).to(self.dtype).div_(255.0)
-        lm, flag = self.model(x)
-        return (lm.float().reshape(-1, 39, 5).cpu().numpy(), flag.float().reshape(-1).cpu().numpy())
+        return _to_numpy(self.model(x))
 
     def _forward_bgr(self, x):
-        """(N,3,256,256) BGR crops 0..255 (model dtype) on the device -> landmarks (N,195), flag (N,1)."""
+        """(N,3,256,256) BGR crops 0..255 (model dtype) on the device -> landmarks (N,195), flag (N,1),
+        world (N,117)."""
         return self.model(x.flip(1) * (1.0 / 255.0))
 
-    def crop_matrices(self, boxes: np.ndarray) -> np.ndarray:
-        centers, sizes = crop.box_to_center_scale(boxes, 1.0, self.padding)
-        return crop.affine_matrices(centers, sizes, (INPUT, INPUT))
+    def set_crop(self, mode: str, refine_passes: int = 1, border: str = 'zero',
+                 flip_test: bool = False) -> None:
+        """How persons are cropped (see :data:`poseflow_ros.pose.roi.CROP_MODES`): 'box' one pass on the box
+        crop; 'refine' + ``refine_passes`` passes on the alignment ROI; 'temporal' the caller passes the
+        previous frame's ROIs (the pipeline's :class:`~poseflow_ros.pose.roi.RoiMemory`), new people get
+        the box crop + ``refine_passes``. ``border``: 'zero' or 'replicate' outside the image.
+        ``flip_test``: each crop also runs mirrored (same batch) and the two results are averaged."""
+        if mode not in roi.CROP_MODES:
+            raise ValueError(f'pose_crop must be one of {roi.CROP_MODES}, got {mode!r}')
+        crop._border_mode(border)                                   # validates
+        self.crop_mode = mode
+        self.refine_passes = 0 if mode == 'box' else int(refine_passes)
+        self.border = border
+        self.flip_test = bool(flip_test)
 
-    def estimate(self, image_bgr: np.ndarray, boxes: np.ndarray) -> Poses:
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        if not len(boxes):
-            return Poses.empty()
+    def crop_matrices(self, boxes: np.ndarray) -> np.ndarray:
+        """(N,4) boxes -> (N,2,3) image-to-crop matrices of the upright box crops."""
+        return crop.roi_matrices(crop.boxes_to_rois(boxes, self.padding), (INPUT, INPUT))
+
+    def run_rois(self, image_bgr: np.ndarray, rois: np.ndarray) -> dict:
+        """One batched pass on the crops ``rois`` (N,>=4) -> dict of image-space results:
+        ``points`` (N,39,2) px, ``visibility`` (N,39) sigmoid, ``flag`` (N,), ``world`` (N,39,3) metres with
+        camera-aligned axes (crop rotation undone), ``rois`` (N,4) the crops used."""
+        rois = np.asarray(rois, np.float32).reshape(-1, np.shape(rois)[-1])[:, :4]
+        n = len(rois)
         t0 = time.perf_counter()
-        m = self.crop_matrices(boxes)
+        m = crop.roi_matrices(rois, (INPUT, INPUT))
+        if self.flip_test:               # the mirrored crops go into the same batch
+            m = np.concatenate([m, np.einsum('ij,njk->nik', _MIRROR, _homogeneous(m))[:, :2]])
         if self.warper is not None:
             with torch.inference_mode():
-                x = self.warper.warp(image_bgr, m, (INPUT, INPUT), self.dtype)
-                self.last_crop_ms = (time.perf_counter() - t0) * 1e3
-                lm, flag = self._run(x)
-                lm, flag = lm.float().reshape(-1, 39, 5).cpu().numpy(), flag.float().reshape(-1).cpu().numpy()
+                x = self.warper.warp(image_bgr, m, (INPUT, INPUT), self.dtype, self.border)
+                self.last_crop_ms += (time.perf_counter() - t0) * 1e3
+                lm, flag, world = _to_numpy(self._run(x))
         else:
-            crops = crop.warp_crops(image_bgr, m, (INPUT, INPUT))[..., ::-1]     # BGR -> RGB
-            self.last_crop_ms = (time.perf_counter() - t0) * 1e3
-            lm, flag = self.forward_crops(crops)
-        kp = crop.transform_points(lm[:, :33, :2], crop.invert_affine(m))
-        vis = 1.0 / (1.0 + np.exp(-lm[:, :33, 3]))
-        scores = vis * flag[:, None]
-        return Poses(kp[:, BLAZEPOSE_TO_COCO], scores[:, BLAZEPOSE_TO_COCO].astype(np.float32))
+            crops = crop.warp_crops(image_bgr, m, (INPUT, INPUT), border=self.border)[..., ::-1]   # -> RGB
+            self.last_crop_ms += (time.perf_counter() - t0) * 1e3
+            lm, flag, world = self.forward_crops(crops)
+        self.last_passes += 1
+        self.last_crops += len(m)
+        points = crop.transform_points(lm[:, :, :2], crop.invert_affine(m))
+        vis = 1.0 / (1.0 + np.exp(-lm[:, :, 3].astype(np.float64)))
+        if self.flip_test:               # mirrored results: swap left/right, mirror world x, average
+            world[n:, :, 0] *= -1.0
+            points = (points[:n] + points[n:, FLIP_INDEX]) * 0.5
+            vis = (vis[:n] + vis[n:, FLIP_INDEX]) * 0.5
+            world = (world[:n] + world[n:, FLIP_INDEX]) * 0.5
+            flag = (flag[:n] + flag[n:]) * 0.5
+        return {'points': points.astype(np.float32), 'visibility': vis, 'flag': flag.astype(np.float32),
+                'world': crop.rotate_points(world, rois[:, 3]), 'rois': rois}
+
+    def _alignment(self, out: dict, boxes: np.ndarray):
+        """A pass's alignment ROIs (N,4), whether their geometry is usable for a crop of these boxes (N,)
+        and whether they are reliable enough to carry to the next frame (N,: geometry and pose flag)."""
+        r = roi.alignment_rois(out['points'])
+        hips = out['visibility'][:, [roi.LEFT_HIP, roi.RIGHT_HIP]]
+        geom = roi.reliable(r, boxes, None, hips, self.roi_check)
+        geom &= ~roi.crowded(r, boxes, self._frame_boxes)       # another person near the ROI's centre
+        return r, geom, geom & (out['flag'] >= self.roi_check.min_flag)
+
+    @staticmethod
+    def _take(out: dict, cand: dict, rows: np.ndarray, sel: np.ndarray) -> None:
+        for k in out:
+            out[k][rows] = cand[k][sel]
+
+    def estimate(self, image_bgr: np.ndarray, boxes: np.ndarray, rois: Optional[np.ndarray] = None) -> Poses:
+        """Poses for ``boxes`` (N,4); ``rois`` (N,5) optional prior crops (rows with valid = 0 use the box).
+
+        A prior crop whose pose flag comes out below ``roi_check.min_flag`` (the person left that crop) is
+        redone from the box, in the same batch as the first refinement, the better flag wins. The result's
+        ``rois`` are the alignment ROIs of the final landmarks with valid = 1 where they may be used next
+        frame."""
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        self.last_crop_ms = 0.0
+        self.last_passes = self.last_crops = 0
+        if not len(boxes):
+            return Poses.empty()
+        box_rois = crop.boxes_to_rois(boxes, self.padding)
+        start = box_rois.copy()
+        prior = np.zeros(len(boxes), bool)
+        self._frame_boxes = boxes
+        if rois is not None:
+            rois = np.asarray(rois, np.float32).reshape(len(boxes), 5)
+            prior = (rois[:, 4] > 0) & np.isfinite(rois[:, :4]).all(1)
+            prior &= ~roi.crowded(rois, boxes, boxes)     # someone came close since the last frame
+            start[prior] = rois[prior, :4]
+        out = self.run_rois(image_bgr, start)
+        r, geom, carry = self._alignment(out, boxes)
+        lost = prior & (out['flag'] < self.roi_check.min_flag)     # the tracked crop lost the person
+        refine = (np.ones(len(boxes), bool) if self.refine_prior else ~prior) & ~lost
+        for k in range(max(self.refine_passes, int(lost.any()))):
+            ridx = np.flatnonzero(refine & geom) if k < self.refine_passes else np.zeros(0, np.int64)
+            lidx = np.flatnonzero(lost)
+            lost[:] = False
+            if not len(ridx) and not len(lidx):
+                break
+            # one batch: alignment-ROI crops of the people refined, box crops of the people lost
+            cand = self.run_rois(image_bgr, np.concatenate([r[ridx], box_rois[lidx]]))
+            idx = np.concatenate([ridx, lidx])
+            keep = np.concatenate([cand['flag'][:len(ridx)] >= self.refine_keep * out['flag'][ridx],
+                                   cand['flag'][len(ridx):] > out['flag'][lidx]])
+            rows, sel = idx[keep], np.flatnonzero(keep)
+            self._take(out, cand, rows, sel)
+            cr, cgeom, ccarry = self._alignment(cand, boxes[idx])
+            r[rows], geom[rows], carry[rows] = cr[sel], cgeom[sel], ccarry[sel]
+            refine[:] = False
+            refine[rows] = True           # only people that kept the new crop are worth another pass
+        scores = (out['visibility'][:, :33] * out['flag'][:, None])[:, BLAZEPOSE_TO_COCO]
+        nxt = np.concatenate([r, carry[:, None].astype(np.float32)], 1)
+        return Poses(out['points'][:, BLAZEPOSE_TO_COCO], scores.astype(np.float32),
+                     keypoints_3d=out['world'][:, BLAZEPOSE_TO_COCO].astype(np.float32), rois=nxt)
+
+
+def _homogeneous(m: np.ndarray) -> np.ndarray:
+    """(N,2,3) -> (N,3,3) affine matrices."""
+    return np.concatenate([m, np.broadcast_to([[[0.0, 0.0, 1.0]]], (len(m), 1, 3))], 1)
+
+
+def _flip_index() -> np.ndarray:
+    """BlazePose landmark index of each landmark's mirror image (left <-> right; 0 and 33-38 stay)."""
+    idx = np.arange(39)
+    pairs = [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10)] + [(i, i + 1) for i in range(11, 33, 2)]
+    for a, b in pairs:
+        idx[a], idx[b] = b, a
+    return idx
+
+
+FLIP_INDEX = _flip_index()
+# the mirrored crop: crop x -> INPUT - x keeps the ROI centre (crop x = INPUT / 2) in place, so the mirror of
+# a crop is exactly the crop of the mirrored image and a mirrored photo gives the mirrored skeleton
+_MIRROR = np.array([[-1.0, 0.0, float(INPUT)], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _to_numpy(outs):
+    """The model's three output tensors -> landmarks (N,39,5), flag (N,), world (N,39,3) float numpy."""
+    lm, flag, world = outs
+    return (lm.float().reshape(-1, 39, 5).cpu().numpy(), flag.float().reshape(-1).cpu().numpy(),
+            world.float().reshape(-1, 39, 3).cpu().numpy())
 
 
 def _has_onnx() -> bool:

@@ -2,7 +2,9 @@
 
 A person box becomes a centre + size with the model's aspect ratio and a padding factor
 (MMPose's ``bbox_xyxy2cs`` + ``fix_aspect_ratio`` convention); an affine 2x3 matrix maps
-image pixels into the model input and its inverse maps keypoints back.
+image pixels into the model input and its inverse maps keypoints back. Rotated square crops
+(BlazePose's alignment ROIs) are ``[cx, cy, side, rotation]`` rows turned into the same 2x3 matrices
+by :func:`roi_matrices`; every warp (OpenCV or :class:`DeviceWarper`) takes any 2x3 matrix.
 """
 from __future__ import annotations
 
@@ -42,6 +44,49 @@ def affine_matrices(centers: np.ndarray, sizes: np.ndarray, out_wh: Tuple[int, i
     return m
 
 
+def boxes_to_rois(boxes: np.ndarray, padding: float = 1.25) -> np.ndarray:
+    """boxes (N,4) xyxy -> square upright ROIs (N,4) ``[cx, cy, side, rotation=0]``, side = padding x the
+    longer box side (the same square as ``box_to_center_scale(boxes, 1.0, padding)``)."""
+    c, s = box_to_center_scale(boxes, 1.0, padding)
+    return np.concatenate([c, s[:, :1], np.zeros((len(c), 1), np.float32)], 1).astype(np.float32)
+
+
+def rotation_matrices(theta: np.ndarray) -> np.ndarray:
+    """(N,) radians -> (N,2,2) ``[[cos, -sin], [sin, cos]]``. With image y pointing down, a positive
+    angle turns clockwise on screen; a ROI of rotation ``theta`` has its crop "up" along
+    ``(sin theta, -cos theta)`` in the image."""
+    t = np.asarray(theta, np.float64).reshape(-1)
+    c, s = np.cos(t), np.sin(t)
+    return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+
+
+def roi_matrices(rois: np.ndarray, out_wh: Tuple[int, int]) -> np.ndarray:
+    """(N,2,3) matrices mapping image pixels into rotated square crops.
+
+    ``rois`` (N,>=4) ``[cx, cy, side, rotation]`` (pixels, radians): the image point ``(cx, cy)`` lands on
+    the crop centre, ``side`` spans the crop, and the crop is turned by ``rotation`` (a crop point at offset
+    ``(u, v)`` from the centre, in image pixels, is the image point ``c + R(rotation) (u, v)``). Rotation 0
+    gives exactly :func:`affine_matrices` of the same square.
+    """
+    rois = np.asarray(rois, np.float64)
+    rois = rois.reshape(-1, rois.shape[-1])
+    out_w, out_h = out_wh
+    r = rotation_matrices(rois[:, 3])
+    scale = np.stack([out_w / rois[:, 2], out_h / rois[:, 2]], 1)          # (N,2)
+    a = r.transpose(0, 2, 1) * scale[:, :, None]                            # diag(scale) R^T
+    t = np.array([out_w * 0.5, out_h * 0.5]) - np.einsum('nij,nj->ni', a, rois[:, :2])
+    return np.concatenate([a, t[:, :, None]], 2)
+
+
+def rotate_points(points: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Rotate the x, y of (N,K,>=2) vectors by ``R(theta)`` (N,), other coordinates kept: crop-aligned
+    vectors (e.g. world landmarks) -> image-aligned ones."""
+    pts = np.array(points, np.float64, copy=True)
+    r = rotation_matrices(theta)
+    pts[..., :2] = np.einsum('nij,nkj->nki', r, pts[..., :2])
+    return pts.astype(np.float32)
+
+
 def invert_affine(m: np.ndarray) -> np.ndarray:
     """Invert (N,2,3) affine matrices."""
     m = np.asarray(m, np.float64)
@@ -58,15 +103,27 @@ def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+BORDERS = ('zero', 'replicate')
+
+
 def warp_crops(image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int],
-               border_value=(0, 0, 0)) -> np.ndarray:
-    """Warp each crop: returns (N, out_h, out_w, C) uint8 (same channel order as image)."""
+               border_value=(0, 0, 0), border: str = 'zero') -> np.ndarray:
+    """Warp each crop: returns (N, out_h, out_w, C) uint8 (same channel order as image).
+    ``border``: what the crop shows outside the image, 'zero' (``border_value``) or 'replicate' (the
+    nearest edge pixel, as MediaPipe's ImageToTensorCalculator does by default)."""
     out_w, out_h = out_wh
+    mode = _border_mode(border)
     crops = np.empty((len(m), out_h, out_w, image.shape[2]), image.dtype)
     for i in range(len(m)):
         crops[i] = cv2.warpAffine(image, m[i], (out_w, out_h), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+                                  borderMode=mode, borderValue=border_value)
     return crops
+
+
+def _border_mode(border: str) -> int:
+    if border not in BORDERS:
+        raise ValueError(f'crop border must be one of {BORDERS}, got {border!r}')
+    return cv2.BORDER_REPLICATE if border == 'replicate' else cv2.BORDER_CONSTANT
 
 
 class DeviceWarper:
@@ -107,9 +164,11 @@ class DeviceWarper:
             self._grids[out_wh] = g
         return g
 
-    def warp(self, image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int], dtype=None):
+    def warp(self, image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int], dtype=None,
+             border: str = 'zero'):
         """(N,2,3) image->crop matrices -> (N, C, out_h, out_w) crops on the device, values 0..255
-        (float32, or ``dtype``), channels in the image's order."""
+        (float32, or ``dtype``), channels in the image's order; ``border`` as in :func:`warp_crops`."""
+        _border_mode(border)
         torch = self.torch
         import torch.nn.functional as F
         img = self.upload(image)
@@ -121,4 +180,5 @@ class DeviceWarper:
         scale = torch.tensor([2.0 / w, 2.0 / h], device=self.device)
         grid = ((src + 0.5) * scale - 1.0).reshape(n, out_h, out_w, 2)
         x = img.permute(2, 0, 1).unsqueeze(0).to(dtype or torch.float32).expand(n, -1, -1, -1)
-        return F.grid_sample(x, grid.to(x.dtype), mode='bilinear', padding_mode='zeros', align_corners=False)
+        pad = 'border' if border == 'replicate' else 'zeros'          # 'border' clamps = replicate
+        return F.grid_sample(x, grid.to(x.dtype), mode='bilinear', padding_mode=pad, align_corners=False)

@@ -101,6 +101,46 @@ class TrackerConfig:
     freeze_lost_size: bool = _p(
         True, 'While a track is lost, its aspect-ratio and height velocities are set to 0 (ByteTrack): the '
               'predicted box keeps moving but stops growing or shrinking.', live=True)
+    # ---- keypoint smoothing (One Euro filter per track and keypoint, see poseflow_ros/track/smoothing.py)
+    smooth_keypoints: bool = _p(
+        True, 'Smooth the reported keypoints of each track with a One Euro filter (the raw ones stay in '
+              'keypoints_raw); association always uses the raw keypoints.', live=True)
+    smoothing_min_cutoff: float = _p(
+        3.0, 'One Euro cutoff (Hz) of a still keypoint: lower = steadier but more lag on slow motion.',
+        range=(0.001, 100.0), live=True)
+    smoothing_beta: float = _p(
+        2.0, 'One Euro speed coefficient: the cutoff grows by beta Hz per person size per second of '
+             'keypoint speed (speed divided by the box size, so near and far people smooth alike); '
+             'higher = less lag on fast motion, more jitter.', range=(0.0, 10000.0), live=True)
+    smoothing_derivative_cutoff: float = _p(
+        1.0, 'One Euro cutoff (Hz) of the low-pass on the keypoint speed.', range=(0.001, 100.0), live=True)
+    smoothing_keypoint_threshold: float = _p(
+        0.3, 'Keypoints scoring below this are reported raw and restart their filter when seen again.',
+        range=(0.0, 1.0), live=True)
+    smoothing_rate: float = _p(
+        30.0, 'Frame rate (Hz) assumed for the filter time step when frames carry no increasing stamps.',
+        range=(0.1, 1000.0), live=True)
+    # ---- image border (needs the image size in TrackerInput)
+    border_exit_fraction: float = _p(
+        0.5, 'A lost track whose predicted box lies outside the image by at least this fraction of its '
+             'area has left the image: it ends after border_max_age frames (1 = once wholly outside).',
+        range=(0.01, 1.0), live=True)
+    border_max_age: int = _p(
+        1, 'Frames a track that has left the image is kept (then deleted, whatever max_age says).',
+        range=(0, 100000), live=True)
+    border_margin: float = _p(
+        0.03, 'A lost track whose predicted box comes within this fraction of the image width/height of '
+              'an edge is at the border: it is re-associated only with a box of consistent size '
+              '(border_size_ratio) and, when given, consistent appearance or pose; a new person entering '
+              'there does not inherit its id on IoU alone. 0 = off.', range=(0.0, 0.5), live=True)
+    border_size_ratio: float = _p(
+        1.3, 'At the border, a lost track and a detection whose heights differ by more than this factor '
+             'are never matched.', range=(1.0, 100.0), live=True)
+    border_min_oks: float = _p(
+        0.3, 'At the border, a lost track is matched only to a pose that looks alike: OKS of the two poses '
+             'scaled to the same height and centred (shape only) at least this, when both have enough '
+             'keypoints (different postures score ~0.1, the same walking person 0.35-0.9); 0 = no check.',
+        range=(0.0, 1.0), live=True)
     # ---- what is reported
     output_lost: bool = _p(
         False, 'Also report confirmed tracks missed in this frame (state LOST, box = Kalman prediction, '

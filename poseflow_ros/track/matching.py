@@ -31,6 +31,17 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-9)
 
 
+def outside_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Fraction of each box's area ``(N, 4)`` xyxy that lies outside the image ``[0, width] x [0, height]``
+    -> ``(N,)`` in ``[0, 1]`` (1 for empty boxes)."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    area = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
+    iw = np.maximum(np.minimum(b[:, 2], width) - np.maximum(b[:, 0], 0.0), 0.0)
+    ih = np.maximum(np.minimum(b[:, 3], height) - np.maximum(b[:, 1], 0.0), 0.0)
+    inside = np.where(area > 0, iw * ih / np.maximum(area, 1e-12), 0.0)
+    return 1.0 - inside
+
+
 def cosine_gallery_distance(gallery: np.ndarray, counts: np.ndarray, features: np.ndarray) -> np.ndarray:
     """Smallest cosine distance of each detection feature to each track's gallery.
 
@@ -76,6 +87,28 @@ def oks_pairs(track_kps: np.ndarray, track_vis: np.ndarray, track_area: np.ndarr
     e = np.exp(-np.minimum(x, 50.0))          # clip: exp underflow to denormals is very slow
     both = track_vis & det_vis
     n = both.sum(-1)
+    oks = (e * both).sum(-1) / np.maximum(n, 1)
+    oks[n < min_common] = np.nan
+    return oks
+
+
+def pose_shape_oks(track_kps: np.ndarray, track_vis: np.ndarray, track_xyah: np.ndarray, det_kps: np.ndarray,
+                   det_vis: np.ndarray, det_h: np.ndarray, min_common: int = 3) -> np.ndarray:
+    """OKS of pose pairs compared by shape alone: the track pose ``(P, 17, 2)``, measured with box
+    ``track_xyah (P, 4)``, is scaled to the detection's box height ``det_h (P,)`` and moved so that the
+    centroids of the keypoints visible in both coincide; the scale ``s^2`` is the track box's aspect times
+    ``det_h^2``. Unlike :func:`oks_pairs` on the Kalman-moved pose, this does not decay with the prediction
+    drift over a long gap: it tells whether the two poses look alike (a walking person still walks, a
+    newcomer with arms raised does not). ``nan`` for pairs with fewer than ``min_common`` keypoints."""
+    both = track_vis & det_vis
+    n = both.sum(-1)
+    w = both[..., None].astype(np.float64)
+    cnt = np.maximum(w.sum(1), 1.0)                                            # (P, 1)
+    t = track_kps * (det_h / np.maximum(track_xyah[:, 3], 1e-6))[:, None, None]
+    t = t + ((det_kps * w).sum(1) / cnt - (t * w).sum(1) / cnt)[:, None, :]
+    d2 = ((t - det_kps) ** 2).sum(-1)
+    area = np.maximum(track_xyah[:, 2] * det_h * det_h, 1.0)
+    e = np.exp(-np.minimum(d2 / (_OKS_DENOM * area[:, None]), 50.0))
     oks = (e * both).sum(-1) / np.maximum(n, 1)
     oks[n < min_common] = np.nan
     return oks

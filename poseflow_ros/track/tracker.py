@@ -23,12 +23,28 @@ Per ``update``:
    confirmed; unmatched: tentative -> deleted, confirmed -> lost, lost longer than ``max_age`` -> deleted;
    unmatched high-score detections start tentative tracks (confirmed at once when ``n_init == 1``).
 
+**Image border** (only when ``TrackerInput.image_size`` is given): a lost track whose predicted box lies
+outside the image by at least ``border_exit_fraction`` of its area has left; it is deleted once unmatched
+for more than ``border_max_age`` frames. A lost track whose predicted box is within ``border_margin`` of an
+edge is matched in the main association only to boxes whose height agrees within ``border_size_ratio``
+and, when both poses have enough keypoints, whose pose looks alike (OKS of the poses scaled to one height
+and centred, :func:`~poseflow_ros.track.matching.pose_shape_oks`, at least ``border_min_oks``; appearance,
+when given, is checked as everywhere): whoever enters where a person left is not given the old id on IoU
+alone.
+
+**Keypoint smoothing** (``smooth_keypoints``): each track's reported keypoints go through a One Euro filter
+(:mod:`poseflow_ros.track.smoothing`) per keypoint and coordinate, with the time step from
+``TrackerInput.stamp`` (else ``1 / smoothing_rate``) and the speed divided by the person's box size
+(``(w + h) / 2`` of the Kalman box). A keypoint scoring below ``smoothing_keypoint_threshold`` is reported
+raw and restarts its filter; so does the whole pose after a gap longer than ``coast_frames``. The raw pose
+is kept in ``TrackOutput.keypoints_raw`` and is what the pose cost uses.
+
 Track ids start at 1, increase monotonically and are never reused (not even after :meth:`Tracker.reset`).
 
 Output: confirmed tracks matched in this frame always (box = the matched detection, or with
 ``output_filtered_box`` the Kalman-filtered box); lost tracks only with ``output_lost``, or for the first
-``coast_frames`` frames of a gap (box = Kalman prediction, keypoints = last pose moved with it,
-``detection_index = -1``); tentative tracks only with ``output_tentative``. The default reports
+``coast_frames`` frames of a gap (box = Kalman prediction, keypoints = last (smoothed and raw) pose moved
+with it, ``detection_index = -1``); tentative tracks only with ``output_tentative``. The default reports
 measurement-backed persons plus gaps of at most ``coast_frames`` (a detector blink of ~0.1 s), so a robot
 never acts on a long-lived ghost; identities are still stable across gaps up to ``max_age`` because lost
 tracks are kept internally and resume their id. :attr:`Tracker.ended_ids` lists the ids, among those ever
@@ -48,7 +64,8 @@ from ..types import TrackerInput, TrackOutput, TrackState
 from .config import TrackerConfig
 from .kalman import KalmanFilter, xyah_to_xyxy, xyxy_to_xyah
 from .matching import (cosine_gallery_distance, fuse_costs, iou_matrix, linear_assignment,
-                       matching_cascade, move_keypoints, oks_pairs)
+                       matching_cascade, move_keypoints, oks_pairs, outside_fraction, pose_shape_oks)
+from .smoothing import one_euro_step
 
 _TENT, _CONF, _LOST = int(TrackState.TENTATIVE), int(TrackState.CONFIRMED), int(TrackState.LOST)
 _STATES = {int(s): s for s in TrackState}
@@ -69,6 +86,7 @@ class Tracker:
         self.frame_count = 0
         self.ended_ids: List[int] = []
         self.association_ms = 0.0        # time of the last update's association stages (costs + assignment)
+        self._time: Optional[float] = None   # frame time of the last update (s), for the keypoint filter
         self._clear()
 
     def set_config(self, config: TrackerConfig) -> None:
@@ -105,9 +123,16 @@ class Tracker:
         self.gnext = np.zeros(0, np.int32)
         self.reported = np.zeros(0, bool)
         self.det_index = np.zeros(0, np.int64)
+        # keypoint smoothing (One Euro): output, smoothed speed, filter running, time of the last match
+        self.kps_hat = np.zeros((0, 17, 2))
+        self.kps_dhat = np.zeros((0, 17, 2))
+        self.sm_ok = np.zeros((0, 17), bool)
+        self.t_match = np.zeros(0)
+        self.exited = np.zeros(0, bool)              # lost and predicted (mostly) outside the image
 
     _ROW_ARRAYS = ('ids', 'state', 'age', 'hits', 'tsu', 'mean', 'cov', 'score', 'box', 'kps', 'kp_scores',
-                   'has_pose', 'pose_xyah', 'gcount', 'gnext', 'reported', 'det_index')
+                   'has_pose', 'pose_xyah', 'gcount', 'gnext', 'reported', 'det_index', 'kps_hat', 'kps_dhat',
+                   'sm_ok', 't_match', 'exited')
 
     def _keep_rows(self, keep: np.ndarray) -> None:
         for name in self._ROW_ARRAYS:
@@ -123,6 +148,7 @@ class Tracker:
         after the last one (ids are never reused)."""
         self.ended_ids = [int(i) for i in self.ids[self.reported]]
         self.frame_count = 0
+        self._time = None
         self._clear()
 
     # ------------------------------------------------------------------ input checks
@@ -156,6 +182,8 @@ class Tracker:
         self.frame_count += 1
         self.ended_ids = []
         kps, kps_sc, feats = self._check(inp)
+        self._now = self._advance_time(inp.stamp)
+        img = self._image_size(inp.image_size)
         boxes = np.asarray(inp.boxes, np.float64)
         scores = inp.scores
         wh = boxes[:, 2:] - boxes[:, :2]
@@ -184,6 +212,8 @@ class Tracker:
             self.age += 1
             self.tsu += 1
             self.det_index[:] = -1
+            near = self._border_flags(img)
+            at_border = near & (self.state == _LOST)
             t_assoc = time.perf_counter()
             if len(hi_idx) or len(lo_idx):
                 iou = iou_matrix(xyah_to_xyxy(self.mean[:, :4]), boxes)   # (T, N), sliced by each stage
@@ -194,7 +224,8 @@ class Tracker:
                 free_d = hi_idx
                 rows = (~tent).nonzero()[0]
                 if len(rows):
-                    r, d = self._main_association(rows, hi_idx, iou, det_xyah, kps, kps_sc, feats)
+                    r, d = self._main_association(rows, hi_idx, iou, det_xyah, kps, kps_sc, feats,
+                                                  at_border[rows])
                     if len(r):
                         mr.append(r)
                         md.append(d)
@@ -239,6 +270,8 @@ class Tracker:
             st = self.state
             st[free_t & (st == _CONF)] = _LOST
             dead = (free_t & (st == _TENT)) | (self.tsu > c.max_age)
+            # a person who walked out of the image is not waited for: whoever enters there next is new
+            dead |= free_t & self.exited & (self.tsu > c.border_max_age)
             if dead.any():
                 self.ended_ids = self.ids[dead & self.reported].tolist()
                 self._keep_rows(~dead)
@@ -248,12 +281,56 @@ class Tracker:
             self._start_tracks(new_d, boxes, scores, det_xyah, kps, kps_sc, feats)
         return self._outputs()
 
+    # ------------------------------------------------------------------ time and image border
+    def _advance_time(self, stamp) -> float:
+        """Frame time in seconds: the stamp when it is finite and later than the last one, else the last
+        time plus one nominal frame (``smoothing_rate``), so the filter always sees a positive step."""
+        last = self._time
+        if stamp is not None and np.isfinite(stamp) and (last is None or stamp > last):
+            now = float(stamp)
+        else:
+            now = 0.0 if last is None else last + 1.0 / self.config.smoothing_rate
+        self._time = now
+        return now
+
+    @staticmethod
+    def _image_size(size):
+        if size is None:
+            return None
+        w, h = (float(v) for v in size)
+        if not (w > 0 and h > 0 and np.isfinite(w) and np.isfinite(h)):
+            raise ValueError(f'image_size must be (width, height) > 0, got {size!r}')
+        return w, h
+
+    def _border_flags(self, img) -> np.ndarray:
+        """After the prediction: mark lost tracks that have left the image (``exited``) and return which
+        tracks are at the border (predicted box within ``border_margin`` of an edge)."""
+        c = self.config
+        T = len(self.ids)
+        self.exited = np.zeros(T, bool)
+        if img is None or T == 0:
+            return np.zeros(T, bool)
+        lost = self.state == _LOST
+        pred = xyah_to_xyxy(self.mean[:, :4])
+        w, h = img
+        self.exited = lost & (outside_fraction(pred, w, h) >= c.border_exit_fraction)
+        if c.border_margin <= 0:
+            return np.zeros(T, bool)
+        mx, my = c.border_margin * w, c.border_margin * h
+        return (pred[:, 0] < mx) | (pred[:, 1] < my) | (pred[:, 2] > w - mx) | (pred[:, 3] > h - my)
+
     # ------------------------------------------------------------------ stages
-    def _main_association(self, rows, dets, iou, det_xyah, kps, kps_sc, feats):
+    def _main_association(self, rows, dets, iou, det_xyah, kps, kps_sc, feats, at_border):
         c = self.config
         cost = 1.0 - iou[rows][:, dets]
         d2 = self.kf.gating_distance(self.mean[rows], self.cov[rows], det_xyah[dets], c.gate_position_only)
         gated = d2 > self._gate
+        if at_border.any():
+            # a lost track at the image border: IoU with a box entering there is weak evidence (the old
+            # person may have left, someone else come in); the height must agree
+            ratio = det_xyah[dets][None, :, 3] / self.mean[rows][:, None, 3]
+            bad = (ratio > c.border_size_ratio) | (ratio < 1.0 / c.border_size_ratio)
+            gated |= bad & at_border[:, None]
         app_c = pose_c = None
         if feats is not None and self.gallery is not None and c.appearance_weight > 0:
             app_c = cosine_gallery_distance(self.gallery[rows], self.gcount[rows], feats[dets])
@@ -269,6 +346,19 @@ class Tracker:
                                 kps_sc[d] >= c.keypoint_threshold, c.min_common_keypoints)
                 pose_c = np.full(cost.shape, np.nan)
                 pose_c[ti, di] = 1.0 - oks
+        border_pose = at_border & self.has_pose[rows]
+        if kps is not None and c.border_min_oks > 0 and border_pose.any():
+            # a lost track at the border: the poses must look alike, compared by shape (the moved pose
+            # drifts over a long gap); too few common keypoints (nan) leaves the pair to the other cues
+            ti, di = (~gated & border_pose[:, None]).nonzero()
+            if len(ti):
+                t, d = rows[ti], dets[di]
+                thr = c.keypoint_threshold
+                shape = pose_shape_oks(self.kps[t], self.kp_scores[t] >= thr, self.pose_xyah[t], kps[d],
+                                       kps_sc[d] >= thr, det_xyah[d, 3], c.min_common_keypoints)
+                with np.errstate(invalid='ignore'):
+                    weak = shape < c.border_min_oks
+                gated[ti[weak], di[weak]] = True
         mot_c = None
         if c.motion_weight > 0:
             mot_c = np.minimum(d2 * (1.0 / self._gate), 1.0)
@@ -288,6 +378,9 @@ class Tracker:
     def _apply_matches(self, r, d, n_high, boxes, scores, det_xyah, kps, kps_sc, feats) -> None:
         c = self.config
         self.mean[r], self.cov[r] = self.kf.update(self.mean[r], self.cov[r], det_xyah[d])
+        if kps is not None:
+            self._smooth(r, kps[d], kps_sc[d])      # before self.kps (the previous raw pose) is replaced
+        self.t_match[r] = self._now
         self.hits[r] += 1
         self.tsu[r] = 0
         self.det_index[r] = d
@@ -306,6 +399,28 @@ class Tracker:
             self.has_pose[r] = False
         if feats is not None and n_high:
             self._add_features(r[:n_high], feats[d[:n_high]])
+
+    def _smooth(self, r, x, sc) -> None:
+        """One Euro step of the matched tracks ``r`` with their new raw poses ``x (R, 17, 2)``. A filter
+        (re)starts at the raw value when the keypoint is new, was not visible at the track's last match,
+        or the track was unseen for longer than ``coast_frames``."""
+        c = self.config
+        vis = sc >= c.smoothing_keypoint_threshold
+        if not c.smooth_keypoints:
+            self.kps_hat[r] = x
+            self.kps_dhat[r] = 0.0
+            self.sm_ok[r] = False               # switching smoothing on later starts from scratch
+            return
+        recent = self.has_pose[r] & (self.tsu[r] <= c.coast_frames + 1)
+        cont = (self.sm_ok[r] & vis & recent[:, None])[..., None]
+        xyah = self.mean[r, :4]
+        size = 0.5 * (xyah[:, 2] + 1.0) * xyah[:, 3]          # (w + h) / 2 of the filtered box
+        dt = (self._now - self.t_match[r])[:, None, None]
+        hat, dhat = one_euro_step(x, self.kps[r], self.kps_hat[r], self.kps_dhat[r], dt, size[:, None, None],
+                                  c.smoothing_min_cutoff, c.smoothing_beta, c.smoothing_derivative_cutoff)
+        self.kps_hat[r] = np.where(cont, hat, x)
+        self.kps_dhat[r] = np.where(cont, dhat, 0.0)
+        self.sm_ok[r] = vis
 
     def _add_features(self, rows, f) -> None:
         if self.gallery is None:
@@ -339,6 +454,10 @@ class Tracker:
             'has_pose': np.full(n, kps is not None), 'pose_xyah': det_xyah[d],
             'gcount': np.zeros(n, np.int32), 'gnext': np.zeros(n, np.int32),
             'reported': np.zeros(n, bool), 'det_index': d.astype(np.int64),
+            'kps_hat': kps[d] if kps is not None else np.zeros((n, 17, 2)), 'kps_dhat': np.zeros((n, 17, 2)),
+            'sm_ok': (kps_sc[d] >= self.config.smoothing_keypoint_threshold) if kps is not None
+            and self.config.smooth_keypoints else np.zeros((n, 17), bool),
+            't_match': np.full(n, self._now), 'exited': np.zeros(n, bool),
         }
         for name in self._ROW_ARRAYS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
@@ -365,7 +484,8 @@ class Tracker:
         self.reported[rows] = True
         tsu = self.tsu[rows]
         boxes = self.box[rows].astype(np.float32)
-        kps = self.kps[rows].astype(np.float32)
+        kps_raw = self.kps[rows].astype(np.float32)
+        kps = self.kps_hat[rows].astype(np.float32) if c.smooth_keypoints else kps_raw.copy()
         coasting = tsu > 0
         if c.output_filtered_box and not coasting.all():
             mr = rows[~coasting]
@@ -374,10 +494,13 @@ class Tracker:
             cr = rows[coasting]
             pred = self.mean[cr, :4]
             boxes[coasting] = xyah_to_xyxy(pred)
-            kps[coasting] = move_keypoints(self.kps[cr], self.pose_xyah[cr], pred)
+            kps_raw[coasting] = move_keypoints(self.kps[cr], self.pose_xyah[cr], pred)
+            kps[coasting] = (move_keypoints(self.kps_hat[cr], self.pose_xyah[cr], pred) if c.smooth_keypoints
+                             else kps_raw[coasting])
         kp_sc = self.kp_scores[rows]
         return [TrackOutput(tid, _STATES[s_], a_, h_, t_, boxes[j], sc, kps[j] if hp else None,
-                            kp_sc[j].copy() if hp else None, di)
+                            kp_sc[j].copy() if hp else None, di, kps_raw[j] if hp else None,
+                            kp_sc[j].copy() if hp else None)
                 for j, (tid, s_, a_, h_, t_, sc, hp, di) in enumerate(zip(
                     self.ids[rows].tolist(), st[rows].tolist(), self.age[rows].tolist(),
                     self.hits[rows].tolist(), tsu.tolist(), self.score[rows].tolist(),
