@@ -3,6 +3,9 @@
     ros2 launch poseflow_ros pose_tracking.launch.py image_topic:=/camera/image_raw device:=cuda
     ros2 launch poseflow_ros pose_tracking.launch.py video_file:=/path/to/walk.mp4 rviz:=true
     ros2 launch poseflow_ros pose_tracking.launch.py video_file:=/path/to/walk.mp4 namespace:=robot1
+    ros2 launch poseflow_ros pose_tracking.launch.py image_topic:=/camera/color/image_raw \
+        camera_info_topic:=/camera/color/camera_info use_depth:=true \
+        depth_topic:=/camera/aligned_depth_to_color/image_raw
     ros2 launch poseflow_ros pose_tracking.launch.py --show-args
 
 Topics are relative, so with namespace:=robot1 the output is /robot1/tracked_poses (and the default
@@ -36,6 +39,16 @@ def _arguments(share):
                               description='sensor_msgs/Image topic to track people in (relative: under '
                                           'namespace); image_topic/compressed with image_transport: '
                                           'compressed'),
+        DeclareLaunchArgument('camera_info_topic', default_value='camera/camera_info',
+                              description='sensor_msgs/CameraInfo of the colour image (intrinsics for 3D '
+                                          'and marker placement; relative: under namespace)'),
+        DeclareLaunchArgument('use_depth', default_value='false', choices=BOOL,
+                              description='pair the colour frames with depth_topic: 3D keypoints, position '
+                                          'and velocity from depth'),
+        DeclareLaunchArgument('depth_topic', default_value='camera/depth_registered/image_raw',
+                              description='sensor_msgs/Image depth registered to the colour image (16UC1 mm '
+                                          'or 32FC1 m), used with use_depth:=true; depth_topic/'
+                                          'compressedDepth with depth_transport: compressedDepth'),
         DeclareLaunchArgument('params_file',
                               default_value=os.path.join(share, 'config', 'pose_tracking.yaml'),
                               description='pose_tracker parameters (YAML; its pose_tracker: section is '
@@ -89,6 +102,9 @@ def _setup(context, share):
     full_ns = make_namespace_absolute(prefix_namespace(
         context.launch_configurations.get('ros_namespace', None), namespace)).rstrip('/')
     image_remaps = [('image', image_topic), ('image/compressed', image_topic + '/compressed')]
+    input_remaps = image_remaps + [('camera_info', arg('camera_info_topic')),
+                                   ('depth/image', arg('depth_topic')),
+                                   ('depth/image/compressedDepth', arg('depth_topic') + '/compressedDepth')]
     actions = []
     if video_file:
         actions.append(Node(
@@ -102,8 +118,9 @@ def _setup(context, share):
         parameters=[_params_file_for(arg('params_file'), 'pose_tracker', full_ns + '/pose_tracker'),
                     {'device': ParameterValue(arg('device'), value_type=str),
                      'publish_debug_image': arg('publish_debug_image') == 'true',
+                     'use_depth': arg('use_depth') == 'true',
                      'autostart': arg('autostart') == 'true'}],
-        remappings=image_remaps, output='screen', emulate_tty=True))
+        remappings=input_remaps, output='screen', emulate_tty=True))
     if arg('rviz') == 'true':
         if _rviz2_installed():
             # poseflow.rviz names the un-namespaced topics; point them at this launch's ones

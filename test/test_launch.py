@@ -32,8 +32,8 @@ from poseflow_ros.msg import TrackedPoseArray  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / 'launch' / 'pose_tracking.launch.py'
 ROS2 = Path(sys.executable).with_name('ros2')
-ARGS = {'namespace', 'image_topic', 'params_file', 'device', 'video_file', 'publish_debug_image',
-        'autostart', 'rviz'}
+ARGS = {'namespace', 'image_topic', 'camera_info_topic', 'use_depth', 'depth_topic', 'params_file', 'device',
+        'video_file', 'publish_debug_image', 'autostart', 'rviz'}
 START_S = 60.0          # models load in a few seconds on 2 busy cores; generous for a loaded machine
 
 

@@ -70,12 +70,13 @@ def test_launch_file_declares_arguments_and_real_executables():
     tree = ast.parse(src)
     assert any(isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description' for n in tree.body)
     assert set(re.findall(r"DeclareLaunchArgument\('(\w+)'", src)) == {
-        'namespace', 'image_topic', 'params_file', 'device', 'video_file', 'publish_debug_image', 'autostart', 'rviz'}
+        'namespace', 'image_topic', 'params_file', 'device', 'video_file', 'publish_debug_image', 'autostart', 'rviz',
+        'camera_info_topic', 'use_depth', 'depth_topic'}
     # launch defaults = the node's defaults as documented in config/pose_tracking.yaml
     import yaml
     args = dict(re.findall(r"DeclareLaunchArgument\('(\w+)', default_value='([^']*)'", src))
     node = yaml.safe_load((ROOT / 'config' / 'pose_tracking.yaml').read_text())['pose_tracker']['ros__parameters']
-    for name in ('publish_debug_image', 'autostart'):
+    for name in ('publish_debug_image', 'autostart', 'use_depth'):
         assert args[name] == str(node[name]).lower(), name
     execs = set(re.findall(r"executable='(\w+)'", src)) - {'rviz2'}
     assert execs == {'video_source', 'pose_tracker'}
@@ -99,7 +100,7 @@ def test_launch_description_builds_when_launch_is_installed(tmp_path):
     spec.loader.exec_module(mod)
     ld = mod.generate_launch_description()
     defaults = {a.name: a.default_value[0].text for a in ld.get_launch_arguments()}
-    assert len(defaults) == 8 and defaults['namespace'] == '' and defaults['publish_debug_image'] == 'false'
+    assert len(defaults) == 11 and defaults['namespace'] == '' and defaults['publish_debug_image'] == 'false'
 
     def nodes(**overrides):
         ctx = LaunchContext()

@@ -31,12 +31,37 @@ class NodeSettings:
            'depth of 1 lets DDS overwrite a frame the node has not taken yet: 8 of 50 reliable 1280x720 '
            'frames were lost so). The node itself keeps only the latest frame and counts the rest as '
            'dropped.', range=(1, 100))
+    use_depth: bool = setting(
+        False, 'Subscribe to depth/image (sensor_msgs/Image, 16UC1 millimetres or 32FC1 metres, registered '
+               'to the colour image) and pair it with the colour frames by stamp: 3D keypoints, position '
+               'and velocity from depth. false: no depth subscription, colour frames are processed as '
+               'they come (2D, or monocular 3D with camera_info).')
+    depth_transport: str = setting(
+        'raw', 'Depth input kind (with use_depth): raw (sensor_msgs/Image on depth/image) or compressedDepth '
+               '(sensor_msgs/CompressedImage from compressed_depth_image_transport on '
+               'depth/image/compressedDepth, PNG).', choices=('raw', 'compressedDepth'))
+    use_camera_info: bool = setting(
+        True, 'Subscribe to camera_info (sensor_msgs/CameraInfo of the colour image): its K and D '
+              'back-project depth, place the monocular 3D skeleton and the markers. The CameraInfo '
+              'stamped closest to the image within sync_slop is used, else the latest valid one.')
+    sync_slop: float = setting(
+        0.02, 'Seconds by which the stamps of a colour and a depth image may differ and still be paired '
+              '(message_filters ApproximateTimeSynchronizer). Keep it below half a frame period, or a '
+              "colour frame may get the neighbouring frame's depth.", range=(0.001, 10.0), live=True)
+    depth_wait: float = setting(
+        0.1, 'With use_depth: seconds a colour frame waits for its depth image; then it is processed '
+             'without depth (a rate-limited warning says why), so a missing depth never stops the output.',
+        range=(0.0, 10.0), live=True)
     expected_width: int = setting(
         0, 'Reject frames whose width differs (0 = accept any size).', range=(0, 16384), live=True)
     expected_height: int = setting(
         0, 'Reject frames whose height differs (0 = accept any size).', range=(0, 16384), live=True)
     error_log_period: float = setting(
         2.0, 'Minimum seconds between two repeated bad-input log messages.', range=(0.0, 3600.0), live=True)
+    overlap: bool = setting(
+        True, 'Run decoding and person detection of the next frame while pose, 3D, tracking and publishing '
+              'of the current one run (two threads, results in frame order): more frames per second on a '
+              'small CPU for a little more latency per frame; false = one stage after another.')
     stats_file: str = setting(
         '', "Write frame counts, track ids and per-stage ms as JSON here at shutdown ('' = no).", live=True)
     publish_markers: bool = setting(True, 'Publish RViz skeleton markers on markers.', live=True)
@@ -47,10 +72,15 @@ class NodeSettings:
              'posture.keypoint_threshold on purpose: a faint joint is still worth showing.',
         range=(0.0, 1.0), live=True)
     marker_depth: float = setting(
-        2.0, 'Distance (m) of the plane on which 2D skeletons are drawn in the image frame.',
+        2.0, 'Distance (m) of the plane on which skeletons without 3D are drawn in the image frame.',
         range=(0.01, 100.0), live=True)
     marker_focal_px: float = setting(
-        0.0, 'Focal length (px) used to place markers; 0 = image width.', range=(0.0, 100000.0), live=True)
+        0.0, 'Focal length (px) used to place markers without 3D when there is no valid camera_info '
+             '(with one, its K is used); 0 = image width.', range=(0.0, 100000.0), live=True)
+    marker_velocity_s: float = setting(
+        1.0, 'With 3D: velocity arrows point to where the person would be after this many seconds '
+             '(drawn from 0.25 m/s: slower is jitter of a standing person); 0 = no arrows.',
+        range=(0.0, 60.0), live=True)
     marker_lifetime: float = setting(
         0.5, 'Seconds a marker stays in RViz unless refreshed by a newer frame (a few frame periods), so '
              'nothing stale survives a camera stop; 0 = forever.', range=(0.0, 3600.0), live=True)

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Iterator
 
 from ..analytics import PostureConfig
+from ..depth import DepthConfig
 from ..pipeline import PipelineConfig
 from ..settings import Spec, specs
 from ..track import TrackerConfig
 from .node_settings import NodeSettings
 
 BEGIN, END = '<!-- params:begin -->', '<!-- params:end -->'
-GROUPS = ((NodeSettings, ''), (PipelineConfig, ''), (TrackerConfig, 'tracker.'), (PostureConfig, 'posture.'))
+GROUPS = ((NodeSettings, ''), (PipelineConfig, ''), (TrackerConfig, 'tracker.'), (PostureConfig, 'posture.'),
+          (DepthConfig, 'depth.'))
 
 
 def all_specs() -> Iterator[Spec]:

@@ -12,6 +12,11 @@ Lifecycle:
 Topics (relative, remappable):
     sub  image              sensor_msgs/Image            (image_transport: raw)
     sub  image/compressed   sensor_msgs/CompressedImage  (image_transport: compressed)
+    sub  camera_info        sensor_msgs/CameraInfo       (use_camera_info; intrinsics of the colour image)
+    sub  depth/image        sensor_msgs/Image            (use_depth; 16UC1 mm or 32FC1 m, registered to the
+                                                          colour image, paired with it by stamp)
+    sub  depth/image/compressedDepth                     (use_depth and depth_transport: compressedDepth;
+                            sensor_msgs/CompressedImage   compressed_depth_image_transport PNG)
     pub  tracked_poses      poseflow_ros/TrackedPoseArray (header copied from the image)
     pub  markers            visualization_msgs/MarkerArray (lifetime marker_lifetime)
     pub  debug_image        sensor_msgs/Image (bgr8), when publish_debug_image is true
@@ -20,7 +25,11 @@ Parameters: one per setting of NodeSettings, PipelineConfig, TrackerConfig (``tr
 PostureConfig (``posture.*``); those marked live change with ``ros2 param set`` while running, the others
 only while unconfigured (a set is refused with the reason otherwise).
 Latest frame wins: a frame that arrives while one is being processed replaces the waiting one
-(the replaced frame is counted as dropped); nothing queues without bound.
+(the replaced frame is counted as dropped); nothing queues without bound. With use_depth the colour frame
+and its depth image travel as a pair (message_filters ApproximateTimeSynchronizer, sync_slop); a colour
+frame waits at most depth_wait for its depth, then goes on without it (warned, rate-limited).
+CameraInfo is not synchronised: the one stamped closest to the image within sync_slop, else the latest
+valid one, is used (cameras often stamp it apart from the image).
 Bad input (see poseflow_ros.decode) is skipped, counted (bad_input_frames) and logged at most once per
 error_log_period per kind of problem. Memory is bounded: statistics are running summaries and windows, and
 after large frames the process gives memory back (malloc_trim; the image subscription is re-created once
@@ -28,6 +37,7 @@ large frames stop, which releases the middleware's sample buffers).
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import gc
 import json
@@ -36,26 +46,31 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from message_filters import ApproximateTimeSynchronizer, SimpleFilter
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from .. import models
 from ..analytics import PostureConfig
 from ..decode import ImageError
+from ..depth import DepthConfig
+from ..overlap import SecondStage
 from ..pipeline import PipelineConfig, PosePipeline
 from ..render import draw_tracks
 from ..track import TrackerConfig
 from ..types import Frame
-from .conversions import bgr_to_image, copy_header, image_to_bgr, tracks_to_msg
+from .conversions import (bgr_to_image, camera_info_problem, camera_info_to_model, copy_header,
+                          depth_image_to_metres, image_to_bgr, result_to_msg)
 from .markers import MarkerBuilder
 from .node_settings import NodeSettings
 from .process import (RMEM_NEEDED, ignore_stop_signals, install_stop_handlers, receive_buffer_limit,
@@ -73,6 +88,8 @@ LOSS_WARN_PERIOD_S = 60.0
 # bigger, held by the DDS reader's sample buffers and by freed-but-kept heap memory)
 TRIM_ABOVE_BYTES = 8 * 1024 * 1024      # after processing a frame larger than this: malloc_trim(0)
 RESUBSCRIBE_AFTER_S = 3.0               # no such frame for this long: re-create the image subscription
+SYNC_QUEUE = 4                          # colour/depth messages per topic the synchroniser holds
+CAMERA_INFO_KEEP = 8                    # recent valid CameraInfo messages kept to match image stamps
 _LOSS_FIX = ('publish the camera with RELIABLE QoS (the default qos_reliability: auto then subscribes '
              'reliably), or set qos_reliability: reliable if the publisher offers it; for a best-effort '
              'camera see the README section "Delivery: QoS and large images"')
@@ -87,6 +104,7 @@ class PoseTrackerNode(LifecycleNode):
         self._specs.update(declare_settings(self, PipelineConfig))
         self._specs.update(declare_settings(self, TrackerConfig, 'tracker.'))
         self._specs.update(declare_settings(self, PostureConfig, 'posture.'))
+        self._specs.update(declare_settings(self, DepthConfig, 'depth.'))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
         self.settings = NodeSettings(**read_settings(self, NodeSettings))
@@ -106,11 +124,23 @@ class PoseTrackerNode(LifecycleNode):
         self._latest = None
         self._running = False
         self._worker = None
+        self._stage2 = None
         self._frame_index = 0
         self._last_rx = 0.0
         self._diag_prev = (time.monotonic(), 0, 0)
+        self._problems_prev = 0          # input_problems at the last diagnostics message
         self.sub = None
         self._sub_reliability = None
+        self.sub_depth = self.sub_info = None       # depth/image and camera_info subscriptions
+        self._depth_reliability = self._info_reliability = None
+        self._sync = None                           # colour/depth pairing (use_depth)
+        self._sync_in = None
+        self._infos = collections.deque(maxlen=CAMERA_INFO_KEEP)   # (stamp s, CameraInfo), valid ones
+        self._camera_cache = (None, None, None)     # (CameraInfo, (w, h), CameraModel or None)
+        self.camera_info_received = 0
+        self.depth_received = 0
+        self._last_depth_stamp = None
+        self.last_input_problem = ''
         self._qos_timer = None
         self._loss_throttle = LogThrottle(LOSS_WARN_PERIOD_S)
         self._rmem_warned = False
@@ -130,7 +160,9 @@ class PoseTrackerNode(LifecycleNode):
         cfg = read_settings(self, PipelineConfig, pending=pending)
         cfg['tracker'] = read_settings(self, TrackerConfig, 'tracker.', pending)
         cfg['posture'] = read_settings(self, PostureConfig, 'posture.', pending)
+        cfg['depth'] = read_settings(self, DepthConfig, 'depth.', pending)
         cfg = PipelineConfig.from_dict(cfg)
+        DepthConfig.from_dict(cfg.depth)              # the rules between depth fields
         TrackerConfig.from_dict(cfg.tracker)          # the rules between tracker fields
         return ns, cfg
 
@@ -167,6 +199,8 @@ class PoseTrackerNode(LifecycleNode):
             self.pipeline.apply_live_settings(cfg)
             self.settings, self.config = ns, cfg
             self._apply_marker_settings()
+            if self._sync is not None:
+                self._sync.slop = Duration(seconds=ns.sync_slop)
         changed = ', '.join(f'{p.name}={p.value!r}' for p in params if p.name in self._specs)
         if changed:
             self.get_logger().info(f'parameters changed: {changed}')
@@ -176,6 +210,7 @@ class PoseTrackerNode(LifecycleNode):
         m = self.markers
         m.depth, m.focal_px, m.kp_threshold, m.lifetime = (s.marker_depth, s.marker_focal_px,
                                                            s.keypoint_score_threshold, s.marker_lifetime)
+        m.velocity_s = s.marker_velocity_s
 
     # ---------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -204,7 +239,7 @@ class PoseTrackerNode(LifecycleNode):
         self.pub_debug = self.create_lifecycle_publisher(Image, 'debug_image', 2)
         s = self.settings
         self.markers = MarkerBuilder(s.marker_depth, s.marker_focal_px, s.keypoint_score_threshold,
-                                     s.marker_lifetime)
+                                     s.marker_lifetime, s.marker_velocity_s)
         p = self.pipeline
         self.get_logger().info(
             f'configured in {time.perf_counter() - t0:.1f} s: detector={p.detector.name} pose={p.pose.name} '
@@ -216,13 +251,33 @@ class PoseTrackerNode(LifecycleNode):
         if ret != _SUCCESS:
             return ret
         self.pipeline.tracker.reset()
+        # a new stream: no 3D history and no pose crops carried over from the frames before deactivate
+        self.pipeline.depth_stage.reset()
+        if self.pipeline.roi_memory is not None:
+            self.pipeline.roi_memory.reset()
         self._running = True
+        # overlap: this worker decodes and detects frame t+1 while a second one runs the rest of frame t
+        self._stage2 = (SecondStage(self._guarded_second, name='pose_tracker_stage2')
+                        if self.settings.overlap else None)
         self._worker = threading.Thread(target=self._work, name='pose_tracker_worker', daemon=True)
         self._worker.start()
+        s = self.settings
+        self._infos.clear()
+        self._camera_cache = (None, None, None)
+        if s.use_depth:
+            self._sync_in = (SimpleFilter(), SimpleFilter())
+            self._sync = ApproximateTimeSynchronizer(self._sync_in, SYNC_QUEUE, s.sync_slop)
+            self._sync.registerCallback(self._on_pair)
         self._subscribe(self._wanted_reliability())
-        if self.settings.qos_reliability == 'auto':
+        if s.use_camera_info:
+            self._subscribe_info(self._wanted_reliability('camera_info'))
+        if s.use_depth:
+            self._subscribe_depth(self._wanted_reliability(self._depth_topic()))
+        if s.qos_reliability == 'auto':
             self._qos_timer = self.create_timer(0.25, self._recheck_qos)
-        self.get_logger().info(f'active: {self.sub.topic_name} ({self._sub_reliability})')
+        extra = ''.join(f', {sub.topic_name} ({rel})' for sub, rel in (
+            (self.sub_info, self._info_reliability), (self.sub_depth, self._depth_reliability)) if sub)
+        self.get_logger().info(f'active: {self.sub.topic_name} ({self._sub_reliability}){extra}')
         return _SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -251,9 +306,11 @@ class PoseTrackerNode(LifecycleNode):
         if self._qos_timer is not None:
             self.destroy_timer(self._qos_timer)
             self._qos_timer = None
-        if self.sub is not None:
-            self.destroy_subscription(self.sub)
-            self.sub = None
+        for name in ('sub', 'sub_depth', 'sub_info'):
+            if getattr(self, name) is not None:
+                self.destroy_subscription(getattr(self, name))
+                setattr(self, name, None)
+        self._sync = self._sync_in = None
         with self._cv:
             self._running = False
             self._latest = None
@@ -261,6 +318,10 @@ class PoseTrackerNode(LifecycleNode):
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout=10.0)
         self._worker = None
+        if self._stage2 is not None:          # the frame in its second stage is finished and published
+            self._stage2.wait_idle(10.0)
+            self._stage2.close()
+            self._stage2 = None
         if self.markers is not None and self.pub_markers is not None:
             stamp = self.get_clock().now().to_msg()
             self.pub_markers.publish(self.markers.delete_all(Header(stamp=stamp, frame_id=self._last_frame_id)))
@@ -287,11 +348,12 @@ class PoseTrackerNode(LifecycleNode):
     def _topic(self) -> str:
         return 'image' if self.settings.image_transport == 'raw' else 'image/compressed'
 
-    def _wanted_reliability(self) -> str:
+    def _wanted_reliability(self, topic: str = '') -> str:
+        """The reliability to subscribe ``topic`` (default: the image topic) with."""
         mode = self.settings.qos_reliability
         if mode != 'auto':
             return mode
-        infos = self.get_publishers_info_by_topic(self.resolve_topic_name(self._topic()))
+        infos = self.get_publishers_info_by_topic(self.resolve_topic_name(topic or self._topic()))
         # no publisher yet: best effort matches any publisher; re-checked as publishers appear
         return offered_reliability(infos) or 'best_effort'
 
@@ -314,15 +376,36 @@ class PoseTrackerNode(LifecycleNode):
                 f'and up) from a best-effort camera in another process are mostly lost. Fix: '
                 f'sudo sysctl -w net.core.rmem_max=4194304, or publish the camera reliably')
 
+    def _depth_topic(self) -> str:
+        return 'depth/image' if self.settings.depth_transport == 'raw' else 'depth/image/compressedDepth'
+
+    def _subscribe_depth(self, reliability: str) -> None:
+        if self.sub_depth is not None:
+            self.destroy_subscription(self.sub_depth)
+        kind = Image if self.settings.depth_transport == 'raw' else CompressedImage
+        self.sub_depth = self.create_subscription(kind, self._depth_topic(), self._on_depth,
+                                                  make_qos(reliability, self.settings.qos_depth))
+        self._depth_reliability = reliability
+
+    def _subscribe_info(self, reliability: str) -> None:
+        if self.sub_info is not None:
+            self.destroy_subscription(self.sub_info)
+        self.sub_info = self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
+                                                 make_qos(reliability, self.settings.qos_depth))
+        self._info_reliability = reliability
+
     def _recheck_qos(self) -> None:
-        if self.sub is None:
-            return
-        infos = self.get_publishers_info_by_topic(self.sub.topic_name)
-        want = offered_reliability(infos)
-        if want is not None and want != self._sub_reliability:
-            self.get_logger().info(f'image publishers on {self.sub.topic_name} offer {want}: '
-                                   f'resubscribing {want} (qos_reliability: auto)')
-            self._subscribe(want)
+        """qos_reliability auto: follow what the publishers of each input offer (image, depth, info)."""
+        for sub, have, resubscribe in ((self.sub, self._sub_reliability, self._subscribe),
+                                       (self.sub_depth, self._depth_reliability, self._subscribe_depth),
+                                       (self.sub_info, self._info_reliability, self._subscribe_info)):
+            if sub is None:
+                continue
+            want = offered_reliability(self.get_publishers_info_by_topic(sub.topic_name))
+            if want is not None and want != have:
+                self.get_logger().info(f'publishers on {sub.topic_name} offer {want}: '
+                                       f'resubscribing {want} (qos_reliability: auto)')
+                resubscribe(want)
 
     def _release_large_buffers(self) -> None:
         """Once large frames have stopped for RESUBSCRIBE_AFTER_S: re-create the subscription (same QoS) so
@@ -347,18 +430,82 @@ class PoseTrackerNode(LifecycleNode):
             self._large_rx = time.monotonic()
         st = msg.header.stamp
         self.losses.received(st.sec + st.nanosec * 1e-9)
+        waits = self._sync is not None           # use_depth: the frame waits (depth_wait) for its depth
+        pending = _Pending(msg, rx, time.monotonic() + self.settings.depth_wait if waits else 0.0)
         with self._cv:
             if self._latest is not None:
                 self.stats.count('dropped')
-            self._latest = (msg, rx)
+            self._latest = pending
             self.stats.count('received')
             self._last_rx = time.monotonic()
             self._cv.notify()
+        if waits:
+            self._sync_in[0].signalMessage(msg)      # pairs with a depth already there (-> _on_pair)
         # at most one warning a minute while frames keep being lost
         if self.losses.significant() and self._loss_throttle.allow('loss')[0]:
             self.get_logger().warning(
                 f'{self.losses.summary_text()} on {self.resolve_topic_name(self._topic())} '
                 f'({self._sub_reliability} subscription): {_LOSS_FIX}')
+
+    def _on_depth(self, msg) -> None:
+        self.depth_received += 1
+        self._last_depth_stamp = _seconds(msg.header.stamp)
+        if self._sync is not None:
+            self._sync_in[1].signalMessage(msg)
+
+    def _on_pair(self, image_msg, depth_msg) -> None:
+        """The synchroniser found a colour frame and a depth image with matching stamps."""
+        with self._cv:
+            if self._latest is not None and self._latest.msg is image_msg:
+                self._latest.depth = depth_msg
+                self._cv.notify()
+                return
+        # that colour frame was already processed without depth (depth_wait ran out) or was replaced
+        self.stats.count('depth_late')
+
+    def _on_camera_info(self, msg) -> None:
+        self.camera_info_received += 1
+        problem = camera_info_problem(msg, image_size=(max(msg.width, 1), max(msg.height, 1)))
+        if problem:
+            self.stats.count('camera_info_invalid')
+            topic = self.resolve_topic_name('camera_info')
+            self._input_warning(f'camera_info on {topic} unusable: {problem}; '
+                                + ('using the last valid one' if self._infos else
+                                   'no 3D and no real-K markers until a valid one comes'), 'camera_info')
+            return
+        self._infos.append((_seconds(msg.header.stamp), msg))
+
+    def _depth_scale(self) -> float:
+        # metres per unit of the raw depth values (0 = the encoding's: 16UC1 mm, 32FC1 m)
+        return DepthConfig.from_dict(self.config.depth).depth_scale
+
+    def _camera_for(self, stamp: float, w: int, h: int):
+        """CameraModel for the colour frame (w x h fills in a CameraInfo without a size; another size is
+        scaled by the depth stage and the markers): the CameraInfo stamped closest within sync_slop, else
+        the latest valid one; None when there is none."""
+        if not self._infos:
+            return None
+        infos = list(self._infos)
+        best_dt, msg = min(((abs(t - stamp), m) for t, m in infos), key=lambda e: e[0])
+        if best_dt > self.settings.sync_slop:
+            msg = infos[-1][1]
+        cached_msg, size, cam = self._camera_cache
+        if cached_msg is msg and size == (w, h):
+            return cam
+        cam = camera_info_to_model(msg, image_size=(w, h))
+        self._camera_cache = (msg, (w, h), cam)
+        return cam
+
+    def _input_warning(self, text: str, kind: str) -> None:
+        """A problem with the depth or camera_info input: warned at most once per error_log_period per
+        kind, counted; the colour frames keep being processed (in 2D where 3D is not possible)."""
+        self.stats.count('input_problems')
+        self.last_input_problem = text[:500]
+        self._log_throttle.period = self.settings.error_log_period
+        ok, held = self._log_throttle.allow(f'input:{kind}')
+        if ok:
+            more = f' ({held} more like it since the last message)' if held else ''
+            self.get_logger().warning(text + more)
 
     def _log_limited(self, kind: str, text: str) -> None:
         """Error log, at most once per error_log_period for each kind (rclpy's throttle cannot follow a
@@ -378,29 +525,62 @@ class PoseTrackerNode(LifecycleNode):
     def _work(self) -> None:
         while True:
             with self._cv:
-                while self._running and self._latest is None:
-                    self._cv.wait(0.5)
+                while self._running:
+                    p = self._latest
+                    if p is None:
+                        self._cv.wait(0.5)
+                        continue
+                    wait = p.deadline - time.monotonic() if p.depth is None else 0.0
+                    if wait <= 0:          # ready: paired, depth not used, or depth_wait ran out
+                        break
+                    self._cv.wait(min(wait, 0.5))
                 if not self._running:
                     return
-                msg, rx = self._latest
-                self._latest = None
-            large = len(msg.data) > TRIM_ABOVE_BYTES
+                pending, self._latest = self._latest, None
+            large = len(pending.msg.data) > TRIM_ABOVE_BYTES
+            item = None
             try:
-                self._process(msg, rx)
+                item = self._first_stage(pending)
             except Exception as e:  # noqa: BLE001 -- a message must never kill the node
-                self.stats.count('errors')
-                try:
-                    self._log_limited('error', f'frame skipped: {type(e).__name__}: {e}')
-                except Exception:  # noqa: BLE001 -- not even the log may end the worker
-                    pass
+                self._frame_error(e)
             finally:
-                msg = None
+                pending = None
+            if item is not None:
+                if self._stage2 is None or large:      # large frames: one at a time (memory is trimmed)
+                    if self._stage2 is not None:
+                        self._stage2.wait_idle()
+                    self._guarded_second(item)
+                else:
+                    self._stage2.hand(item)
+            item = None
             if large:        # the frame and its copies are freed now: hand the memory back
                 _malloc_trim()
 
-    def _process(self, msg, rx: float) -> None:
+    def _frame_error(self, e: BaseException) -> None:
+        self.stats.count('errors')
+        try:
+            self._log_limited('error', f'frame skipped: {type(e).__name__}: {e}')
+        except Exception:  # noqa: BLE001 -- not even the log may end the worker
+            pass
+
+    def _guarded_second(self, item) -> None:
+        try:
+            self._second_stage(item)
+        except Exception as e:  # noqa: BLE001 -- a message must never kill the node
+            self._frame_error(e)
+
+    def _process(self, pending: '_Pending') -> None:
+        """Both stages of one frame, one after the other (tests and tools call this directly)."""
+        item = self._first_stage(pending)
+        if item is not None:
+            self._second_stage(item)
+
+    def _first_stage(self, pending: '_Pending'):
+        """Decode, check, pair depth/camera and detect persons: the work that may run one frame ahead.
+        Returns what :meth:`_second_stage` needs, or None when the frame is skipped."""
         t0 = time.perf_counter()
         s = self.settings
+        msg, rx = pending.msg, pending.rx
         try:
             image = image_to_bgr(msg)
         except ImageError as e:
@@ -411,31 +591,103 @@ class PoseTrackerNode(LifecycleNode):
             self._bad_input(f'frame size {w}x{h} differs from expected_width x expected_height = '
                             f'{s.expected_width}x{s.expected_height}; frame skipped', 'expected_size')
             return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        frame = Frame(image, stamp, msg.header.frame_id, self._frame_index)
+        stamp = _seconds(msg.header.stamp)
+        camera = self._camera_for(stamp, w, h) if s.use_camera_info else None
+        depth = self._depth_for(pending, camera, w, h) if s.use_depth else None
+        frame = Frame(image, stamp, msg.header.frame_id, self._frame_index, depth=depth, camera=camera)
         self._frame_index += 1
         self._last_frame_id = msg.header.frame_id
         t1 = time.perf_counter()
+        dets = self.pipeline.detect(image)
+        detect_ms = (time.perf_counter() - t1) * 1e3
+        return msg, rx, frame, camera, dets, detect_ms, t0, t1
+
+    def _second_stage(self, item) -> None:
+        """Pose, 3D, tracking (in frame order) and publishing of a frame the first stage prepared."""
+        msg, rx, frame, camera, dets, detect_ms, t0, t1 = item
+        s = self.settings
+        image, stamp = frame.image, frame.stamp
+        h, w = image.shape[:2]
+        t1b = time.perf_counter()
         with self._pipe_lock:
-            result = self.pipeline.process(frame)
-            markers = self.markers.build(result.tracks, msg.header, w, h) if s.publish_markers else None
+            result = self.pipeline.process(frame, detections=dets, detect_ms=detect_ms)
+            markers = (self.markers.build(result.tracks, msg.header, w, h, result.tracks_3d, camera)
+                       if s.publish_markers else None)
         t2 = time.perf_counter()
+        if result.tracks_3d is not None and result.tracks_3d.problem:
+            self._input_warning(f'3D not possible for this frame: {result.tracks_3d.problem}', 'stage')
         header = copy_header(msg.header)
-        self.pub_poses.publish(tracks_to_msg(result.tracks, header, result.joint_angles, result.postures))
+        self.pub_poses.publish(result_to_msg(result, header))
         if markers is not None:
             self.pub_markers.publish(markers)
         if s.publish_debug_image:
             self.pub_debug.publish(bgr_to_image(draw_tracks(image, result.tracks, s.keypoint_score_threshold),
                                                 header))
         t3 = time.perf_counter()
+        # total: this frame's own work (both stages); stage_wait: between them (overlap), in latency only
         timings = {'decode': (t1 - t0) * 1e3, **result.timings_ms, 'publish': (t3 - t2) * 1e3,
-                   'total': (t3 - t0) * 1e3, 'queue_wait': (t0 - rx) * 1e3}
+                   'total': (t3 - t1b + t1 - t0) * 1e3 + detect_ms, 'queue_wait': (t0 - rx) * 1e3,
+                   'stage_wait': (t1b - t1) * 1e3 - detect_ms}
         now = self.get_clock().now().nanoseconds * 1e-9
         if stamp > 0 and abs(now - stamp) < 60.0:
             timings['latency'] = (now - stamp) * 1e3
         self.stats.add(timings)
         self.stats.count('processed')
         self.tracks_summary.add(t.track_id for t in result.tracks)
+
+    def _depth_for(self, pending: '_Pending', camera, w: int, h: int):
+        """The depth (float32 metres) paired with this colour frame, or None with the reason warned."""
+        s = self.settings
+        topic = self.resolve_topic_name(self._depth_topic())
+        dmsg = pending.depth
+        if dmsg is None:
+            self.stats.count('frames_without_depth')
+            if not self.depth_received:
+                self._input_warning(
+                    f'use_depth is true but no depth image has arrived on {topic}: colour frames are '
+                    f'processed without depth. Remap depth/image to the registered depth topic (e.g. -r '
+                    f'depth/image:=/camera/aligned_depth_to_color/image_raw) or set use_depth false',
+                    'no_depth')
+            else:
+                st = _seconds(pending.msg.header.stamp)
+                self._input_warning(
+                    f'no depth image on {topic} paired with the colour frame stamped {st:.3f} within '
+                    f'depth_wait = {s.depth_wait:g} s ({self.depth_received} depth images so far, the '
+                    f'latest stamped {self._last_depth_stamp - st:+.3f} s from this frame; sync_slop = '
+                    f'{s.sync_slop:g} s): processed without depth. Depth and colour must come from the '
+                    f'same camera with matching stamps (raise sync_slop if they are stamped apart)',
+                    'unpaired')
+            return None
+        self.stats.count('frames_with_depth')
+        if camera is None:
+            self._input_warning(
+                f'depth image on {topic} but no valid camera_info'
+                + ('' if s.use_camera_info else ' (use_camera_info is false)')
+                + f' ({self.camera_info_received} received, {self.stats.counters["camera_info_invalid"]} '
+                f'unusable): depth cannot be back-projected without intrinsics; processed in 2D. Remap '
+                f'camera_info to the colour camera\'s CameraInfo topic', 'no_camera_info')
+            return None
+        try:
+            depth = depth_image_to_metres(dmsg, self._depth_scale())
+        except ImageError as e:
+            self._input_warning(f'depth image on {topic}: {e}; this frame is processed without depth',
+                                e.kind)
+            return None
+        if dmsg.header.frame_id != pending.msg.header.frame_id:
+            self._input_warning(
+                f"depth frame_id '{dmsg.header.frame_id}' differs from the colour image's "
+                f"'{pending.msg.header.frame_id}': the depth must be registered to the colour image (the "
+                f"driver's align/registration option or depth_image_proc register); used as if it were",
+                'frame_id')
+        if not np.isfinite(depth).any():
+            kind = dmsg.encoding if isinstance(dmsg, Image) else dmsg.format
+            self._input_warning(f'depth image on {topic} ({depth.shape[1]}x{depth.shape[0]} {kind}) has no '
+                                'valid pixel (all 0 or NaN); this frame is processed without depth',
+                                'no_valid_depth')
+            return None
+        if (depth.shape[1], depth.shape[0]) != (w, h):
+            self.stats.count('depth_resized')     # another resolution: the depth stage scales to it
+        return depth
 
     # ---------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:
@@ -444,6 +696,8 @@ class PoseTrackerNode(LifecycleNode):
         rx, px = self.stats.counters['received'], self.stats.counters['processed']
         dt = max(now - t, 1e-6)
         self._diag_prev = (now, rx, px)
+        problems = self.stats.counters['input_problems']
+        new_problems, self._problems_prev = problems - self._problems_prev, problems
         self._release_large_buffers()
         s = self.stats.summary(last=100)
         state = self.state_label()
@@ -455,6 +709,9 @@ class PoseTrackerNode(LifecycleNode):
             st.level, st.message = DiagnosticStatus.WARN, 'no images received in the last 5 s'
         elif self.losses.significant():
             st.level, st.message = DiagnosticStatus.WARN, f'{self.losses.summary_text()}: {_LOSS_FIX}'
+        elif new_problems:
+            st.level = DiagnosticStatus.WARN
+            st.message = f'depth/camera_info input: {self.last_input_problem}'
         else:
             st.level, st.message = DiagnosticStatus.OK, 'tracking'
         vals = {'lifecycle_state': state, 'input_rate_hz': (rx - rx0) / dt, 'output_rate_hz': (px - px0) / dt,
@@ -465,6 +722,13 @@ class PoseTrackerNode(LifecycleNode):
                 'subscription_reliability': self._sub_reliability or '',
                 'bad_input_frames': self.stats.counters['bad_input'],
                 'last_bad_input': self.last_bad_input,
+                'camera_info_received': self.camera_info_received,
+                'camera_info_valid': bool(self._infos),
+                'depth_received': self.depth_received,
+                'frames_with_depth': self.stats.counters['frames_with_depth'],
+                'frames_without_depth': self.stats.counters['frames_without_depth'],
+                'input_problems': self.stats.counters['input_problems'],
+                'last_input_problem': self.last_input_problem,
                 'frame_errors': self.stats.counters['errors'],
                 'distinct_track_ids': self.tracks_summary.distinct_ids}
         for k, v in s.items():
@@ -505,6 +769,19 @@ class PoseTrackerNode(LifecycleNode):
         if hasattr(self, '_state_machine') and self.state_label() in ('inactive', 'active'):
             self.trigger_shutdown()
         return super().destroy_node()
+
+
+class _Pending:
+    """The frame waiting for the worker: the colour image, when it arrived, its depth image once the
+    synchroniser paired one, and until when it waits for that depth (monotonic s; 0 = it does not)."""
+    __slots__ = ('msg', 'rx', 'depth', 'deadline')
+
+    def __init__(self, msg, rx: float, deadline: float):
+        self.msg, self.rx, self.depth, self.deadline = msg, rx, None, deadline
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 _LIBC = None
