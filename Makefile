@@ -26,8 +26,14 @@ bench-pipeline: setup
 bench-delivery: setup
 	$(PY) tools/bench_delivery.py --node --configs shipped,default $(BENCH_ARGS)
 
+# Accuracy: COCO keypoint AP per BlazePose crop variant and box source, detector recall/precision/AP/ms per
+# input size and tiling (mot17-mini, COCO sample), keypoint jitter/lag with and without smoothing, and 3D
+# error on the real RGB-D frame and robot bags. Writes out/eval/{pose_ap,detector,smoothing,3d}.json.
 eval-pose: setup
 	$(PY) tools/eval_pose.py
+	$(PY) tools/eval_detector.py
+	$(PY) tools/eval_smoothing.py
+	$(PY) tools/eval_3d.py
 
 # Tracking benchmark (issue #3): ours vs peer trackers on MOT15 TUD (peers in .venv-bench), plus pipeline
 # id churn on the shared videos (BENCH_ARGS=--skip-churn to leave it out). Writes out/bench/tracking.json.
