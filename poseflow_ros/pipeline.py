@@ -70,6 +70,11 @@ class PipelineConfig:
            'is detected in one pass).', range=(0, 16384))
     detector_tile_overlap: float = setting(
         0.25, 'Overlap of neighbouring detector tiles, as a fraction of the tile size.', range=(0.0, 0.9))
+    detection_interval: int = setting(
+        1, 'Run the person detector on every N-th frame only; the frames between take their boxes (and, '
+           "with pose_crop temporal, their crops) from the previous frame's poses, as RTMPose's real-time "
+           'pipeline does. A frame after a person was lost, or whose poses do not give a box, is detected '
+           'anyway. 1 = every frame.', range=(1, 100), live=True)
     max_persons: int = setting(
         20, 'At most this many highest-scoring persons get a pose per frame (CUDA graphs are captured '
             'for batch buckets up to this at configure).', range=(1, 1000))
@@ -135,6 +140,10 @@ class PosePipeline:
                  max_persons: int = 20, posture: PostureConfig = None, depth: DepthConfig = None):
         self.posture = posture or PostureConfig()
         self.depth_stage = DepthStage(depth)     # runs when a frame brings depth or a camera
+        self.detection_interval = 1
+        self._carry: Optional[Detections] = None     # next frame's boxes from this frame's poses
+        self._since_detect = 0                       # frames since the detector last ran
+        self._ahead_count = 0                        # frames seen by detect_ahead
         self.detector = detector
         self.pose = pose
         self.tracker = tracker
@@ -170,8 +179,19 @@ class PosePipeline:
             from .track.embed import make_embedder
             embedder = make_embedder(cfg.embedder, device=device, models_dir=cfg.models_dir)
         tracker = Tracker(TrackerConfig.from_dict(dict(cfg.tracker)))
-        return cls(det, pose, tracker, embedder, cfg.max_persons, PostureConfig(**cfg.posture),
+        pipe = cls(det, pose, tracker, embedder, cfg.max_persons, PostureConfig(**cfg.posture),
                    DepthConfig.from_dict(cfg.depth))
+        pipe.detection_interval = int(cfg.detection_interval)
+        return pipe
+
+    def reset(self) -> None:
+        """Forget everything about the stream so far (tracks, ROIs, 3D history, detection schedule); track
+        ids are never reused."""
+        self.tracker.reset()
+        self.depth_stage.reset()
+        if self.roi_memory is not None:
+            self.roi_memory.reset()
+        self._carry, self._since_detect, self._ahead_count = None, 0, 0
 
     def apply_live_settings(self, cfg: PipelineConfig) -> None:
         """Apply the ``live`` settings of ``cfg`` to the running stages (the others need a rebuild)."""
@@ -181,6 +201,35 @@ class PosePipeline:
         self.detector.score_threshold = float(cfg.detector_score_threshold)
         self.posture = posture
         self.depth_stage.set_config(DepthConfig.from_dict(cfg.depth))
+        self.detection_interval = int(cfg.detection_interval)
+
+    # a detector box around a person's keypoints, as multiples of the keypoint extent's height (medians
+    # on walk.small.mp4: RTMDet boxes reach 7.5 % of it left and right, 8.6 % above, 9.5 % below)
+    BOX_FROM_KEYPOINTS = (0.075, 0.086, 0.075, 0.095)     # left, top, right, bottom
+    MIN_KEYPOINTS_FOR_BOX = 6
+
+    def boxes_from_poses(self, dets: Detections, poses: Poses, tracks) -> Optional[Detections]:
+        """The next frame's boxes when it is not detected: each person's keypoint extent, padded to the
+        size the detector gives, with the same scores; None (detect the next frame) when a person has too
+        few confident keypoints, a track was lost or nobody is there."""
+        if not len(dets) or any(t.time_since_update == 1 for t in tracks):
+            return None
+        conf = poses.scores >= 0.3
+        if (conf.sum(1) < self.MIN_KEYPOINTS_FOR_BOX).any():
+            return None
+        kp = np.where(conf[..., None], poses.keypoints, np.nan)
+        lo, hi = np.nanmin(kp, 1), np.nanmax(kp, 1)                       # (N,2)
+        h = np.maximum(hi[:, 1] - lo[:, 1], 1.0)
+        pl, pt, pr, pb = self.BOX_FROM_KEYPOINTS
+        boxes = np.stack([lo[:, 0] - pl * h, lo[:, 1] - pt * h, hi[:, 0] + pr * h, hi[:, 1] + pb * h], 1)
+        return Detections(boxes, dets.scores)
+
+    def detect_ahead(self, image: np.ndarray) -> Optional[Detections]:
+        """For a caller running detection one frame ahead (:mod:`poseflow_ros.overlap`): the detections of
+        a frame that the detection_interval schedules for detection, else None (:meth:`process` then takes
+        the boxes from the previous frame's poses, or detects itself when it must)."""
+        k, self._ahead_count = self._ahead_count, self._ahead_count + 1
+        return self.detect(image) if self.detection_interval <= 1 or k % self.detection_interval == 0 else None
 
     def warmup(self, image_hw=(480, 640)) -> None:
         self.detector.warmup(image_hw)
@@ -199,9 +248,17 @@ class PosePipeline:
         by :mod:`poseflow_ros.overlap`, with its ``detect_ms``) skips the detector here."""
         timings = {}
         t0 = time.perf_counter()
-        dets = self.detect(frame.image) if detections is None else detections
+        carried = False
+        if detections is not None:
+            dets, self._since_detect = detections, 0
+        elif (self.detection_interval > 1 and self._carry is not None
+              and self._since_detect + 1 < self.detection_interval):
+            dets, carried = self._carry, True                   # boxes from the previous frame's poses
+            self._since_detect += 1
+        else:
+            dets, self._since_detect = self.detect(frame.image), 0
         t1 = time.perf_counter()
-        timings['detect'] = (t1 - t0) * 1e3 if detections is None else float(detect_ms or 0.0)
+        timings['detect'] = float(detect_ms or 0.0) if detections is not None else (t1 - t0) * 1e3
         if not len(dets):
             poses = Poses.empty()
         elif self.roi_memory is not None:           # crops from the previous frame's ROIs where they fit
@@ -225,6 +282,9 @@ class PosePipeline:
         timings['track'] = (t4 - t3) * 1e3
         if self.roi_memory is not None:
             self.roi_memory.remember(dets.boxes, poses)
+        self._carry = self.boxes_from_poses(dets, poses, tracks) if self.detection_interval > 1 else None
+        if carried:
+            timings['detect_skipped'] = 1.0
         angles, postures, symmetry = self.analyse(tracks)
         tracks_3d = None
         self.depth_stage.forget(self.tracker.ended_ids)

@@ -257,7 +257,10 @@ def test_namespace_puts_the_nodes_and_topics_under_it(ns_launch, listener):
     pubs = listener.node.get_publishers_info_by_topic('/robot1/tracked_poses')
     assert {(p.node_namespace, p.node_name) for p in pubs} == {('/robot1', 'pose_tracker')}
     assert listener.get_params('/robot1/pose_tracker', ['marker_lifetime']) == {'marker_lifetime': 0.75}
-    assert listener.node.get_publishers_info_by_topic('/robot1/camera/image_raw'), 'video_source not in robot1'
+    # the image topic is namespaced too (the poses above came from it; video_source may have finished the
+    # 25 s video by now on a slow machine, so the subscriber side is checked)
+    subs = listener.node.get_subscriptions_info_by_topic('/robot1/camera/image_raw')
+    assert ('/robot1', 'pose_tracker') in {(p.node_namespace, p.node_name) for p in subs}, 'image not in robot1'
 
 
 def test_sigint_to_ros2_launch_exits_0_and_leaves_no_process(ns_launch, listener):

@@ -40,6 +40,10 @@ MMPOSE_CONFIGS = {
 
 
 DEFAULT_CUDA_VARIANTS = ('graphs', 'eager', 'graphs-fp16')
+# the video runs: (config name, overlap, detection_interval); 'sequential' is one stage after another on
+# every frame, the reference of the agreement columns
+VIDEO_OPTION_SETS = (('sequential', False, 1), ('overlap', True, 1), ('interval3', False, 3),
+                     ('overlap+interval3', True, 3), ('overlap+interval5', True, 5))
 
 
 def make_bench_detector(device, runtime, graphs):
@@ -55,10 +59,12 @@ def make_bench_detector(device, runtime, graphs):
         return make_detector('rtmdet_onnx', device='cpu', score_threshold=0.25)
 
 
-def bench_video(make_pipeline, video, max_frames=0, overlap=False):
+def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
     """Core pipeline over every frame of a video, in order (no frame dropped): FPS, latency (a frame's
     detection start to its result) and stage means. ``overlap``: detection of frame t+1 in this thread while
-    a worker runs the rest of frame t (:mod:`poseflow_ros.overlap`, as the node does)."""
+    a worker runs the rest of frame t (:mod:`poseflow_ros.overlap`, as the node does). The pipeline's
+    detection_interval applies (PosePipeline.detect_ahead). ``record``: a list that gets, per frame, the
+    matched tracks as (id, box, keypoints, scores), for :func:`agreement`."""
     from poseflow_ros.overlap import SecondStage
     from poseflow_ros.ros.stats import StageStats
     from poseflow_ros.types import Frame
@@ -66,7 +72,7 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False):
     pipe = make_pipeline()
     pipe.warmup()                  # as the node does at start-up (CUDA graphs captured here)
     st = StageStats()
-    latency, persons, done = [], [], []
+    latency, persons, done, detected = [], [], [], []
 
     def finish(item):
         frame, dets, det_ms, t_start = item
@@ -76,17 +82,20 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False):
         done.append(t_end)
         st.add(r.timings_ms)
         persons.append(len(r.tracks))
+        detected.append('detect_skipped' not in r.timings_ms)
+        if record is not None:
+            record.append([(t.track_id, t.box.copy(), t.keypoints.copy(), t.keypoint_scores.copy())
+                           for t in r.tracks if t.detection_index >= 0 and t.keypoints is not None])
 
-    second = SecondStage(finish, on_error=lambda e: print(f'frame failed: {e!r}', flush=True)) if overlap else None
+    second = (SecondStage(finish, on_error=lambda e: print(f'frame failed: {e!r}', flush=True))
+              if overlap else None)
     reader = VideoReader(str(video))
-    t_first = None
     for i, img in enumerate(reader):
         if max_frames and i >= max_frames:
             break
         t = time.perf_counter()
-        t_first = t_first or t
         frame = Frame(img, i / reader.fps, 'cam', i)
-        dets = pipe.detect(img)
+        dets = pipe.detect_ahead(img)           # None between detections (detection_interval)
         item = (frame, dets, (time.perf_counter() - t) * 1e3, t)
         if second is None:
             finish(item)
@@ -100,8 +109,41 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False):
     fps = (n - 6) / (done[-1] - done[5]) if n > 10 else 0.0
     e2e = stats(latency[5:])
     e2e['fps'] = fps
+    stage = {k: v['mean'] for k, v in st.summary().items() if k != 'detect_skipped'}
     return {'video': Path(video).name, 'frames': n, 'persons_per_frame': float(np.mean(persons)),
-            'end_to_end': e2e, 'stage_ms_mean': {k: v['mean'] for k, v in st.summary().items()}}
+            'frames_detected': int(np.sum(detected)), 'end_to_end': e2e, 'stage_ms_mean': stage}
+
+
+def agreement(ref, run, iou_min=0.5, pck=0.05, min_score=0.5):
+    """How far a run's output is from a reference run over the same frames (both from bench_video's
+    ``record``): persons matched by box IoU; the fraction of keypoints (both scoring >= min_score) within
+    ``pck`` x the reference box height; the fraction of reference persons found; and id churn: distinct
+    track ids, and id switches (a reference id matched to a different id of the run than before)."""
+    from poseflow_ros.track.matching import iou_matrix
+    within = total = found = persons = switches = 0
+    mapping = {}
+    ids = set()
+    for a, b in zip(ref, run):
+        ids |= {t[0] for t in b}
+        persons += len(a)
+        if not a or not b:
+            continue
+        iou = iou_matrix(np.stack([t[1] for t in a]), np.stack([t[1] for t in b]))
+        for i, j in enumerate(iou.argmax(1)):
+            if iou[i, j] < iou_min:
+                continue
+            found += 1
+            ra, rb = a[i], b[j]
+            if ra[0] in mapping and mapping[ra[0]] != rb[0]:
+                switches += 1
+            mapping[ra[0]] = rb[0]
+            h = max(ra[1][3] - ra[1][1], 1.0)
+            both = (ra[3] >= min_score) & (rb[3] >= min_score)
+            d = np.linalg.norm(ra[2][both] - rb[2][both], axis=1)
+            within += int((d <= pck * h).sum())
+            total += int(both.sum())
+    return {'pck': within / max(total, 1), 'persons_found': found / max(persons, 1),
+            'distinct_ids': len(ids), 'id_switches_vs_reference': switches}
 
 
 def person_crops(detector, n_min=20):
@@ -273,7 +315,8 @@ def main(argv=None) -> int:
     ap.add_argument('--budget', type=float, default=BUDGET_S, help='max seconds per measurement')
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--no-node', action='store_true', help='skip the ROS node comparison')
-    ap.add_argument('--no-video', action='store_true', help='skip the walk.small.mp4 run')
+    ap.add_argument('--no-video', action='store_true', help='skip the walk.small.mp4 runs')
+    ap.add_argument('--video-frames', type=int, default=0, help='first N frames of the video only (0 = all)')
     ap.add_argument('--no-depth', action='store_true', help='skip the 3D (depth) stage cost')
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'bench' / 'pipeline.json'))
     a = ap.parse_args(argv)
@@ -306,16 +349,28 @@ def main(argv=None) -> int:
         save(report, a.out)
     if not a.no_video:
         video = shared_dir() / 'data' / 'videos' / 'walk.small.mp4'
+        print(f'core on {video.name}, every frame in order; pck / found / ids / switches: agreement with '
+              'the sequential run (keypoints within 5 % of the person height, persons found, distinct ids, '
+              'id switches)', flush=True)
         for dev in devices:
-            v = bench_video(lambda: PosePipeline.from_config(PipelineConfig(device=dev)), video)
-            v['device'] = dev
-            v['config'] = 'PipelineConfig defaults'
-            report.setdefault('video', []).append(v)
-            print(f'core on {v["video"]} ({dev}, default backends, every frame in order): '
-                  f'{v["end_to_end"]["fps"]:.1f} FPS, p50 {v["end_to_end"]["p50_ms"]:.1f} ms, '
-                  f'p99 {v["end_to_end"]["p99_ms"]:.1f} ms, {v["persons_per_frame"]:.2f} persons/frame; stage ms '
-                  + ', '.join(f'{k} {m:.2f}' for k, m in v['stage_ms_mean'].items()), flush=True)
-            save(report, a.out)
+            records = {}
+            for name, overlap, interval in VIDEO_OPTION_SETS:
+                rec = []
+                v = bench_video(lambda: PosePipeline.from_config(
+                    PipelineConfig(device=dev, detection_interval=interval)), video, a.video_frames,
+                    overlap=overlap, record=rec)
+                records.setdefault('sequential', rec)
+                v.update(device=dev, config=name, overlap=overlap, detection_interval=interval,
+                         agreement_with_sequential=agreement(records['sequential'], rec))
+                report.setdefault('video', []).append(v)
+                ag, e = v['agreement_with_sequential'], v['end_to_end']
+                ratio = e['fps'] / report['video'][0]['end_to_end']['fps']
+                print(f'  {dev:4s} {name:18s} {e["fps"]:6.1f} FPS ({ratio:.2f}x)'
+                      f'  p50 {e["p50_ms"]:6.1f} ms  p99 {e["p99_ms"]:6.1f} ms  detected {v["frames_detected"]:4d}/'
+                      f'{v["frames"]}  pck {ag["pck"]:.3f} found {ag["persons_found"]:.3f} ids {ag["distinct_ids"]} '
+                      f'switches {ag["id_switches_vs_reference"]}; stage ms '
+                      + ', '.join(f'{k} {m:.1f}' for k, m in v['stage_ms_mean'].items()), flush=True)
+                save(report, a.out)
     print(f'{"backend":22s} {"dev":4s} {"variant":11s}  n det | end-to-end: FPS   p50 ms  p99 ms | detect ms'
           ' | pose stage ms | MMPose inference_topdown ms (ours faster by)')
     for device, variant_name in [(d, v) for d in devices

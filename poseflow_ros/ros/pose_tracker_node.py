@@ -250,11 +250,8 @@ class PoseTrackerNode(LifecycleNode):
         ret = super().on_activate(state)          # lifecycle publishers first: the first frame is published
         if ret != _SUCCESS:
             return ret
-        self.pipeline.tracker.reset()
-        # a new stream: no 3D history and no pose crops carried over from the frames before deactivate
-        self.pipeline.depth_stage.reset()
-        if self.pipeline.roi_memory is not None:
-            self.pipeline.roi_memory.reset()
+        # a new stream: no tracks, 3D history, pose crops or boxes carried over from before deactivate
+        self.pipeline.reset()
         self._running = True
         # overlap: this worker decodes and detects frame t+1 while a second one runs the rest of frame t
         self._stage2 = (SecondStage(self._guarded_second, name='pose_tracker_stage2')
@@ -598,7 +595,7 @@ class PoseTrackerNode(LifecycleNode):
         self._frame_index += 1
         self._last_frame_id = msg.header.frame_id
         t1 = time.perf_counter()
-        dets = self.pipeline.detect(image)
+        dets = self.pipeline.detect_ahead(image)      # None: a frame between detections (or detect later)
         detect_ms = (time.perf_counter() - t1) * 1e3
         return msg, rx, frame, camera, dets, detect_ms, t0, t1
 
