@@ -227,12 +227,16 @@ def test_flip_test_is_mirror_symmetric(estimator, detector, images_dir):
 
 def test_crowded_keeps_box_crops_for_people_side_by_side():
     from poseflow_ros.pose.roi import crowded
-    # two people 100 px apart with ROIs of side 400 centred on each: each has the other near its centre
-    boxes = np.array([[100, 50, 200, 450], [200, 50, 300, 450], [560, 50, 640, 450]], np.float32)
-    rois = np.array([[150, 250, 400, 0], [250, 250, 400, 0], [600, 250, 400, 0]], np.float32)
+    # two people 60 px apart with ROIs of side 400 centred on each: each has the other near its centre
+    # (inner 0.4 of the side: within 80 px); a third 390 px away is not crowded, nor at 100 px
+    boxes = np.array([[100, 50, 200, 450], [160, 50, 260, 450], [560, 50, 640, 450]], np.float32)
+    rois = np.array([[150, 250, 400, 0], [210, 250, 400, 0], [600, 250, 400, 0]], np.float32)
     assert crowded(rois, boxes, boxes).tolist() == [True, True, False]
+    apart = boxes + np.array([[0, 0, 0, 0], [40, 0, 40, 0], [0, 0, 0, 0]], np.float32)
+    assert crowded(rois + np.array([[0, 0, 0, 0], [40, 0, 0, 0], [0, 0, 0, 0]], np.float32), apart,
+                   apart).tolist() == [False, False, False]
     # a duplicate box of the same person (IoU >= 0.7) does not count as another person
-    dup = np.array([[100, 50, 200, 450], [105, 55, 205, 450]], np.float32)
+    dup = np.array([[100, 50, 200, 450], [103, 52, 203, 450]], np.float32)
     assert crowded(rois[:2], dup, dup).tolist() == [False, False]
     # a single person is never crowded
     assert crowded(rois[:1], boxes[:1], boxes[:1]).tolist() == [False]

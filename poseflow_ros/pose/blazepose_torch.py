@@ -190,7 +190,7 @@ class BlazePoseEstimator(PoseEstimator):
         r = roi.alignment_rois(out['points'])
         hips = out['visibility'][:, [roi.LEFT_HIP, roi.RIGHT_HIP]]
         geom = roi.reliable(r, boxes, None, hips, self.roi_check)
-        geom &= ~roi.crowded(r, boxes, self._frame_boxes)       # another person near the ROI's centre
+        geom &= ~roi.crowded(r, boxes, self._frame_boxes, self.roi_check.crowd_inner)   # someone near its centre
         return r, geom, geom & (out['flag'] >= self.roi_check.min_flag)
 
     @staticmethod
@@ -217,7 +217,7 @@ class BlazePoseEstimator(PoseEstimator):
         if rois is not None:
             rois = np.asarray(rois, np.float32).reshape(len(boxes), 5)
             prior = (rois[:, 4] > 0) & np.isfinite(rois[:, :4]).all(1)
-            prior &= ~roi.crowded(rois, boxes, boxes)     # someone came close since the last frame
+            prior &= ~roi.crowded(rois, boxes, boxes, self.roi_check.crowd_inner)   # someone came close
             start[prior] = rois[prior, :4]
         out = self.run_rois(image_bgr, start)
         r, geom, carry = self._alignment(out, boxes)
