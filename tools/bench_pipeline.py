@@ -244,6 +244,8 @@ def bench_node_vs_core(pipeline, frames, iters):
     if not rclpy.ok():
         rclpy.init()
     node = PoseTrackerNode(pipeline=pipeline, parameter_overrides=[Parameter('qos_reliability', value='reliable')])
+    if not node.autostart():              # a lifecycle node: configure + activate, as its main() does
+        raise RuntimeError(f'pose_tracker did not start: {node.configure_error}')
     io = Node('bench_io')
     pub = io.create_publisher(Image, 'image', 10)
     got = []
