@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import numpy as np
+
+if TYPE_CHECKING:                  # annotations only: camera.py and depth.py import this module
+    from .camera import CameraModel
+    from .depth import Poses3D
 
 
 def _as2d(a, width: int, dtype=np.float32) -> np.ndarray:
@@ -30,7 +34,7 @@ class Frame:
     frame_id: str = ''
     index: int = 0                    # running frame counter
     depth: Optional[np.ndarray] = None    # float32 H x W metres (NaN invalid), registered to the image
-    camera: Optional['CameraModel'] = None  # poseflow_ros.camera.CameraModel of the colour image
+    camera: Optional[CameraModel] = None  # poseflow_ros.camera.CameraModel of the colour image
 
     @property
     def shape(self):
@@ -142,5 +146,5 @@ class FrameResult:
     joint_angles: Optional[np.ndarray] = None   # (len(tracks), 8) degrees, see poseflow_ros.analytics
     postures: Optional[np.ndarray] = None       # (len(tracks),) index into analytics.POSTURES
     symmetry: Optional[np.ndarray] = None       # (len(tracks),) float32 in [0, 1], NaN: a side not visible
-    tracks_3d: Optional['Poses3D'] = None       # poseflow_ros.depth.Poses3D aligned with tracks (None: no
+    tracks_3d: Optional[Poses3D] = None       # poseflow_ros.depth.Poses3D aligned with tracks (None: no
     #                                             depth and no camera in this frame)

@@ -40,10 +40,12 @@ MMPOSE_CONFIGS = {
 
 
 DEFAULT_CUDA_VARIANTS = ('graphs', 'eager', 'graphs-fp16')
-# the video runs: (config name, overlap, detection_interval); 'sequential' is one stage after another on
-# every frame, the reference of the agreement columns
-VIDEO_OPTION_SETS = (('sequential', False, 1), ('overlap', True, 1), ('interval3', False, 3),
-                     ('overlap+interval3', True, 3), ('overlap+interval5', True, 5))
+# the video runs: (config name, overlap, detection_interval, num_threads); 'sequential' is one stage after
+# another on every frame with the defaults, the reference of the agreement columns. threads1: one CPU
+# thread per model (num_threads 1), so that the two overlapped stages do not compete for the same cores.
+VIDEO_OPTION_SETS = (('sequential', False, 1, 0), ('overlap', True, 1, 0), ('overlap+threads1', True, 1, 1),
+                     ('interval3', False, 3, 0), ('overlap+interval3', True, 3, 0),
+                     ('overlap+threads1+interval3', True, 3, 1), ('overlap+threads1+interval5', True, 5, 1))
 
 
 def make_bench_detector(device, runtime, graphs):
@@ -356,18 +358,20 @@ def main(argv=None) -> int:
               'id switches)', flush=True)
         for dev in devices:
             records = {}
-            for name, overlap, interval in VIDEO_OPTION_SETS:
+            for name, overlap, interval, threads in VIDEO_OPTION_SETS:
                 rec = []
+                torch_threads = torch.get_num_threads()     # num_threads > 0 sets torch's globally
                 v = bench_video(lambda: PosePipeline.from_config(
-                    PipelineConfig(device=dev, detection_interval=interval)), video, a.video_frames,
-                    overlap=overlap, record=rec)
+                    PipelineConfig(device=dev, detection_interval=interval, num_threads=threads)), video,
+                    a.video_frames, overlap=overlap, record=rec)
+                torch.set_num_threads(torch_threads)
                 records.setdefault('sequential', rec)
                 v.update(device=dev, config=name, overlap=overlap, detection_interval=interval,
-                         agreement_with_sequential=agreement(records['sequential'], rec))
+                         num_threads=threads, agreement_with_sequential=agreement(records['sequential'], rec))
                 report.setdefault('video', []).append(v)
                 ag, e = v['agreement_with_sequential'], v['end_to_end']
                 ratio = e['fps'] / report['video'][0]['end_to_end']['fps']
-                print(f'  {dev:4s} {name:18s} {e["fps"]:6.1f} FPS ({ratio:.2f}x)'
+                print(f'  {dev:4s} {name:27s} {e["fps"]:6.1f} FPS ({ratio:.2f}x)'
                       f'  p50 {e["p50_ms"]:6.1f} ms  p99 {e["p99_ms"]:6.1f} ms  detected {v["frames_detected"]:4d}/'
                       f'{v["frames"]}  pck {ag["pck"]:.3f} found {ag["persons_found"]:.3f} ids {ag["distinct_ids"]} '
                       f'switches {ag["id_switches_vs_reference"]}; stage ms '

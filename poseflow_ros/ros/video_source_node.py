@@ -12,6 +12,7 @@ import time
 
 import cv2
 import rclpy
+from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -115,6 +116,11 @@ def main(args=None) -> int:
         while not stop.is_set():
             executor.spin_once(timeout_sec=0.1)
             if node.done.is_set() and node.exit_when_done and not node.loop:
+                # the file ended: let reliable subscribers take (or get resent) the last frames before the
+                # writer goes away, else a subscriber that lost a fragment of one never gets it
+                for pub in (node.pub, node.pub_c):
+                    if pub is not None:
+                        pub.wait_for_all_acked(Duration(seconds=5.0))
                 break
     finally:
         ignore_stop_signals()
