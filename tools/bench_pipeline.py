@@ -276,6 +276,7 @@ def bench_node_vs_core(pipeline, frames, iters):
             core_ms.append(t_core)
             node_ms.append((got[-1] - t) * 1e3)
     ex.shutdown()
+    th.join(timeout=10.0)
     node.destroy_node()
     io.destroy_node()
     return stats(core_ms), stats(node_ms)

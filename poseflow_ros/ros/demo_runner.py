@@ -132,6 +132,7 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         print(f'warning: pose_tracker exit code {node_rc}, video_source {src.returncode}:\n'
               + ''.join(node_log[-20:]), file=sys.stderr)
     executor.shutdown()
+    spin.join(timeout=10.0)      # a spin thread still inside rclpy at interpreter exit aborts the process
     bar.close()
     rec.destroy_node()
     rclpy.try_shutdown()
