@@ -10,7 +10,7 @@ import pytest
 
 from poseflow_ros import models, pipeline
 from poseflow_ros.detect import make_detector
-from poseflow_ros.detect.base import box_iou
+from poseflow_ros.geometry import iou_matrix
 from poseflow_ros.paths import shared_dir
 from poseflow_ros.pipeline import PipelineConfig, PosePipeline
 
@@ -93,7 +93,7 @@ def test_larger_input_finds_the_distant_pedestrians():
     img, gt = _mot_frame()
 
     def found(d):
-        return int((box_iou(gt, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
+        return int((iou_matrix(gt, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
     n320 = found(make_detector('rtmdet_onnx', max_detections=100).detect(img))
     n640 = found(make_detector('rtmdet_onnx', input_size=640, max_detections=100).detect(img))
     assert n640 >= n320 + 5 and n640 >= 0.8 * len(gt), (n320, n640, len(gt))
@@ -107,7 +107,7 @@ def test_clear_photos_same_people_at_448(images_dir):
         img = cv2.imread(str(images_dir / name))
         a, b = d320.detect(img), d448.detect(img)
         assert len(a) == len(b) == n, (name, a.scores, b.scores)
-        assert (box_iou(a.boxes, b.boxes).max(1) > 0.8).all(), name
+        assert (iou_matrix(a.boxes, b.boxes).max(1) > 0.8).all(), name
 
 
 def test_fixed_shape_export_names_the_setting(tmp_path):

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from poseflow_ros.geometry import iou_matrix
 from poseflow_ros.pose import crop, roi
 
 
@@ -114,7 +115,7 @@ def test_roi_memory_matches_by_box_and_falls_back():
     # a box that overlaps the old one but reaches much further down (someone else, closer): the old ROI
     # does not cover it, so it falls back to the box
     big = np.array([[100, 150, 200, 520]], np.float32)
-    assert roi.box_iou(big, b0[:1])[0, 0] > 0.3
+    assert iou_matrix(big, b0[:1])[0, 0] > 0.3
     assert mem.prior(big)[0, 4] == 0
     # one old ROI goes to one new box only
     two = np.array([[100, 100, 200, 300], [102, 101, 202, 301]], np.float32)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from poseflow_ros.detect import make_detector
-from poseflow_ros.detect.base import PersonDetector, box_iou
+from poseflow_ros.detect.base import PersonDetector
+from poseflow_ros.geometry import iou_matrix
 from poseflow_ros.detect.tiling import TiledDetector, merge_tiled, tile_grid
 from poseflow_ros.paths import shared_dir
 from poseflow_ros.types import Detections
@@ -52,7 +53,7 @@ def test_merge_drops_the_cut_half_and_keeps_close_people():
     assert len(b) == 1
     # two people side by side in one tile, overlapping more than merge_iou, stay two (same pass)
     a, c = [0, 0, 50, 100], [10, 0, 60, 100]
-    assert box_iou(np.array([a]), np.array([c]))[0, 0] > 0.6
+    assert iou_matrix(np.array([a]), np.array([c]))[0, 0] > 0.6
     b, _ = merge_tiled(np.array([a, c], np.float32), np.array([0.9, 0.8]), np.zeros((2, 4), bool),
                        np.array([3, 3]))
     assert len(b) == 2
@@ -132,7 +133,7 @@ def test_tiled_rtmdet_finds_more_distant_people_on_mot17():
     gt_xyxy = np.concatenate([gt[:, 2:4] - 1, gt[:, 2:4] - 1 + gt[:, 4:6]], 1)
 
     def found(d):
-        return int((box_iou(gt_xyxy, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
+        return int((iou_matrix(gt_xyxy, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
     plain = make_detector('rtmdet_onnx', max_detections=100)
     tiled = make_detector('rtmdet_onnx', max_detections=100, tile_size=640, tile_overlap=0.25)
     assert isinstance(tiled, TiledDetector) and tiled.input_size == 320

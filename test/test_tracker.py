@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
+from poseflow_ros.geometry import iou_matrix
 from poseflow_ros.track import Tracker, TrackerConfig
 from poseflow_ros.track.kalman import CHI2INV95, KalmanFilter, full_covariance, xyah_to_xyxy, xyxy_to_xyah
-from poseflow_ros.track.matching import (fuse_costs, iou_matrix, linear_assignment, matching_cascade,
+from poseflow_ros.track.matching import (fuse_costs, linear_assignment, matching_cascade,
                                          oks_pairs)
 from poseflow_ros.types import TrackerInput, TrackState
 

@@ -121,7 +121,7 @@ def agreement(ref, run, iou_min=0.5, pck=0.05, min_score=0.5):
     ``record``): persons matched by box IoU; the fraction of keypoints (both scoring >= min_score) within
     ``pck`` x the reference box height; the fraction of reference persons found; and id churn: distinct
     track ids, and id switches (a reference id matched to a different id of the run than before)."""
-    from poseflow_ros.track.matching import iou_matrix
+    from poseflow_ros.geometry import iou_matrix
     within = total = found = persons = switches = 0
     mapping = {}
     ids = set()

@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poseflow_ros.paths import REPO_ROOT, shared_dir  # noqa: E402
-from poseflow_ros.detect.base import box_iou  # noqa: E402
+from poseflow_ros.geometry import iou_matrix  # noqa: E402
 
 DEFAULT_SETTINGS = ('320', 'fit320', '384', '416', '448', 'fit448', '480', '640', 'fit640', '960', 'fit960',
                     'fit1280', 'tiles640@320', 'tiles960@480', 'tiles640@640')
@@ -88,8 +88,8 @@ def match_frame(boxes: np.ndarray, scores: np.ndarray, pos: np.ndarray, ign: np.
     out = np.zeros(len(boxes), np.int8)
     if not len(boxes):
         return out
-    iou = box_iou(boxes, pos) if len(pos) else np.zeros((len(boxes), 0))
-    iou_ign = box_iou(boxes, ign) if len(ign) else np.zeros((len(boxes), 0))
+    iou = iou_matrix(boxes, pos) if len(pos) else np.zeros((len(boxes), 0))
+    iou_ign = iou_matrix(boxes, ign) if len(ign) else np.zeros((len(boxes), 0))
     taken = np.zeros(len(pos), bool)
     for i in np.argsort(-scores, kind='stable'):
         cand = np.where(taken, -1.0, iou[i]) if len(pos) else np.zeros(0)

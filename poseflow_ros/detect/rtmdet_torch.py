@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from ..types import Detections
-from .base import DEFAULT_SCORE_THRESHOLD, box_iou
+from ..geometry import iou_matrix
+from .base import DEFAULT_SCORE_THRESHOLD
 from .rtmdet_onnx import RTMDetBase
 
 log = logging.getLogger(__name__)
@@ -272,7 +273,7 @@ def self_iou(boxes: np.ndarray) -> np.ndarray:
     """(M, M) IoU as onnxruntime's NonMaxSuppression computes it: corners taken as min/max of the two
     coordinates (then the pairwise IoU, which gives 0 for no overlap or no area)."""
     b = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1)
-    return box_iou(b, b)
+    return iou_matrix(b, b)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: int) -> np.ndarray:

@@ -31,7 +31,8 @@ from typing import List, Tuple
 import numpy as np
 
 from ..types import Detections
-from .base import PersonDetector, box_iou
+from ..geometry import iou_matrix
+from .base import PersonDetector
 
 
 def tile_grid(width: int, height: int, tile_size: int, overlap: float) -> List[Tuple[int, int, int, int]]:
@@ -95,7 +96,7 @@ def merge_tiled(boxes: np.ndarray, scores: np.ndarray, cut: np.ndarray, source: 
     idx = np.flatnonzero(keep)
     idx = idx[np.argsort(-scores[idx], kind='stable')]
     boxes, scores, source = boxes[idx], scores[idx], np.asarray(source)[idx]
-    iou = box_iou(boxes, boxes)
+    iou = iou_matrix(boxes, boxes)
     removed = np.zeros(len(boxes), bool)
     out_b, out_s, out_src = [], [], []
     for i in range(len(boxes)):

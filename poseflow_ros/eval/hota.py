@@ -22,7 +22,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..track.matching import iou_matrix
+from ..geometry import iou_matrix
 from .mot_io import xywh_to_xyxy
 
 ALPHAS = np.arange(0.05, 0.99, 0.05)

@@ -19,6 +19,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..geometry import iou_matrix
+
 HIP_CENTRE, BODY_EXTENT = 33, 34
 LEFT_HIP, RIGHT_HIP = 23, 24
 ROI_SCALE = 1.25            # MediaPipe pose_landmark_landmarks_to_roi: scale_x = scale_y = 1.25
@@ -54,19 +56,6 @@ def roi_corners(rois: np.ndarray) -> np.ndarray:
     r = rotation_matrices(rois[:, 3])
     off = np.einsum('nij,kj->nki', r, unit) * rois[:, None, 2:3]
     return (rois[:, None, :2] + off).astype(np.float32)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix (len(a), len(b)) of xyxy boxes."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
 @dataclass
@@ -142,7 +131,7 @@ def crowded(rois: np.ndarray, boxes: np.ndarray, all_boxes: np.ndarray, inner: f
     r = rotation_matrices(rois[:, 3])
     local = np.einsum('nji,nmj->nmi', r, centres[None] - rois[:, None, :2])          # (N,M,2)
     near = (np.abs(local) <= rois[:, None, 2:3] * 0.5 * inner).all(-1)
-    near &= box_iou(boxes, others) < same_iou
+    near &= iou_matrix(boxes, others) < same_iou
     return near.any(1)
 
 
@@ -176,7 +165,7 @@ class RoiMemory:
         valid = self.rois[:, 4] > 0
         if not len(boxes) or not valid.any():
             return out
-        iou = box_iou(boxes, self.boxes)
+        iou = iou_matrix(boxes, self.boxes)
         iou[:, ~valid] = 0.0
         taken_old = np.zeros(len(self.boxes), bool)
         for flat in np.argsort(-iou, axis=None):

@@ -17,20 +17,6 @@ _OKS_DENOM = 2.0 * (2.0 * OKS_SIGMAS.astype(np.float64)) ** 2        # (17,)
 _EMPTY = np.zeros(0, np.intp)
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a (T, 4)`` with every box of ``b (N, 4)`` (xyxy) -> ``(T, N)``."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    wh = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh -= np.maximum(a[:, None, :2], b[None, :, :2])
-    np.maximum(wh, 0.0, out=wh)
-    inter = wh[..., 0] * wh[..., 1]
-    sa = a[:, 2:] - a[:, :2]
-    sb = b[:, 2:] - b[:, :2]
-    union = (sa[:, 0] * sa[:, 1])[:, None] + (sb[:, 0] * sb[:, 1])[None, :] - inter
-    return inter / np.maximum(union, 1e-9)
-
-
 def outside_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
     """Fraction of each box's area ``(N, 4)`` xyxy that lies outside the image ``[0, width] x [0, height]``
     -> ``(N,)`` in ``[0, 1]`` (1 for empty boxes)."""

@@ -60,10 +60,11 @@ from typing import List, Optional
 
 import numpy as np
 
+from ..geometry import iou_matrix
 from ..types import TrackerInput, TrackOutput, TrackState
 from .config import TrackerConfig
 from .kalman import KalmanFilter, xyah_to_xyxy, xyxy_to_xyah
-from .matching import (cosine_gallery_distance, fuse_costs, iou_matrix, linear_assignment,
+from .matching import (cosine_gallery_distance, fuse_costs, linear_assignment,
                        matching_cascade, move_keypoints, oks_pairs, outside_fraction, pose_shape_oks)
 from .smoothing import one_euro_step
 
