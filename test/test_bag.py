@@ -283,7 +283,8 @@ def test_compressed_depth_topic_decodes_to_metres():
     mm = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
     m = CompressedImage(format='16UC1; compressedDepth png')
     m.data = struct.pack('<iff', 0, 0.0, 0.0) + cv2.imencode('.png', mm)[1].tobytes()
-    d = bag_tool._depth_metres(m, 0.0)
+    from poseflow_ros.ros.conversions import depth_image_to_metres   # what the bag tool decodes with
+    d = depth_image_to_metres(m, 0.0)
     assert d.dtype == np.float32 and d.shape == mm.shape
     assert np.array_equal(np.isnan(d), mm == 0)
     assert np.allclose(d[mm > 0], mm[mm > 0] / 1000.0, atol=1e-6)

@@ -139,19 +139,7 @@ if __name__ == '__main__':
 
 
 # ------------------------------------------------------------------ tests
-from ros_harness import Harness, ros  # noqa: E402,F401 -- fixtures
-
-
-@pytest.fixture(scope='module')
-def pipeline():
-    """The CPU pipeline with the default settings."""
-    from poseflow_ros import models
-    from poseflow_ros.pipeline import PipelineConfig, PosePipeline
-    for n in ('rtmdet_nano_person', 'blazepose_full'):
-        models.fetch(n)
-    p = PosePipeline.from_config(PipelineConfig(device='cpu'))
-    p.warmup((480, 640))
-    return p
+from ros_harness import Harness, pipeline, ros  # noqa: E402,F401 -- fixtures (the CPU pipeline, defaults)
 
 
 @pytest.fixture(scope='module')

@@ -444,18 +444,6 @@ def load_settings(params_file: Optional[Path], overrides: Sequence[str], device:
 
 
 # ------------------------------------------------------------------ the node's conversions
-def _depth_metres(msg, depth_scale: float) -> np.ndarray:
-    """Depth message -> float32 metres (NaN invalid): sensor_msgs/Image as the node converts it, or a
-    CompressedImage from compressed_depth_image_transport (raises decode.ImageError naming the problem)."""
-    from ..decode import decode_compressed_depth
-    from ..depth import depth_to_metres
-    from .conversions import depth_image_to_metres
-    if hasattr(msg, 'encoding'):
-        return depth_image_to_metres(msg, depth_scale)
-    raw = decode_compressed_depth(msg.data, msg.format)
-    return depth_to_metres(raw, msg.format.split(';')[0].strip(), depth_scale)
-
-
 def build_markers(builder, result, header, width: int, height: int):
     """The node's markers of ``result``: 3D skeletons where it has 3D, else on a plane through K."""
     return builder.build(result.tracks, header, width, height, poses_3d=result.tracks_3d,
@@ -570,7 +558,7 @@ def run(opt: Options) -> dict:
     from ..types import Frame
     from ..video import VideoWriter
     from .conversions import (bgr_to_image, camera_info_problem, camera_info_to_model, copy_header,
-                              image_to_bgr, result_to_msg)
+                              depth_image_to_metres, image_to_bgr, result_to_msg)
     from .markers import MarkerBuilder
 
     t_start = time.perf_counter()
@@ -651,7 +639,7 @@ def run(opt: Options) -> dict:
             depth = None
             if dep is not None:
                 try:
-                    depth = _depth_metres(dep[1], depth_scale)
+                    depth = depth_image_to_metres(dep[1], depth_scale)
                     pair_dt_ms.append((dep[0] - pend.stamp) / 1e6)
                 except (ImageError, ValueError) as e:
                     problems[f'depth: {e}'] += 1
