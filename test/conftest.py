@@ -28,6 +28,17 @@ def need_shared(rel: str) -> Path:
     return p
 
 
+def mot17_frame(seq: str = 'MOT17-04-FRCNN'):
+    """Frame 1 of a shared MOT17 sequence (BGR) and its pedestrians with visibility >= 0.5 as xyxy boxes."""
+    import cv2
+    import numpy as np
+    d = need_shared(f'data/mot17-mini/{seq}')
+    img = cv2.imread(str(d / 'img1' / '000001.jpg'))
+    gt = np.loadtxt(d / 'gt' / 'gt.txt', delimiter=',', ndmin=2)
+    gt = gt[(gt[:, 0] == 1) & (gt[:, 6] == 1) & (gt[:, 7] == 1) & (gt[:, 8] >= 0.5)]
+    return img, np.concatenate([gt[:, 2:4] - 1, gt[:, 2:4] - 1 + gt[:, 4:6]], 1)
+
+
 @pytest.fixture(scope='session')
 def images_dir() -> Path:
     return need_shared('data/images')

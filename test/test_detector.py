@@ -7,11 +7,11 @@ Also: the input-size / canvas settings (the graph's axes are dynamic) on real MO
 import cv2
 import numpy as np
 import pytest
+from conftest import mot17_frame
 
 from poseflow_ros import models, pipeline
 from poseflow_ros.detect import make_detector
 from poseflow_ros.geometry import iou_matrix
-from poseflow_ros.paths import shared_dir
 from poseflow_ros.pipeline import PipelineConfig, PosePipeline
 
 EXACT = {'children.jpg': 2, 'couple.jpg': 2, 'friends_01.jpg': 3, 'friends_02.jpg': 1}
@@ -64,16 +64,6 @@ def test_corrupt_model_fails_sha256(tmp_path):
         make_detector('rtmdet_onnx', models_dir=str(tmp_path))
 
 
-def _mot_frame():
-    seq = shared_dir() / 'data' / 'mot17-mini' / 'MOT17-04-FRCNN'
-    if not seq.is_dir():
-        pytest.skip(f'shared MOT17 frames missing under {seq}')
-    img = cv2.imread(str(seq / 'img1' / '000001.jpg'))
-    gt = np.loadtxt(seq / 'gt' / 'gt.txt', delimiter=',', ndmin=2)
-    gt = gt[(gt[:, 0] == 1) & (gt[:, 6] == 1) & (gt[:, 7] == 1) & (gt[:, 8] >= 0.5)]
-    return img, np.concatenate([gt[:, 2:4] - 1, gt[:, 2:4] - 1 + gt[:, 4:6]], 1)
-
-
 def test_input_size_and_canvas_shapes(detector):
     assert detector.input_size == 320 and detector.canvas_size((1080, 1920)) == (320, 320)
     d = make_detector('rtmdet_onnx', input_size=1280, canvas='fit')
@@ -90,7 +80,7 @@ def test_input_size_and_canvas_shapes(detector):
 def test_larger_input_finds_the_distant_pedestrians():
     """The same ONNX at 640 (its axes are dynamic): on MOT17-04 frame 1 (25 pedestrians about 100 px
     tall in 1920x1080) it finds far more than at 320 (over the 8 frames 59 -> 92 %)."""
-    img, gt = _mot_frame()
+    img, gt = mot17_frame()
 
     def found(d):
         return int((iou_matrix(gt, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0

@@ -3,12 +3,12 @@ MOT17 frame (more of the distant pedestrians found than in one 320 pass)."""
 import cv2
 import numpy as np
 import pytest
+from conftest import mot17_frame
 
 from poseflow_ros.detect import make_detector
 from poseflow_ros.detect.base import PersonDetector
-from poseflow_ros.geometry import iou_matrix
 from poseflow_ros.detect.tiling import TiledDetector, merge_tiled, tile_grid
-from poseflow_ros.paths import shared_dir
+from poseflow_ros.geometry import iou_matrix
 from poseflow_ros.types import Detections
 
 
@@ -124,16 +124,10 @@ def test_tiled_rtmdet_finds_more_distant_people_on_mot17():
     """MOT17-04 frame 1 (1920x1080, 25 pedestrians with visibility >= 0.5, about 100 px tall): one 320
     pass finds 59 % of them in this sequence; tiles of 640 plus the frame find more (measured over the
     8 frames: 59 -> 94 %, tools/eval_detector.py)."""
-    seq = shared_dir() / 'data' / 'mot17-mini' / 'MOT17-04-FRCNN'
-    if not seq.is_dir():
-        pytest.skip(f'shared MOT17 frames missing under {seq}')
-    img = cv2.imread(str(seq / 'img1' / '000001.jpg'))
-    gt = np.loadtxt(seq / 'gt' / 'gt.txt', delimiter=',', ndmin=2)
-    gt = gt[(gt[:, 0] == 1) & (gt[:, 6] == 1) & (gt[:, 7] == 1) & (gt[:, 8] >= 0.5)]
-    gt_xyxy = np.concatenate([gt[:, 2:4] - 1, gt[:, 2:4] - 1 + gt[:, 4:6]], 1)
+    img, gt = mot17_frame()
 
     def found(d):
-        return int((iou_matrix(gt_xyxy, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
+        return int((iou_matrix(gt, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
     plain = make_detector('rtmdet_onnx', max_detections=100)
     tiled = make_detector('rtmdet_onnx', max_detections=100, tile_size=640, tile_overlap=0.25)
     assert isinstance(tiled, TiledDetector) and tiled.input_size == 320
