@@ -5,6 +5,7 @@ installs the hand-written modules beside them. colcon reads package.xml (build_t
 ament_cmake); pip reads pyproject.toml (scikit-build-core). Neither runs this file: it only
 exists so that a stray ``python setup.py ...`` says how to build instead of doing something wrong.
 """
+
 import sys
 
 if __name__ == '__main__':

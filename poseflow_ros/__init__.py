@@ -4,4 +4,5 @@ The core (``poseflow_ros.pipeline`` and the stage packages ``detect``, ``pose``,
 has no ROS imports; the ROS 2 nodes live in ``poseflow_ros.ros``. The generated
 message classes are ``poseflow_ros.msg`` (built by CMake/rosidl).
 """
+
 __version__ = '0.1.0'

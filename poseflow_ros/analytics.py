@@ -25,6 +25,7 @@ vote); ``sitting`` both hip angles (or the visible one) below ``sitting_max_hip_
 or thighs close to horizontal; ``standing`` hips and knees straight and the torso upright; else ``unknown``
 (including when the needed keypoints are not visible).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,23 +35,37 @@ import numpy as np
 from .coco import KEYPOINT_INDEX as K
 from .settings import check_fields, setting
 
-ANGLE_NAMES = ('left_elbow', 'right_elbow', 'left_knee', 'right_knee',
-               'left_shoulder', 'right_shoulder', 'left_hip', 'right_hip')
+ANGLE_NAMES = (
+    'left_elbow',
+    'right_elbow',
+    'left_knee',
+    'right_knee',
+    'left_shoulder',
+    'right_shoulder',
+    'left_hip',
+    'right_hip',
+)
 # (a, vertex, b) per angle, same order as ANGLE_NAMES
-_TRIPLES = np.array([
-    (K['left_shoulder'], K['left_elbow'], K['left_wrist']),
-    (K['right_shoulder'], K['right_elbow'], K['right_wrist']),
-    (K['left_hip'], K['left_knee'], K['left_ankle']),
-    (K['right_hip'], K['right_knee'], K['right_ankle']),
-    (K['left_hip'], K['left_shoulder'], K['left_elbow']),
-    (K['right_hip'], K['right_shoulder'], K['right_elbow']),
-    (K['left_shoulder'], K['left_hip'], K['left_knee']),
-    (K['right_shoulder'], K['right_hip'], K['right_knee']),
-])
+_TRIPLES = np.array(
+    [
+        (K['left_shoulder'], K['left_elbow'], K['left_wrist']),
+        (K['right_shoulder'], K['right_elbow'], K['right_wrist']),
+        (K['left_hip'], K['left_knee'], K['left_ankle']),
+        (K['right_hip'], K['right_knee'], K['right_ankle']),
+        (K['left_hip'], K['left_shoulder'], K['left_elbow']),
+        (K['right_hip'], K['right_shoulder'], K['right_elbow']),
+        (K['left_shoulder'], K['left_hip'], K['left_knee']),
+        (K['right_shoulder'], K['right_hip'], K['right_knee']),
+    ]
+)
 
 # (left, right) column pairs of joint_angles' output compared by symmetry_score
-SYMMETRY_PAIRS = np.array([(ANGLE_NAMES.index(f'left_{j}'), ANGLE_NAMES.index(f'right_{j}'))
-                           for j in ('elbow', 'knee', 'shoulder', 'hip')])
+SYMMETRY_PAIRS = np.array(
+    [
+        (ANGLE_NAMES.index(f'left_{j}'), ANGLE_NAMES.index(f'right_{j}'))
+        for j in ('elbow', 'knee', 'shoulder', 'hip')
+    ]
+)
 
 POSTURES = ('unknown', 'standing', 'sitting', 'arms_raised')
 UNKNOWN, STANDING, SITTING, ARMS_RAISED = range(4)
@@ -59,23 +74,43 @@ UNKNOWN, STANDING, SITTING, ARMS_RAISED = range(4)
 @dataclass
 class PostureConfig:
     """Posture thresholds (all live: a running node applies a change from the next frame)."""
+
     keypoint_threshold: float = setting(
-        0.5, 'Posture/angles: keypoints scoring below this count as not visible (stricter than the '
-             "drawing threshold: a wrong joint flips a label, a faint one only looks faint).",
-        range=(0.0, 1.0), live=True)
+        0.5,
+        'Posture/angles: keypoints scoring below this count as not visible (stricter than the '
+        "drawing threshold: a wrong joint flips a label, a faint one only looks faint).",
+        range=(0.0, 1.0),
+        live=True,
+    )
     arms_raised_margin: float = setting(
-        0.15, 'arms_raised: wrist above its shoulder by this fraction of the torso length.',
-        range=(0.0, 2.0), live=True)
+        0.15,
+        'arms_raised: wrist above its shoulder by this fraction of the torso length.',
+        range=(0.0, 2.0),
+        live=True,
+    )
     one_arm_counts: bool = setting(
-        False, 'arms_raised with one raised arm even when the other arm is visibly down.', live=True)
+        False,
+        'arms_raised with one raised arm even when the other arm is visibly down.',
+        live=True,
+    )
     sitting_max_hip_angle: float = setting(
-        125.0, 'sitting: hip angle(s) (shoulder-hip-knee, degrees) below this.', range=(0.0, 180.0), live=True)
+        125.0,
+        'sitting: hip angle(s) (shoulder-hip-knee, degrees) below this.',
+        range=(0.0, 180.0),
+        live=True,
+    )
     standing_min_hip_angle: float = setting(
-        155.0, 'standing: hip angle(s) at least this (degrees).', range=(0.0, 180.0), live=True)
+        155.0, 'standing: hip angle(s) at least this (degrees).', range=(0.0, 180.0), live=True
+    )
     standing_min_knee_angle: float = setting(
-        150.0, 'standing: knee angle(s) at least this (degrees).', range=(0.0, 180.0), live=True)
+        150.0, 'standing: knee angle(s) at least this (degrees).', range=(0.0, 180.0), live=True
+    )
     upright_max_torso_tilt: float = setting(
-        30.0, 'standing: torso at most this many degrees from vertical.', range=(0.0, 90.0), live=True)
+        30.0,
+        'standing: torso at most this many degrees from vertical.',
+        range=(0.0, 90.0),
+        live=True,
+    )
 
     def __post_init__(self):
         check_fields(self)
@@ -100,7 +135,9 @@ def symmetry_score(angles: np.ndarray) -> np.ndarray:
     ``1 - RMS(|left - right|) / 180`` over the elbow/knee/shoulder/hip pairs with both angles visible;
     NaN for a person without such a pair."""
     a = np.asarray(angles, np.float64).reshape(-1, len(ANGLE_NAMES))
-    diff = np.abs(a[:, SYMMETRY_PAIRS[:, 0]] - a[:, SYMMETRY_PAIRS[:, 1]])   # (N, 4); NaN: a side unseen
+    diff = np.abs(
+        a[:, SYMMETRY_PAIRS[:, 0]] - a[:, SYMMETRY_PAIRS[:, 1]]
+    )  # (N, 4); NaN: a side unseen
     ok = ~np.isnan(diff)
     n = ok.sum(1)
     msq = np.where(ok, diff, 0.0) ** 2
@@ -114,8 +151,12 @@ def _mid(kp, sc, i, j, thr):
     return (kp[i] + kp[j]) / 2.0 if ok else None
 
 
-def classify_posture(keypoints: np.ndarray, scores: np.ndarray, cfg: PostureConfig = PostureConfig(),
-                     angles: np.ndarray = None) -> int:
+def classify_posture(
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    cfg: PostureConfig = PostureConfig(),
+    angles: np.ndarray = None,
+) -> int:
     """One person: keypoints (17,2), scores (17,) -> index into POSTURES."""
     kp = np.asarray(keypoints, np.float64)
     sc = np.asarray(scores, np.float64)
@@ -147,7 +188,10 @@ def classify_posture(keypoints: np.ndarray, scores: np.ndarray, cfg: PostureConf
         d = sh - hp
         tilt = np.degrees(np.arctan2(abs(d[0]), abs(d[1]) + 1e-9))
         upright = d[1] < 0 and tilt <= cfg.upright_max_torso_tilt
-        if upright and (vis_hip >= cfg.standing_min_hip_angle).all() and \
-                (vis_knee >= cfg.standing_min_knee_angle).all():
+        if (
+            upright
+            and (vis_hip >= cfg.standing_min_hip_angle).all()
+            and (vis_knee >= cfg.standing_min_knee_angle).all()
+        ):
             return STANDING
     return UNKNOWN

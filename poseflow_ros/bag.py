@@ -6,12 +6,14 @@ the colour topic (with registered depth and CameraInfo for 3D when the bag has t
 ``DIR/annotated.mp4``. ``--help`` lists the options; the implementation (it serialises ROS messages) is
 :mod:`poseflow_ros.ros.bag_tool`.
 """
+
 import sys
 
 
 def main(argv=None) -> int:
     """Command line entry; see :func:`poseflow_ros.ros.bag_tool.main`."""
     from .ros.bag_tool import main as bag_main
+
     return bag_main(argv)
 
 

@@ -8,6 +8,7 @@ Coordinates are the ROS optical frame of the image: x right, y down, z forward (
 Distortion models: ``plumb_bob`` and ``rational_polynomial`` (OpenCV's k1 k2 p1 p2 k3 [k4 k5 k6]) and
 ``equidistant`` (OpenCV fisheye k1..k4).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-9
 @dataclass
 class CameraModel:
     """Intrinsics K (3x3), distortion D and the image size they belong to."""
+
     K: np.ndarray
     D: np.ndarray = field(default_factory=lambda: np.zeros(5))
     width: int = 0
@@ -39,11 +41,22 @@ class CameraModel:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_k(cls, k: Sequence[float], d: Sequence[float] = (), width: int = 0, height: int = 0,
-               distortion_model: str = 'plumb_bob') -> CameraModel:
+    def from_k(
+        cls,
+        k: Sequence[float],
+        d: Sequence[float] = (),
+        width: int = 0,
+        height: int = 0,
+        distortion_model: str = 'plumb_bob',
+    ) -> CameraModel:
         """From CameraInfo-style fields: k = 9 numbers row-major, d = the distortion coefficients."""
-        return cls(np.asarray(k, np.float64).reshape(3, 3), np.asarray(d, np.float64), width, height,
-                   distortion_model)
+        return cls(
+            np.asarray(k, np.float64).reshape(3, 3),
+            np.asarray(d, np.float64),
+            width,
+            height,
+            distortion_model,
+        )
 
     @classmethod
     def from_dict(cls, d: dict) -> CameraModel:
@@ -53,8 +66,13 @@ class CameraModel:
         if k is None:
             k = [[d['fx'], 0.0, d['cx']], [0.0, d['fy'], d['cy']], [0.0, 0.0, 1.0]]
         dist = d.get('D', d.get('d', d.get('distortion', ())))
-        return cls(np.asarray(k, np.float64), np.asarray(dist if dist is not None else (), np.float64),
-                   int(d.get('width', 0)), int(d.get('height', 0)), d.get('distortion_model', 'plumb_bob'))
+        return cls(
+            np.asarray(k, np.float64),
+            np.asarray(dist if dist is not None else (), np.float64),
+            int(d.get('width', 0)),
+            int(d.get('height', 0)),
+            d.get('distortion_model', 'plumb_bob'),
+        )
 
     # ------------------------------------------------------------------ properties
     @property
@@ -79,9 +97,14 @@ class CameraModel:
 
     def valid(self) -> bool:
         """fx, fy > 0, K and D finite and a positive image size."""
-        return bool(np.all(np.isfinite(self.K)) and self.fx > 0 and self.fy > 0
-                    and np.all(np.isfinite(self.D))
-                    and self.width > 0 and self.height > 0)
+        return bool(
+            np.all(np.isfinite(self.K))
+            and self.fx > 0
+            and self.fy > 0
+            and np.all(np.isfinite(self.D))
+            and self.width > 0
+            and self.height > 0
+        )
 
     def problem(self) -> str | None:
         """Why this camera cannot be used (a sentence), or None when it is valid."""
@@ -92,8 +115,10 @@ class CameraModel:
         if self.width <= 0 or self.height <= 0:
             return f'camera image size {self.width}x{self.height} is not positive'
         if self.distortion_model not in DISTORTION_MODELS and self.has_distortion:
-            return (f'distortion model {self.distortion_model!r} is not supported '
-                    f'(one of {", ".join(DISTORTION_MODELS)})')
+            return (
+                f'distortion model {self.distortion_model!r} is not supported '
+                f'(one of {", ".join(DISTORTION_MODELS)})'
+            )
         return None
 
     # ------------------------------------------------------------------ geometry
@@ -126,16 +151,16 @@ class CameraModel:
         if ok.any():
             src = p[ok].reshape(-1, 1, 2)
             if self._fisheye():
-                dst = cv2.fisheye.undistortPoints(src, self.K, self.D[:4].reshape(4, 1),
-                                                  criteria=_UNDISTORT_CRITERIA)
+                dst = cv2.fisheye.undistortPoints(
+                    src, self.K, self.D[:4].reshape(4, 1), criteria=_UNDISTORT_CRITERIA
+                )
             else:
                 dst = cv2.undistortPointsIter(src, self.K, self.D, None, None, _UNDISTORT_CRITERIA)
             out[ok] = dst.reshape(-1, 2)
         return out
 
     def project(self, xyz) -> np.ndarray:
-        """Optical-frame points (N,3) -> pixels (N,2) with distortion; NaN for points not in front (z <= 0).
-        """
+        """Optical-frame points (N,3) -> pixels (N,2) with distortion; NaN for points not in front (z <= 0)."""
         q = np.asarray(xyz, np.float64).reshape(-1, 3)
         out = np.full((len(q), 2), np.nan)
         ok = np.all(np.isfinite(q), 1) & (q[:, 2] > 0)
@@ -148,8 +173,9 @@ class CameraModel:
             return out
         zero = np.zeros(3)
         if self._fisheye():
-            px, _ = cv2.fisheye.projectPoints(q[ok].reshape(-1, 1, 3), zero, zero, self.K,
-                                              self.D[:4].reshape(4, 1))
+            px, _ = cv2.fisheye.projectPoints(
+                q[ok].reshape(-1, 1, 3), zero, zero, self.K, self.D[:4].reshape(4, 1)
+            )
         else:
             px, _ = cv2.projectPoints(q[ok].reshape(-1, 1, 3), zero, zero, self.K, self.D)
         out[ok] = px.reshape(-1, 2)

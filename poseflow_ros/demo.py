@@ -9,6 +9,7 @@ It shows a live line (frames, FPS, persons, track ids) and writes ``annotated.mp
 frames published/processed/dropped, persons per frame, distinct track ids, end-to-end FPS, latency and
 per-stage milliseconds (from the node's stats_file).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,12 +20,20 @@ from .paths import REPO_ROOT, shared_dir
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument('--video', default=str(shared_dir() / 'data' / 'videos' / 'walk.small.mp4'))
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'demo'))
     ap.add_argument('--params', default=str(REPO_ROOT / 'config' / 'pose_tracking.yaml'))
-    ap.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
-                    help='extra pose_tracker parameter, e.g. -p device:=cpu -p embedder:=color')
+    ap.add_argument(
+        '-p',
+        '--param',
+        action='append',
+        default=[],
+        metavar='NAME:=VALUE',
+        help='extra pose_tracker parameter, e.g. -p device:=cpu -p embedder:=color',
+    )
     ap.add_argument('--max-seconds', type=float, default=900.0)
     ap.add_argument('--no-progress', action='store_true', help='no live progress line')
     a = ap.parse_args(argv)
@@ -33,30 +42,42 @@ def main(argv=None) -> int:
         print(f'video not found: {video} (pass --video or set POSEFLOW_SHARED)', file=sys.stderr)
         return 2
     import yaml
+
     extra = {}
     for kv in a.param:
         k, _, v = kv.partition(':=')
         extra[k] = yaml.safe_load(v)
     try:
         from .ros.demo_runner import run_demo
-        s = run_demo(video, Path(a.out), Path(a.params), extra, a.max_seconds, progress=not a.no_progress)
+
+        s = run_demo(
+            video, Path(a.out), Path(a.params), extra, a.max_seconds, progress=not a.no_progress
+        )
     except KeyboardInterrupt:
         print('interrupted during start-up; nothing to summarise')
         return 0
     if s['interrupted']:
         print('interrupted: summary of the frames so far')
     st = s['stage_ms']
-    print(f"published {s['frames_published']}, received by the node {s['frames_received_by_node']} "
-          f"({100 * s['received_fraction']:.1f} %, {s['subscription_reliability']} subscription), "
-          f"processed {s['frames_processed']} ({100 * s['processed_fraction']:.1f} %; latest-wins dropped "
-          f"{s['frames_dropped_latest_wins']})")
-    print(f"persons/frame "
-          f"{s['persons_per_frame']['mean']:.2f}, distinct track ids {s['distinct_track_ids']}, "
-          f"end-to-end {s['end_to_end_fps']:.1f} FPS, processing {s['processing_fps']:.1f} FPS "
-          f"on {s['device']} ({s['pose_backend']}/{s['pose_runtime']})")
+    print(
+        f"published {s['frames_published']}, received by the node {s['frames_received_by_node']} "
+        f"({100 * s['received_fraction']:.1f} %, {s['subscription_reliability']} subscription), "
+        f"processed {s['frames_processed']} ({100 * s['processed_fraction']:.1f} %; latest-wins dropped "
+        f"{s['frames_dropped_latest_wins']})"
+    )
+    print(
+        f"persons/frame "
+        f"{s['persons_per_frame']['mean']:.2f}, distinct track ids {s['distinct_track_ids']}, "
+        f"end-to-end {s['end_to_end_fps']:.1f} FPS, processing {s['processing_fps']:.1f} FPS "
+        f"on {s['device']} ({s['pose_backend']}/{s['pose_runtime']})"
+    )
     print('stage ms (mean): ' + ', '.join(f'{k} {v["mean"]:.1f}' for k, v in st.items()))
     print(f"wrote {Path(a.out) / 'annotated.mp4'} and {Path(a.out) / 'summary.json'}")
-    return 0 if s['frames_processed'] > 0 and s['exit_codes'] == {'pose_tracker': 0, 'video_source': 0} else 1
+    return (
+        0
+        if s['frames_processed'] > 0 and s['exit_codes'] == {'pose_tracker': 0, 'video_source': 0}
+        else 1
+    )
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
 """Box geometry shared by every stage (detection, pose crops, tracking, evaluation). No ROS types."""
+
 from __future__ import annotations
 
 import numpy as np

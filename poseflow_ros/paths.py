@@ -4,6 +4,7 @@
 - shared data (this workplace's videos/photos/ground truth, never committed):
   ``$POSEFLOW_SHARED`` > ``<repo>/../shared``
 """
+
 import os
 from pathlib import Path
 

@@ -1,9 +1,10 @@
 """The core pipeline: detect -> pose -> (embed) -> track, with per-stage timings. No ROS types.
 
-    from poseflow_ros.pipeline import PipelineConfig, PosePipeline
-    pipe = PosePipeline.from_config(PipelineConfig(device='auto'))
-    result = pipe.process(Frame(image_bgr, stamp, frame_id, index))
+from poseflow_ros.pipeline import PipelineConfig, PosePipeline
+pipe = PosePipeline.from_config(PipelineConfig(device='auto'))
+result = pipe.process(Frame(image_bgr, stamp, frame_id, index))
 """
+
 from __future__ import annotations
 
 import time
@@ -14,8 +15,14 @@ import numpy as np
 
 from .analytics import PostureConfig, classify_posture, joint_angles, symmetry_score
 from .depth import DepthConfig, DepthStage
-from .detect import (CANVASES, DEFAULT_SCORE_THRESHOLD, DETECTOR_RUNTIMES, PersonDetector,
-                     detector_for_runtime, make_detector)
+from .detect import (
+    CANVASES,
+    DEFAULT_SCORE_THRESHOLD,
+    DETECTOR_RUNTIMES,
+    PersonDetector,
+    detector_for_runtime,
+    make_detector,
+)
 from .pose import PoseEstimator, make_pose_estimator
 from .pose.roi import CROP_MODES, RoiMemory
 from .settings import check_fields, check_values, setting
@@ -25,11 +32,14 @@ from .types import Detections, Frame, FrameResult, Poses, TrackerInput
 def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'. 'cuda' without a GPU is an error."""
     import torch
+
     d = (device or 'auto').lower()
     if d == 'auto':
         return 'cuda' if torch.cuda.is_available() else 'cpu'
     if d.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but no CUDA GPU is visible to torch; use device:=cpu or auto")
+        raise ValueError(
+            "device='cuda' but no CUDA GPU is visible to torch; use device:=cpu or auto"
+        )
     if d != 'cpu' and not d.startswith('cuda'):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
     return d
@@ -39,89 +49,145 @@ def resolve_device(device: str) -> str:
 class PipelineConfig:
     """Every core setting; the ROS node exposes each as a parameter of the same name (descriptor, range
     and live-ness from the field metadata, see :mod:`poseflow_ros.settings`)."""
+
     device: str = setting(
-        'auto', "Compute device for every stage: 'auto' (cuda when available, else cpu), 'cpu', 'cuda' or "
-                "'cuda:N'.")
+        'auto',
+        "Compute device for every stage: 'auto' (cuda when available, else cpu), 'cpu', 'cuda' or "
+        "'cuda:N'.",
+    )
     models_dir: str = setting(
-        '', "Directory with the model files; '' = $POSEFLOW_MODELS or ~/.cache/poseflow_ros/models "
-            '(fill it with: python -m poseflow_ros.models fetch).')
+        '',
+        "Directory with the model files; '' = $POSEFLOW_MODELS or ~/.cache/poseflow_ros/models "
+        '(fill it with: python -m poseflow_ros.models fetch).',
+    )
     detector_model: str = setting(
-        '', "Path to the person-detector ONNX; '' = RTMDet-nano person from models_dir.")
+        '', "Path to the person-detector ONNX; '' = RTMDet-nano person from models_dir."
+    )
     detector_score_threshold: float = setting(
-        DEFAULT_SCORE_THRESHOLD, 'Person boxes scoring below this are discarded before pose and tracking.',
-        range=(0.0, 1.0), live=True)
+        DEFAULT_SCORE_THRESHOLD,
+        'Person boxes scoring below this are discarded before pose and tracking.',
+        range=(0.0, 1.0),
+        live=True,
+    )
     detector_runtime: str = setting(
-        'auto', "Person-detector execution: 'auto' (torch on CUDA, onnxruntime on CPU), 'onnxruntime' "
-                "(on CUDA needs onnxruntime-gpu) or 'torch' (the same ONNX model run by PyTorch).",
-        choices=DETECTOR_RUNTIMES)
+        'auto',
+        "Person-detector execution: 'auto' (torch on CUDA, onnxruntime on CPU), 'onnxruntime' "
+        "(on CUDA needs onnxruntime-gpu) or 'torch' (the same ONNX model run by PyTorch).",
+        choices=DETECTOR_RUNTIMES,
+    )
     detector_input_size: int = setting(
-        320, 'Long side of the person detector input in pixels, a multiple of 32 (RTMDet-nano was exported '
-             'at 320; larger finds smaller people at about (size/320)^2 the cost: 448 finds 20 points more '
-             'of the people in street scenes at 640x360 and 77 % of the MOT17 pedestrians, for 1.8x the '
-             "detector's CPU time; 960 with detector_canvas fit 93 % on 1080p frames).",
-        range=(32, 4096))
+        320,
+        'Long side of the person detector input in pixels, a multiple of 32 (RTMDet-nano was exported '
+        'at 320; larger finds smaller people at about (size/320)^2 the cost: 448 finds 20 points more '
+        'of the people in street scenes at 640x360 and 77 % of the MOT17 pedestrians, for 1.8x the '
+        "detector's CPU time; 960 with detector_canvas fit 93 % on 1080p frames).",
+        range=(32, 4096),
+    )
     detector_canvas: str = setting(
-        'square', "Detector input canvas: 'square' (letterbox padded to size x size, as exported) or 'fit' "
-                  '(pad only to the next multiple of 32: cheaper for wide frames at large sizes, a few '
-                  'recall points lower at the same size).', choices=CANVASES)
+        'square',
+        "Detector input canvas: 'square' (letterbox padded to size x size, as exported) or 'fit' "
+        '(pad only to the next multiple of 32: cheaper for wide frames at large sizes, a few '
+        'recall points lower at the same size).',
+        choices=CANVASES,
+    )
     detector_tile_size: int = setting(
-        0, 'Tiled detection of large frames: overlapping square tiles of this many frame pixels, each '
-           'at detector_input_size, plus the whole frame, merged (0 = off; a frame that fits in one tile '
-           'is detected in one pass).', range=(0, 16384))
+        0,
+        'Tiled detection of large frames: overlapping square tiles of this many frame pixels, each '
+        'at detector_input_size, plus the whole frame, merged (0 = off; a frame that fits in one tile '
+        'is detected in one pass).',
+        range=(0, 16384),
+    )
     detector_tile_overlap: float = setting(
-        0.25, 'Overlap of neighbouring detector tiles, as a fraction of the tile size.', range=(0.0, 0.9))
+        0.25,
+        'Overlap of neighbouring detector tiles, as a fraction of the tile size.',
+        range=(0.0, 0.9),
+    )
     detection_interval: int = setting(
-        1, 'Run the person detector on every N-th frame only; the frames between take their boxes (and, '
-           "with pose_crop temporal, their crops) from the previous frame's poses, as RTMPose's real-time "
-           'pipeline does. A frame after a person was lost, or whose poses do not give a box, is detected '
-           'anyway. 1 = every frame.', range=(1, 100), live=True)
+        1,
+        'Run the person detector on every N-th frame only; the frames between take their boxes (and, '
+        "with pose_crop temporal, their crops) from the previous frame's poses, as RTMPose's real-time "
+        'pipeline does. A frame after a person was lost, or whose poses do not give a box, is detected '
+        'anyway. 1 = every frame.',
+        range=(1, 100),
+        live=True,
+    )
     max_persons: int = setting(
-        20, 'At most this many highest-scoring persons get a pose per frame (CUDA graphs are captured '
-            'for batch buckets up to this at configure).', range=(1, 1000))
+        20,
+        'At most this many highest-scoring persons get a pose per frame (CUDA graphs are captured '
+        'for batch buckets up to this at configure).',
+        range=(1, 1000),
+    )
     pose_backend: str = setting(
-        'blazepose', "Pose model: 'blazepose' (BlazePose-full port, offline default) or 'mmpose' "
-                     '(MMPose config + local checkpoint).', choices=('blazepose', 'mmpose'))
+        'blazepose',
+        "Pose model: 'blazepose' (BlazePose-full port, offline default) or 'mmpose' "
+        '(MMPose config + local checkpoint).',
+        choices=('blazepose', 'mmpose'),
+    )
     fp16: bool = setting(False, 'Half-precision pose model (CUDA only; ignored on CPU).')
     cuda_graphs: bool = setting(
-        True, 'On CUDA, replay the detector and pose forwards from CUDA graphs (captured at configure '
-              'for batch-size buckets up to max_persons; falls back to eager with a warning if a capture '
-              'fails). Ignored on CPU.')
+        True,
+        'On CUDA, replay the detector and pose forwards from CUDA graphs (captured at configure '
+        'for batch-size buckets up to max_persons; falls back to eager with a warning if a capture '
+        'fails). Ignored on CPU.',
+    )
     pose_runtime: str = setting(
-        'auto', "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
-                "'torch' (the PyTorch port directly; CUDA/FP16) or 'onnxruntime' (the port exported to "
-                'ONNX once, CPU).', choices=('auto', 'torch', 'onnxruntime'))
+        'auto',
+        "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
+        "'torch' (the PyTorch port directly; CUDA/FP16) or 'onnxruntime' (the port exported to "
+        'ONNX once, CPU).',
+        choices=('auto', 'torch', 'onnxruntime'),
+    )
     pose_crop: str = setting(
-        'temporal', "BlazePose crops: 'box' (the box padded to a square), 'refine' (+ pose_refine_passes "
-                    "passes on the model's alignment ROI: hip-centred, scaled, rotated upright) or "
-                    "'temporal' (a person seen in the previous frame, matched by box overlap, is cropped "
-                    "from that frame's ROI, as MediaPipe tracks; new people from the box + "
-                    'pose_refine_passes). Falls back to the box per person when the ROI is unreliable.',
-        choices=CROP_MODES)
+        'temporal',
+        "BlazePose crops: 'box' (the box padded to a square), 'refine' (+ pose_refine_passes "
+        "passes on the model's alignment ROI: hip-centred, scaled, rotated upright) or "
+        "'temporal' (a person seen in the previous frame, matched by box overlap, is cropped "
+        "from that frame's ROI, as MediaPipe tracks; new people from the box + "
+        'pose_refine_passes). Falls back to the box per person when the ROI is unreliable.',
+        choices=CROP_MODES,
+    )
     pose_refine_passes: int = setting(
-        1, "Extra BlazePose passes on the alignment ROI per new person ('refine': every person every "
-           "frame), each one forward; 0 = none.", range=(0, 4))
+        1,
+        "Extra BlazePose passes on the alignment ROI per new person ('refine': every person every "
+        "frame), each one forward; 0 = none.",
+        range=(0, 4),
+    )
     pose_crop_border: str = setting(
-        'replicate', "What BlazePose crops show outside the image: 'replicate' (edge pixels, as MediaPipe) "
-                     "or 'zero' (black).", choices=('zero', 'replicate'))
+        'replicate',
+        "What BlazePose crops show outside the image: 'replicate' (edge pixels, as MediaPipe) "
+        "or 'zero' (black).",
+        choices=('zero', 'replicate'),
+    )
     pose_flip_test: bool = setting(
-        False, 'BlazePose also runs every crop mirrored (in the same batch) and averages the two; twice the '
-               'crops (cheap on a GPU, 2x the pose time on a CPU) for no clear AP gain on the COCO sample '
-               '(fewer people without a skeleton when their hips are out of view).')
+        False,
+        'BlazePose also runs every crop mirrored (in the same batch) and averages the two; twice the '
+        'crops (cheap on a GPU, 2x the pose time on a CPU) for no clear AP gain on the COCO sample '
+        '(fewer people without a skeleton when their hips are out of view).',
+    )
     mmpose_config: str = setting(
-        '', 'MMPose top-down config: a file path or the name of a config shipped in the mmpose wheel.')
+        '',
+        'MMPose top-down config: a file path or the name of a config shipped in the mmpose wheel.',
+    )
     mmpose_checkpoint: str = setting('', 'Local MMPose checkpoint (.pth) for mmpose_config.')
-    mmpose_checkpoint_sha256: str = setting('', "Expected sha256 of mmpose_checkpoint ('' = do not check).")
+    mmpose_checkpoint_sha256: str = setting(
+        '', "Expected sha256 of mmpose_checkpoint ('' = do not check)."
+    )
     embedder: str = setting(
-        'none', "Appearance features for tracking: 'none', 'color' (keypoint-anchored colour) or "
-                "'mobilenet' (ImageNet MobileNetV2).", choices=('none', 'color', 'mobilenet'))
-    num_threads: int = setting(0, 'CPU threads for torch/onnxruntime (0 = library default).', range=(0, 1024))
-    tracker: dict = field(default_factory=dict)   # TrackerConfig overrides
-    posture: dict = field(default_factory=dict)   # PostureConfig overrides
-    depth: dict = field(default_factory=dict)     # DepthConfig overrides (3D from depth / camera)
+        'none',
+        "Appearance features for tracking: 'none', 'color' (keypoint-anchored colour) or "
+        "'mobilenet' (ImageNet MobileNetV2).",
+        choices=('none', 'color', 'mobilenet'),
+    )
+    num_threads: int = setting(
+        0, 'CPU threads for torch/onnxruntime (0 = library default).', range=(0, 1024)
+    )
+    tracker: dict = field(default_factory=dict)  # TrackerConfig overrides
+    posture: dict = field(default_factory=dict)  # PostureConfig overrides
+    depth: dict = field(default_factory=dict)  # DepthConfig overrides (3D from depth / camera)
 
     def __post_init__(self):
         check_fields(self)
-        DepthConfig.from_dict(self.depth)             # names a bad depth.* value (and min < max range)
+        DepthConfig.from_dict(self.depth)  # names a bad depth.* value (and min < max range)
 
     @classmethod
     def from_dict(cls, d: dict) -> 'PipelineConfig':
@@ -136,14 +202,22 @@ class PipelineConfig:
 class PosePipeline:
     """Runs the stages on one frame at a time; keeps the tracker state between frames."""
 
-    def __init__(self, detector: PersonDetector, pose: PoseEstimator, tracker, embedder=None,
-                 max_persons: int = 20, posture: PostureConfig = None, depth: DepthConfig = None):
+    def __init__(
+        self,
+        detector: PersonDetector,
+        pose: PoseEstimator,
+        tracker,
+        embedder=None,
+        max_persons: int = 20,
+        posture: PostureConfig = None,
+        depth: DepthConfig = None,
+    ):
         self.posture = posture or PostureConfig()
-        self.depth_stage = DepthStage(depth)     # runs when a frame brings depth or a camera
+        self.depth_stage = DepthStage(depth)  # runs when a frame brings depth or a camera
         self.detection_interval = 1
-        self._carry: Optional[Detections] = None     # next frame's boxes from this frame's poses
-        self._since_detect = 0                       # frames since the detector last ran
-        self._ahead_count = 0                        # frames seen by detect_ahead
+        self._carry: Optional[Detections] = None  # next frame's boxes from this frame's poses
+        self._since_detect = 0  # frames since the detector last ran
+        self._ahead_count = 0  # frames seen by detect_ahead
         self.detector = detector
         self.pose = pose
         self.tracker = tracker
@@ -155,32 +229,58 @@ class PosePipeline:
     @classmethod
     def from_config(cls, cfg: PipelineConfig) -> 'PosePipeline':
         from .track import Tracker, TrackerConfig
+
         device = resolve_device(cfg.device)
-        det_kind = detector_for_runtime(cfg.detector_runtime, device)   # validates detector_runtime
+        det_kind = detector_for_runtime(cfg.detector_runtime, device)  # validates detector_runtime
         if cfg.num_threads > 0:
             import torch
+
             torch.set_num_threads(cfg.num_threads)
         det_kw = {'cuda_graph': cfg.cuda_graphs} if det_kind == 'rtmdet_torch' else {}
-        det = make_detector(det_kind, model_path=cfg.detector_model, models_dir=cfg.models_dir,
-                            device=device, score_threshold=cfg.detector_score_threshold,
-                            num_threads=cfg.num_threads, input_size=cfg.detector_input_size,
-                            canvas=cfg.detector_canvas, tile_size=cfg.detector_tile_size,
-                            tile_overlap=cfg.detector_tile_overlap, **det_kw)
-        pose = make_pose_estimator(cfg.pose_backend, device=device, fp16=cfg.fp16,
-                                   models_dir=cfg.models_dir, mmpose_config=cfg.mmpose_config,
-                                   mmpose_checkpoint=cfg.mmpose_checkpoint,
-                                   mmpose_checkpoint_sha256=cfg.mmpose_checkpoint_sha256,
-                                   runtime=cfg.pose_runtime, num_threads=cfg.num_threads,
-                                   cuda_graphs=cfg.cuda_graphs)
-        if hasattr(pose, 'set_crop'):       # BlazePose: crops from its alignment landmarks
-            pose.set_crop(cfg.pose_crop, cfg.pose_refine_passes, cfg.pose_crop_border, cfg.pose_flip_test)
+        det = make_detector(
+            det_kind,
+            model_path=cfg.detector_model,
+            models_dir=cfg.models_dir,
+            device=device,
+            score_threshold=cfg.detector_score_threshold,
+            num_threads=cfg.num_threads,
+            input_size=cfg.detector_input_size,
+            canvas=cfg.detector_canvas,
+            tile_size=cfg.detector_tile_size,
+            tile_overlap=cfg.detector_tile_overlap,
+            **det_kw,
+        )
+        pose = make_pose_estimator(
+            cfg.pose_backend,
+            device=device,
+            fp16=cfg.fp16,
+            models_dir=cfg.models_dir,
+            mmpose_config=cfg.mmpose_config,
+            mmpose_checkpoint=cfg.mmpose_checkpoint,
+            mmpose_checkpoint_sha256=cfg.mmpose_checkpoint_sha256,
+            runtime=cfg.pose_runtime,
+            num_threads=cfg.num_threads,
+            cuda_graphs=cfg.cuda_graphs,
+        )
+        if hasattr(pose, 'set_crop'):  # BlazePose: crops from its alignment landmarks
+            pose.set_crop(
+                cfg.pose_crop, cfg.pose_refine_passes, cfg.pose_crop_border, cfg.pose_flip_test
+            )
         embedder = None
         if cfg.embedder and cfg.embedder != 'none':
             from .track.embed import make_embedder
+
             embedder = make_embedder(cfg.embedder, device=device, models_dir=cfg.models_dir)
         tracker = Tracker(TrackerConfig.from_dict(dict(cfg.tracker)))
-        pipe = cls(det, pose, tracker, embedder, cfg.max_persons, PostureConfig(**cfg.posture),
-                   DepthConfig.from_dict(cfg.depth))
+        pipe = cls(
+            det,
+            pose,
+            tracker,
+            embedder,
+            cfg.max_persons,
+            PostureConfig(**cfg.posture),
+            DepthConfig.from_dict(cfg.depth),
+        )
         pipe.detection_interval = int(cfg.detection_interval)
         return pipe
 
@@ -205,7 +305,7 @@ class PosePipeline:
 
     # a detector box around a person's keypoints, as multiples of the keypoint extent's height (medians
     # on walk.small.mp4: RTMDet boxes reach 7.5 % of it left and right, 8.6 % above, 9.5 % below)
-    BOX_FROM_KEYPOINTS = (0.075, 0.086, 0.075, 0.095)     # left, top, right, bottom
+    BOX_FROM_KEYPOINTS = (0.075, 0.086, 0.075, 0.095)  # left, top, right, bottom
     MIN_KEYPOINTS_FOR_BOX = 6
 
     def boxes_from_poses(self, dets: Detections, poses: Poses, tracks) -> Optional[Detections]:
@@ -218,10 +318,12 @@ class PosePipeline:
         if (conf.sum(1) < self.MIN_KEYPOINTS_FOR_BOX).any():
             return None
         kp = np.where(conf[..., None], poses.keypoints, np.nan)
-        lo, hi = np.nanmin(kp, 1), np.nanmax(kp, 1)                       # (N,2)
+        lo, hi = np.nanmin(kp, 1), np.nanmax(kp, 1)  # (N,2)
         h = np.maximum(hi[:, 1] - lo[:, 1], 1.0)
         pl, pt, pr, pb = self.BOX_FROM_KEYPOINTS
-        boxes = np.stack([lo[:, 0] - pl * h, lo[:, 1] - pt * h, hi[:, 0] + pr * h, hi[:, 1] + pb * h], 1)
+        boxes = np.stack(
+            [lo[:, 0] - pl * h, lo[:, 1] - pt * h, hi[:, 0] + pr * h, hi[:, 1] + pb * h], 1
+        )
         return Detections(boxes, dets.scores)
 
     def detect_ahead(self, image: np.ndarray) -> Optional[Detections]:
@@ -229,7 +331,11 @@ class PosePipeline:
         a frame that the detection_interval schedules for detection, else None (:meth:`process` then takes
         the boxes from the previous frame's poses, or detects itself when it must)."""
         k, self._ahead_count = self._ahead_count, self._ahead_count + 1
-        return self.detect(image) if self.detection_interval <= 1 or k % self.detection_interval == 0 else None
+        return (
+            self.detect(image)
+            if self.detection_interval <= 1 or k % self.detection_interval == 0
+            else None
+        )
 
     def warmup(self, image_hw=(480, 640)) -> None:
         self.detector.warmup(image_hw)
@@ -242,8 +348,12 @@ class PosePipeline:
             dets = dets.select(np.argsort(-dets.scores)[: self.max_persons])
         return dets
 
-    def process(self, frame: Frame, detections: Optional[Detections] = None,
-                detect_ms: Optional[float] = None) -> FrameResult:
+    def process(
+        self,
+        frame: Frame,
+        detections: Optional[Detections] = None,
+        detect_ms: Optional[float] = None,
+    ) -> FrameResult:
         """All stages on one frame. ``detections`` (from :meth:`detect`, e.g. run ahead in another thread
         by :mod:`poseflow_ros.overlap`, with its ``detect_ms``) skips the detector here."""
         timings = {}
@@ -251,9 +361,12 @@ class PosePipeline:
         carried = False
         if detections is not None:
             dets, self._since_detect = detections, 0
-        elif (self.detection_interval > 1 and self._carry is not None
-              and self._since_detect + 1 < self.detection_interval):
-            dets, carried = self._carry, True                   # boxes from the previous frame's poses
+        elif (
+            self.detection_interval > 1
+            and self._carry is not None
+            and self._since_detect + 1 < self.detection_interval
+        ):
+            dets, carried = self._carry, True  # boxes from the previous frame's poses
             self._since_detect += 1
         else:
             dets, self._since_detect = self.detect(frame.image), 0
@@ -261,7 +374,7 @@ class PosePipeline:
         timings['detect'] = float(detect_ms or 0.0) if detections is not None else (t1 - t0) * 1e3
         if not len(dets):
             poses = Poses.empty()
-        elif self.roi_memory is not None:           # crops from the previous frame's ROIs where they fit
+        elif self.roi_memory is not None:  # crops from the previous frame's ROIs where they fit
             poses = self.roi_memory.estimate(self.pose, frame.image, dets.boxes)
         else:
             poses = self.pose.estimate(frame.image, dets.boxes)
@@ -275,14 +388,24 @@ class PosePipeline:
         t3 = time.perf_counter()
         if self.embedder is not None:
             timings['embed'] = (t3 - t2) * 1e3
-        tracks = self.tracker.update(TrackerInput(dets.boxes, dets.scores, poses.keypoints,
-                                                  poses.scores, feats, image_size=frame.image.shape[1::-1],
-                                                  stamp=frame.stamp))
+        tracks = self.tracker.update(
+            TrackerInput(
+                dets.boxes,
+                dets.scores,
+                poses.keypoints,
+                poses.scores,
+                feats,
+                image_size=frame.image.shape[1::-1],
+                stamp=frame.stamp,
+            )
+        )
         t4 = time.perf_counter()
         timings['track'] = (t4 - t3) * 1e3
         if self.roi_memory is not None:
             self.roi_memory.remember(dets.boxes, poses)
-        self._carry = self.boxes_from_poses(dets, poses, tracks) if self.detection_interval > 1 else None
+        self._carry = (
+            self.boxes_from_poses(dets, poses, tracks) if self.detection_interval > 1 else None
+        )
         if carried:
             timings['detect_skipped'] = 1.0
         angles, postures, symmetry = self.analyse(tracks)
@@ -290,11 +413,22 @@ class PosePipeline:
         self.depth_stage.forget(self.tracker.ended_ids)
         if frame.depth is not None or frame.camera is not None:
             t5 = time.perf_counter()
-            tracks_3d = self.depth_stage.process(tracks, frame.camera, frame.depth, poses.keypoints_3d,
-                                                 frame.stamp, frame.shape)
+            tracks_3d = self.depth_stage.process(
+                tracks, frame.camera, frame.depth, poses.keypoints_3d, frame.stamp, frame.shape
+            )
             timings['depth'] = (time.perf_counter() - t5) * 1e3
-        return FrameResult(frame, dets, poses, tracks, list(self.tracker.ended_ids), timings,
-                           angles, postures, symmetry=symmetry, tracks_3d=tracks_3d)
+        return FrameResult(
+            frame,
+            dets,
+            poses,
+            tracks,
+            list(self.tracker.ended_ids),
+            timings,
+            angles,
+            postures,
+            symmetry=symmetry,
+            tracks_3d=tracks_3d,
+        )
 
     def analyse(self, tracks):
         """Joint angles (T,8), posture labels (T,) and left/right symmetry scores (T,) (NaN: a side not
@@ -307,7 +441,7 @@ class PosePipeline:
             return angles, postures, symmetry
         kp = np.stack([tracks[i].keypoints for i in rows])
         sc = np.stack([tracks[i].keypoint_scores for i in rows])
-        angles[rows] = joint_angles(kp, sc, self.posture.keypoint_threshold)     # all tracks at once
+        angles[rows] = joint_angles(kp, sc, self.posture.keypoint_threshold)  # all tracks at once
         for j, i in enumerate(rows):
             postures[i] = classify_posture(kp[j], sc[j], self.posture, angles[i])
         symmetry[rows] = symmetry_score(angles[rows])

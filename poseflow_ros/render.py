@@ -1,4 +1,5 @@
 """Drawing: per-track colours and skeleton overlays (shared by the debug image and the demo video)."""
+
 from __future__ import annotations
 
 import colorsys
@@ -22,8 +23,9 @@ def _bgr255(track_id: int):
     return int(b * 255), int(g * 255), int(r * 255)
 
 
-def draw_tracks(image: np.ndarray, tracks: Iterable[TrackOutput], kp_threshold: float = 0.3,
-                copy: bool = True) -> np.ndarray:
+def draw_tracks(
+    image: np.ndarray, tracks: Iterable[TrackOutput], kp_threshold: float = 0.3, copy: bool = True
+) -> np.ndarray:
     """Skeleton, joints, box and id label per track, coloured by id. Lost tracks are drawn dashed-grey."""
     out = image.copy() if copy else image
     for t in tracks:
@@ -31,15 +33,29 @@ def draw_tracks(image: np.ndarray, tracks: Iterable[TrackOutput], kp_threshold: 
         x1, y1, x2, y2 = [int(round(v)) for v in t.box]
         cv2.rectangle(out, (x1, y1), (x2, y2), col, 1)
         label = f'#{t.track_id}' + (' lost' if t.state == TrackState.LOST else '')
-        cv2.putText(out, label, (x1 + 2, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, col, 2,
-                    cv2.LINE_AA)
+        cv2.putText(
+            out,
+            label,
+            (x1 + 2, max(12, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            col,
+            2,
+            cv2.LINE_AA,
+        )
         if t.keypoints is None or t.state == TrackState.LOST:
             continue
         kp, sc = t.keypoints, t.keypoint_scores
         for a, b in SKELETON:
             if sc[a] >= kp_threshold and sc[b] >= kp_threshold:
-                cv2.line(out, tuple(np.round(kp[a]).astype(int)), tuple(np.round(kp[b]).astype(int)),
-                         col, 2, cv2.LINE_AA)
+                cv2.line(
+                    out,
+                    tuple(np.round(kp[a]).astype(int)),
+                    tuple(np.round(kp[b]).astype(int)),
+                    col,
+                    2,
+                    cv2.LINE_AA,
+                )
         for i in range(len(kp)):
             if sc[i] >= kp_threshold:
                 cv2.circle(out, tuple(np.round(kp[i]).astype(int)), 3, col, -1, cv2.LINE_AA)

@@ -10,6 +10,7 @@ values given at start-up or with ``ros2 param set``, and the documentation in ``
 ``live=True`` means the running pipeline/node applies a new value at once; other settings are read
 when the node is configured (lifecycle ``configure``), e.g. models and devices.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -22,11 +23,12 @@ SCALAR_TYPES = (bool, int, float, str)
 @dataclass(frozen=True)
 class Spec:
     """What is known about one setting (derived from a dataclass field)."""
-    name: str                        # full name, e.g. 'tracker.max_age'
+
+    name: str  # full name, e.g. 'tracker.max_age'
     type: type
     default: Any
     help: str
-    range: Optional[Tuple[float, float]] = None     # inclusive
+    range: Optional[Tuple[float, float]] = None  # inclusive
     choices: Optional[Tuple[Any, ...]] = None
     live: bool = False
 
@@ -36,8 +38,12 @@ class Spec:
             if not isinstance(value, bool):
                 raise ValueError(f'{self.name} must be true or false, got {value!r}')
         elif self.type is int:
-            if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
-                value = int(value)            # 7, np.int64(7) and a YAML 7.0 alike
+            if (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, bool)
+                and float(value).is_integer()
+            ):
+                value = int(value)  # 7, np.int64(7) and a YAML 7.0 alike
             else:
                 raise ValueError(f'{self.name} must be an integer, got {value!r}')
         elif self.type is float:
@@ -55,8 +61,14 @@ class Spec:
         return value
 
 
-def setting(default: Any, help: str, *, range: Optional[Tuple[float, float]] = None,  # noqa: A002
-            choices: Optional[Sequence[Any]] = None, live: bool = False):
+def setting(
+    default: Any,
+    help: str,
+    *,
+    range: Optional[Tuple[float, float]] = None,  # noqa: A002
+    choices: Optional[Sequence[Any]] = None,
+    live: bool = False,
+):
     """A dataclass field carrying its documentation, bounds and live-ness."""
     if type(default) not in SCALAR_TYPES:
         raise TypeError(f'setting defaults must be bool/int/float/str, got {default!r}')
@@ -64,8 +76,12 @@ def setting(default: Any, help: str, *, range: Optional[Tuple[float, float]] = N
         raise ValueError(f'default {default!r} is not one of {list(choices)}')
     if range is not None and not range[0] <= default <= range[1]:
         raise ValueError(f'default {default!r} is outside {range}')
-    meta = {'help': help, 'range': tuple(range) if range is not None else None,
-            'choices': tuple(choices) if choices is not None else None, 'live': bool(live)}
+    meta = {
+        'help': help,
+        'range': tuple(range) if range is not None else None,
+        'choices': tuple(choices) if choices is not None else None,
+        'live': bool(live),
+    }
     return field(default=default, metadata=meta)
 
 
@@ -77,8 +93,15 @@ def specs(cls, prefix: str = '') -> Iterator[Spec]:
         m = f.metadata
         if 'help' not in m:
             raise TypeError(f'{cls.__name__}.{f.name} is not declared with settings.setting()')
-        yield Spec(prefix + f.name, type(f.default), f.default, m['help'], m.get('range'),
-                   m.get('choices'), m.get('live', False))
+        yield Spec(
+            prefix + f.name,
+            type(f.default),
+            f.default,
+            m['help'],
+            m.get('range'),
+            m.get('choices'),
+            m.get('live', False),
+        )
 
 
 def field_errors(obj) -> List[str]:

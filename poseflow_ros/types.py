@@ -6,6 +6,7 @@ Conventions used everywhere in the core:
 - keypoints are ``float32 (N, 17, 2)`` ``x, y`` in image pixels, COCO-17 order
   (see :mod:`poseflow_ros.coco`), with ``float32 (N, 17)`` scores in ``[0, 1]``.
 """
+
 from __future__ import annotations
 
 import enum
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import numpy as np
 
-if TYPE_CHECKING:                  # annotations only: camera.py and depth.py import this module
+if TYPE_CHECKING:  # annotations only: camera.py and depth.py import this module
     from .camera import CameraModel
     from .depth import Poses3D
 
@@ -29,11 +30,14 @@ def _as2d(a, width: int, dtype=np.float32) -> np.ndarray:
 @dataclass
 class Frame:
     """One decoded image plus where/when it was taken."""
-    image: np.ndarray                 # H x W x 3 uint8 BGR
-    stamp: float = 0.0                # seconds (ROS stamp converted, or video time)
+
+    image: np.ndarray  # H x W x 3 uint8 BGR
+    stamp: float = 0.0  # seconds (ROS stamp converted, or video time)
     frame_id: str = ''
-    index: int = 0                    # running frame counter
-    depth: Optional[np.ndarray] = None    # float32 H x W metres (NaN invalid), registered to the image
+    index: int = 0  # running frame counter
+    depth: Optional[np.ndarray] = (
+        None  # float32 H x W metres (NaN invalid), registered to the image
+    )
     camera: Optional[CameraModel] = None  # poseflow_ros.camera.CameraModel of the colour image
 
     @property
@@ -44,8 +48,9 @@ class Frame:
 @dataclass
 class Detections:
     """Person detections of one frame."""
-    boxes: np.ndarray                 # (N, 4) float32 x1 y1 x2 y2 pixels
-    scores: np.ndarray                # (N,) float32
+
+    boxes: np.ndarray  # (N, 4) float32 x1 y1 x2 y2 pixels
+    scores: np.ndarray  # (N,) float32
 
     def __post_init__(self):
         self.boxes = _as2d(self.boxes, 4)
@@ -67,8 +72,9 @@ class Detections:
 @dataclass
 class Poses:
     """Top-down pose estimates, one per input box (same order)."""
-    keypoints: np.ndarray             # (N, 17, 2) float32 pixels
-    scores: np.ndarray                # (N, 17) float32 in [0, 1]
+
+    keypoints: np.ndarray  # (N, 17, 2) float32 pixels
+    scores: np.ndarray  # (N, 17) float32 in [0, 1]
     # (N, 17, 3) metric world landmarks if the backend has them (BlazePose: hip-centred, metres, camera-
     # aligned axes x right / y down / z away from the camera, crop rotation undone), else None
     keypoints_3d: Optional[np.ndarray] = None
@@ -92,6 +98,7 @@ class Poses:
 
 class TrackState(enum.IntEnum):
     """Lifecycle of a track. Values equal the TrackedPose.msg STATE_* constants."""
+
     TENTATIVE = 0
     CONFIRMED = 1
     LOST = 2
@@ -101,13 +108,14 @@ class TrackState(enum.IntEnum):
 @dataclass
 class TrackerInput:
     """What the tracker gets per frame: detections, optional poses and appearance features."""
-    boxes: np.ndarray                         # (N, 4) float32
-    scores: np.ndarray                        # (N,)
-    keypoints: Optional[np.ndarray] = None    # (N, 17, 2) or None
+
+    boxes: np.ndarray  # (N, 4) float32
+    scores: np.ndarray  # (N,)
+    keypoints: Optional[np.ndarray] = None  # (N, 17, 2) or None
     keypoint_scores: Optional[np.ndarray] = None  # (N, 17) or None
-    features: Optional[np.ndarray] = None     # (N, D) L2-normalised appearance embeddings, or None
+    features: Optional[np.ndarray] = None  # (N, D) L2-normalised appearance embeddings, or None
     image_size: Optional[Tuple[int, int]] = None  # (width, height) px: enables the border rules
-    stamp: Optional[float] = None             # s: frame time for keypoint smoothing
+    stamp: Optional[float] = None  # s: frame time for keypoint smoothing
 
     def __post_init__(self):
         self.boxes = _as2d(self.boxes, 4)
@@ -120,31 +128,37 @@ class TrackerInput:
 @dataclass
 class TrackOutput:
     """One track as reported after an update (only non-deleted tracks are reported)."""
+
     track_id: int
     state: TrackState
-    age: int                          # frames since the track was born
-    hits: int                         # number of matched detections
-    time_since_update: int            # frames since the last matched detection (0 = matched now)
-    box: np.ndarray                   # (4,) x1 y1 x2 y2: the matched detection, or the prediction if lost
-    score: float                      # score of the last matched detection
-    keypoints: Optional[np.ndarray] = None        # (17, 2) last matched pose
+    age: int  # frames since the track was born
+    hits: int  # number of matched detections
+    time_since_update: int  # frames since the last matched detection (0 = matched now)
+    box: np.ndarray  # (4,) x1 y1 x2 y2: the matched detection, or the prediction if lost
+    score: float  # score of the last matched detection
+    keypoints: Optional[np.ndarray] = None  # (17, 2) last matched pose
     keypoint_scores: Optional[np.ndarray] = None  # (17,)
-    detection_index: int = -1         # index into this frame's TrackerInput, -1 if not matched now
-    keypoints_raw: Optional[np.ndarray] = None        # (17, 2) unsmoothed (== keypoints if off)
+    detection_index: int = -1  # index into this frame's TrackerInput, -1 if not matched now
+    keypoints_raw: Optional[np.ndarray] = None  # (17, 2) unsmoothed (== keypoints if off)
     keypoint_scores_raw: Optional[np.ndarray] = None  # (17,) unsmoothed scores
 
 
 @dataclass
 class FrameResult:
     """Everything the pipeline produced for one frame."""
+
     frame: Frame
     detections: Detections
     poses: Poses
     tracks: List[TrackOutput]
-    ended_track_ids: List[int] = field(default_factory=list)   # tracks deleted during this update
+    ended_track_ids: List[int] = field(default_factory=list)  # tracks deleted during this update
     timings_ms: Dict[str, float] = field(default_factory=dict)  # per stage
-    joint_angles: Optional[np.ndarray] = None   # (len(tracks), 8) degrees, see poseflow_ros.analytics
-    postures: Optional[np.ndarray] = None       # (len(tracks),) index into analytics.POSTURES
-    symmetry: Optional[np.ndarray] = None       # (len(tracks),) float32 in [0, 1], NaN: a side not visible
-    tracks_3d: Optional[Poses3D] = None       # poseflow_ros.depth.Poses3D aligned with tracks (None: no
+    joint_angles: Optional[np.ndarray] = (
+        None  # (len(tracks), 8) degrees, see poseflow_ros.analytics
+    )
+    postures: Optional[np.ndarray] = None  # (len(tracks),) index into analytics.POSTURES
+    symmetry: Optional[np.ndarray] = (
+        None  # (len(tracks),) float32 in [0, 1], NaN: a side not visible
+    )
+    tracks_3d: Optional[Poses3D] = None  # poseflow_ros.depth.Poses3D aligned with tracks (None: no
     #                                             depth and no camera in this frame)

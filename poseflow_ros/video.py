@@ -1,4 +1,5 @@
 """Video file reading/writing (OpenCV), ROS-free."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,7 +56,9 @@ class VideoWriter:
         if self._w is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             h, w = frame.shape[:2]
-            self._w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'), self.fps, (w, h))
+            self._w = cv2.VideoWriter(
+                str(self.path), cv2.VideoWriter_fourcc(*'mp4v'), self.fps, (w, h)
+            )
             if not self._w.isOpened():
                 raise RuntimeError(f'cannot write video {self.path}')
         self._w.write(frame)

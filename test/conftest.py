@@ -1,4 +1,5 @@
 """Shared fixtures. DDS is kept on localhost with a per-run domain id so parallel runs don't mix."""
+
 import os
 import random
 import sys
@@ -13,8 +14,9 @@ if not os.environ.get('AMENT_PREFIX_PATH'):
     os.environ['AMENT_PREFIX_PATH'] = sys.prefix
 
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid() ^ int.from_bytes(os.urandom(2), 'little'))
-                                  .randint(1, 101))
+os.environ['ROS_DOMAIN_ID'] = str(
+    random.Random(os.getpid() ^ int.from_bytes(os.urandom(2), 'little')).randint(1, 101)
+)
 
 from poseflow_ros.paths import shared_dir  # noqa: E402
 
@@ -32,6 +34,7 @@ def mot17_frame(seq: str = 'MOT17-04-FRCNN'):
     """Frame 1 of a shared MOT17 sequence (BGR) and its pedestrians with visibility >= 0.5 as xyxy boxes."""
     import cv2
     import numpy as np
+
     d = need_shared(f'data/mot17-mini/{seq}')
     img = cv2.imread(str(d / 'img1' / '000001.jpg'))
     gt = np.loadtxt(d / 'gt' / 'gt.txt', delimiter=',', ndmin=2)
@@ -53,6 +56,7 @@ def walk_video() -> Path:
 def detector():
     from poseflow_ros import models
     from poseflow_ros.detect import make_detector
+
     models.fetch('rtmdet_nano_person')
     return make_detector('rtmdet_onnx', score_threshold=0.3)
 
@@ -62,6 +66,7 @@ def no_tf32():
     """FP32 convolutions and matmuls in full FP32 on CUDA for exact comparisons (PyTorch lets cuDNN use
     TF32 by default, which moves BlazePose landmarks by ~0.3 px); restored afterwards."""
     import torch
+
     old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     yield

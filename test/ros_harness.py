@@ -1,5 +1,6 @@
 """What the node tests share: the real pipeline (CPU), frames of the walking video, and a harness that runs
 the node under test with a test node that publishes images and records every output over DDS."""
+
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ def frames(walk_video):
 @pytest.fixture(scope='module')
 def pipeline():
     from poseflow_ros import models
+
     for n in ('rtmdet_nano_person', 'blazepose_full'):
         models.fetch(n)
     p = PosePipeline.from_config(PipelineConfig(device='cpu'))
@@ -57,7 +59,7 @@ class Harness:
         if autostart:
             assert self.node.autostart(), self.node.configure_error
         self.io = Node('test_io')
-        if reliability is not None:      # else the images come from another process
+        if reliability is not None:  # else the images come from another process
             qos = make_qos(reliability, 10)
             self.pub = self.io.create_publisher(Image, 'image', qos)
             self.pub_c = self.io.create_publisher(CompressedImage, 'image/compressed', qos)
@@ -72,13 +74,23 @@ class Harness:
         self.thread.start()
         if not autostart:
             return
-        self.wait(lambda: self.node.pub_poses.get_subscription_count() > 0, 5.0, 'output not matched')
+        self.wait(
+            lambda: self.node.pub_poses.get_subscription_count() > 0, 5.0, 'output not matched'
+        )
         if reliability is None:
             return
-        self.wait(lambda: self.node._sub_reliability == reliability, 5.0,
-                  f'auto QoS did not pick {reliability} (got {self.node._sub_reliability})')
-        self.wait(lambda: self.pub.get_subscription_count() > 0 or self.pub_c.get_subscription_count() > 0,
-                  5.0, 'node subscription not matched')
+        self.wait(
+            lambda: self.node._sub_reliability == reliability,
+            5.0,
+            f'auto QoS did not pick {reliability} (got {self.node._sub_reliability})',
+        )
+        self.wait(
+            lambda: (
+                self.pub.get_subscription_count() > 0 or self.pub_c.get_subscription_count() > 0
+            ),
+            5.0,
+            'node subscription not matched',
+        )
 
     @staticmethod
     def wait(cond, timeout, what):
@@ -104,8 +116,6 @@ class Harness:
 
 def header(i, frame_id='cam_optical'):
     return Header(stamp=Time(sec=1000 + i, nanosec=1234 * i), frame_id=frame_id)
-
-
 
 
 def node_process(module, *params, params_file=None):

@@ -5,6 +5,7 @@
 Waits for a matched subscriber (then 1 s more, so an auto-QoS subscriber can settle), publishes COUNT
 frames (frames of VIDEO resized, or a grey ramp), prints READY when matched and PUBLISHED N at the end.
 """
+
 import sys
 import time
 
@@ -20,11 +21,17 @@ from poseflow_ros.ros.params import make_qos
 
 
 def main():
-    w, h, count, rate, reliability = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
-                                      float(sys.argv[4]), sys.argv[5])
+    w, h, count, rate, reliability = (
+        int(sys.argv[1]),
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        float(sys.argv[4]),
+        sys.argv[5],
+    )
     images = []
     if len(sys.argv) > 6:
         from poseflow_ros.video import VideoReader
+
         r = VideoReader(sys.argv[6])
         images = [cv2.resize(f, (w, h)) for _, f in zip(range(25), r)]
         r.close()

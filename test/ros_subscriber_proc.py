@@ -1,7 +1,8 @@
 """Run as a separate process by the tests: subscribe to tracked_poses, print what arrived as JSON.
 
-    python test/ros_subscriber_proc.py COUNT TIMEOUT_S
+python test/ros_subscriber_proc.py COUNT TIMEOUT_S
 """
+
 import json
 import sys
 import time
@@ -22,8 +23,16 @@ def main():
     t_end = time.monotonic() + timeout
     while time.monotonic() < t_end and len(got) < count:
         rclpy.spin_once(node, timeout_sec=0.1)
-    out = [{'sec': m.header.stamp.sec, 'nanosec': m.header.stamp.nanosec, 'frame_id': m.header.frame_id,
-            'n': len(m.poses), 'nkp': [len(p.keypoints) for p in m.poses]} for m in got]
+    out = [
+        {
+            'sec': m.header.stamp.sec,
+            'nanosec': m.header.stamp.nanosec,
+            'frame_id': m.header.frame_id,
+            'n': len(m.poses),
+            'nkp': [len(p.keypoints) for p in m.poses],
+        }
+        for m in got
+    ]
     print(json.dumps(out), flush=True)
     node.destroy_node()
     rclpy.shutdown()

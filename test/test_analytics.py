@@ -1,21 +1,44 @@
 """Joint angles, posture labels and the symmetry score: hand-built skeletons with known geometry, and real
 photos."""
+
 import numpy as np
 import pytest
 
-from poseflow_ros.analytics import (ANGLE_NAMES, ARMS_RAISED, POSTURES, SITTING, STANDING, UNKNOWN,
-                                    PostureConfig, classify_posture, joint_angles, symmetry_score)
+from poseflow_ros.analytics import (
+    ANGLE_NAMES,
+    ARMS_RAISED,
+    POSTURES,
+    SITTING,
+    STANDING,
+    UNKNOWN,
+    PostureConfig,
+    classify_posture,
+    joint_angles,
+    symmetry_score,
+)
 from poseflow_ros.coco import KEYPOINT_INDEX as K
 
 
 def skeleton(**overrides):
     """Upright person facing the camera, 100 px torso, arms hanging, legs straight (image y down)."""
     p = {
-        'nose': (50, 0), 'left_eye': (55, -5), 'right_eye': (45, -5), 'left_ear': (60, 0), 'right_ear': (40, 0),
-        'left_shoulder': (70, 30), 'right_shoulder': (30, 30),
-        'left_elbow': (70, 80), 'right_elbow': (30, 80), 'left_wrist': (70, 130), 'right_wrist': (30, 130),
-        'left_hip': (65, 130), 'right_hip': (35, 130), 'left_knee': (65, 190), 'right_knee': (35, 190),
-        'left_ankle': (65, 250), 'right_ankle': (35, 250),
+        'nose': (50, 0),
+        'left_eye': (55, -5),
+        'right_eye': (45, -5),
+        'left_ear': (60, 0),
+        'right_ear': (40, 0),
+        'left_shoulder': (70, 30),
+        'right_shoulder': (30, 30),
+        'left_elbow': (70, 80),
+        'right_elbow': (30, 80),
+        'left_wrist': (70, 130),
+        'right_wrist': (30, 130),
+        'left_hip': (65, 130),
+        'right_hip': (35, 130),
+        'left_knee': (65, 190),
+        'right_knee': (35, 190),
+        'left_ankle': (65, 250),
+        'right_ankle': (35, 250),
     }
     p.update(overrides)
     kp = np.zeros((17, 2), np.float32)
@@ -40,7 +63,7 @@ def test_angles_of_straight_limbs():
 
 
 def test_right_angle_elbow_and_missing_keypoint():
-    kp, sc = skeleton(left_wrist=(120, 80))      # forearm horizontal
+    kp, sc = skeleton(left_wrist=(120, 80))  # forearm horizontal
     assert angle('left_elbow', kp, sc) == pytest.approx(90, abs=0.1)
     sc[K['left_wrist']] = 0.1
     assert np.isnan(angle('left_elbow', kp, sc))
@@ -49,16 +72,20 @@ def test_right_angle_elbow_and_missing_keypoint():
 def test_postures():
     kp, sc = skeleton()
     assert classify_posture(kp, sc) == STANDING
-    sit, sc2 = skeleton(left_knee=(125, 130), right_knee=(95, 130), left_ankle=(125, 190), right_ankle=(95, 190))
+    sit, sc2 = skeleton(
+        left_knee=(125, 130), right_knee=(95, 130), left_ankle=(125, 190), right_ankle=(95, 190)
+    )
     assert classify_posture(sit, sc2) == SITTING
-    up, sc3 = skeleton(left_elbow=(75, -10), right_elbow=(25, -10), left_wrist=(80, -50), right_wrist=(20, -50))
+    up, sc3 = skeleton(
+        left_elbow=(75, -10), right_elbow=(25, -10), left_wrist=(80, -50), right_wrist=(20, -50)
+    )
     assert classify_posture(up, sc3) == ARMS_RAISED
     one, sc4 = skeleton(left_elbow=(75, -10), left_wrist=(80, -50))
     assert classify_posture(one, sc4) == STANDING
     assert classify_posture(one, sc4, PostureConfig(one_arm_counts=True)) == ARMS_RAISED
-    sc4[K['right_wrist']] = 0.1               # the other hand is not visible: the raised one decides
+    sc4[K['right_wrist']] = 0.1  # the other hand is not visible: the raised one decides
     assert classify_posture(one, sc4) == ARMS_RAISED
-    sc4[K['left_wrist']] = 0.1                # no wrist visible: no evidence of raised arms
+    sc4[K['left_wrist']] = 0.1  # no wrist visible: no evidence of raised arms
     assert classify_posture(one, sc4) != ARMS_RAISED
 
 
@@ -66,11 +93,17 @@ def test_unknown_when_legs_invisible_and_thresholds_are_parameters():
     kp, sc = skeleton()
     sc[[K['left_knee'], K['right_knee'], K['left_ankle'], K['right_ankle']]] = 0.0
     assert classify_posture(kp, sc) == UNKNOWN
-    lean, sc2 = skeleton(left_knee=(100, 180), right_knee=(70, 180), left_ankle=(100, 240), right_ankle=(70, 240))
+    lean, sc2 = skeleton(
+        left_knee=(100, 180), right_knee=(70, 180), left_ankle=(100, 240), right_ankle=(70, 240)
+    )
     hips = [angle('left_hip', lean, sc2), angle('right_hip', lean, sc2)]
     assert 120 < min(hips) and max(hips) < 160
-    assert classify_posture(lean, sc2, PostureConfig(sitting_max_hip_angle=max(hips) + 1)) == SITTING
-    assert classify_posture(lean, sc2, PostureConfig(sitting_max_hip_angle=min(hips) - 1)) == UNKNOWN
+    assert (
+        classify_posture(lean, sc2, PostureConfig(sitting_max_hip_angle=max(hips) + 1)) == SITTING
+    )
+    assert (
+        classify_posture(lean, sc2, PostureConfig(sitting_max_hip_angle=min(hips) - 1)) == UNKNOWN
+    )
 
 
 @pytest.fixture(scope='module')
@@ -80,6 +113,7 @@ def photo_postures(detector, images_dir):
     from poseflow_ros.pipeline import PosePipeline
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
     from poseflow_ros.track import Tracker
+
     pipe = PosePipeline(detector, BlazePoseEstimator(), Tracker())
     out = {}
     for name in ('children.jpg', 'couple.jpg', 'three.jpg', 'friends_02.jpg'):
@@ -89,8 +123,10 @@ def photo_postures(detector, images_dir):
         boxes = boxes[np.argsort(boxes[:, 0])]
         p = pipe.pose.estimate(img, boxes)
         angles = joint_angles(p.keypoints, p.scores, pipe.posture.keypoint_threshold)
-        out[name] = [POSTURES[classify_posture(p.keypoints[i], p.scores[i], pipe.posture, angles[i])]
-                     for i in range(len(boxes))]
+        out[name] = [
+            POSTURES[classify_posture(p.keypoints[i], p.scores[i], pipe.posture, angles[i])]
+            for i in range(len(boxes))
+        ]
     return out
 
 
@@ -111,19 +147,20 @@ def sym(kp, sc):
 
 def test_symmetry_of_hand_built_poses():
     kp, sc = skeleton()
-    assert sym(kp, sc) == pytest.approx(1.0)                 # mirror-symmetric
+    assert sym(kp, sc) == pytest.approx(1.0)  # mirror-symmetric
     # one straight arm raised sideways to the horizontal: left shoulder angle 90 deg more than the right,
     # every other pair equal -> RMS over 4 pairs = 45 deg -> 0.75
     side, sc2 = skeleton(left_elbow=(120, 30), left_wrist=(170, 30))
     assert sym(side, sc2) == pytest.approx(0.75, abs=1e-3)
-    up, sc3 = skeleton(left_elbow=(70, -20), left_wrist=(70, -70))      # straight up: about 0.5
-    assert sym(up, sc3) == pytest.approx(1 - np.sqrt(174.2 ** 2 / 4) / 180, abs=2e-3)
+    up, sc3 = skeleton(left_elbow=(70, -20), left_wrist=(70, -70))  # straight up: about 0.5
+    assert sym(up, sc3) == pytest.approx(1 - np.sqrt(174.2**2 / 4) / 180, abs=2e-3)
     # the mirror image (right arm raised instead) scores the same
     mirror, sc4 = skeleton(right_elbow=(-20, 30), right_wrist=(-70, 30))
     assert sym(mirror, sc4) == pytest.approx(sym(side, sc2), abs=1e-3)
     # both arms raised the same way: symmetric again
-    both, sc5 = skeleton(left_elbow=(120, 30), left_wrist=(170, 30),
-                         right_elbow=(-20, 30), right_wrist=(-70, 30))
+    both, sc5 = skeleton(
+        left_elbow=(120, 30), left_wrist=(170, 30), right_elbow=(-20, 30), right_wrist=(-70, 30)
+    )
     assert sym(both, sc5) == pytest.approx(1.0, abs=1e-3)
     assert 0.0 <= sym(up, sc3) < sym(side, sc2) < sym(kp, sc) <= 1.0
 
@@ -131,7 +168,7 @@ def test_symmetry_of_hand_built_poses():
 def test_symmetry_nan_when_a_side_is_not_visible():
     kp, sc = skeleton(left_elbow=(120, 30), left_wrist=(170, 30))
     right = [K[f'right_{j}'] for j in ('shoulder', 'elbow', 'wrist', 'hip', 'knee', 'ankle')]
-    sc[right] = 0.1                                           # person in profile: right side hidden
+    sc[right] = 0.1  # person in profile: right side hidden
     assert np.isnan(sym(kp, sc))
     # only the legs have both sides: the arm difference no longer counts
     kp, sc = skeleton(left_elbow=(120, 30), left_wrist=(170, 30))
@@ -145,11 +182,14 @@ def test_symmetry_nan_when_a_side_is_not_visible():
 def test_pipeline_analyse_returns_symmetry():
     from poseflow_ros.pipeline import PosePipeline
     from poseflow_ros.types import TrackOutput, TrackState
+
     kp, sc = skeleton()
     side, sc2 = skeleton(left_elbow=(120, 30), left_wrist=(170, 30))
     state = list(TrackState)[0]
-    tracks = [TrackOutput(i, state, 1, 1, 0, np.zeros(4, np.float32), 1.0, k, s)
-              for i, (k, s) in enumerate([(kp, sc), (side, sc2), (None, None)])]
+    tracks = [
+        TrackOutput(i, state, 1, 1, 0, np.zeros(4, np.float32), 1.0, k, s)
+        for i, (k, s) in enumerate([(kp, sc), (side, sc2), (None, None)])
+    ]
     pipe = PosePipeline(None, None, None)
     angles, postures, symmetry = pipe.analyse(tracks)
     assert symmetry.shape == (3,) and symmetry.dtype == np.float32
@@ -163,6 +203,7 @@ def photo_symmetry(detector, images_dir):
     """Symmetry scores of the people in two shared photos, left to right (detector + BlazePose)."""
     import cv2
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
     pose = BlazePoseEstimator()
     out = {}
     for name in ('children.jpg', 'couple.jpg'):
@@ -171,7 +212,9 @@ def photo_symmetry(detector, images_dir):
         boxes = d.boxes[d.scores >= 0.45]
         boxes = boxes[np.argsort(boxes[:, 0])]
         p = pose.estimate(img, boxes)
-        out[name] = symmetry_score(joint_angles(p.keypoints, p.scores, PostureConfig().keypoint_threshold))
+        out[name] = symmetry_score(
+            joint_angles(p.keypoints, p.scores, PostureConfig().keypoint_threshold)
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """BlazePose-full PyTorch port vs the TFLite interpreter, crop geometry, COCO mapping, on real photos."""
+
 import cv2
 import numpy as np
 import pytest
@@ -15,13 +16,14 @@ PHOTOS = ('couple.jpg', 'children.jpg', 'friends_01.jpg', 'three.jpg')
 def model_file():
     try:
         return models.fetch('blazepose_full')
-    except Exception as e:   # noqa: BLE001 -- no wheel reachable: cannot test the port
+    except Exception as e:  # noqa: BLE001 -- no wheel reachable: cannot test the port
         pytest.skip(f'BlazePose weights unavailable: {e}')
 
 
 @pytest.fixture(scope='module')
 def estimator(model_file):
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
     return BlazePoseEstimator(model_path=str(model_file), runtime='torch')
 
 
@@ -58,14 +60,16 @@ def tflite_ref(model_file, crops):
 
 
 def test_port_matches_tflite_fp32(estimator, crops, tflite_ref):
-    lm, flag, world = estimator.forward_crops(crops)     # one batched forward for all crops
+    lm, flag, world = estimator.forward_crops(crops)  # one batched forward for all crops
     ref_lm, ref_flag, ref_world = tflite_ref
     err = np.abs(lm[:, :33, :2] - ref_lm[:, :33, :2]).max()
     assert err < 1.0, f'max landmark error {err:.4f} px (256-px crop)'
-    assert err < 0.05                                     # measured: ~3e-4 px
-    np.testing.assert_allclose(lm[:, :33, 3:], ref_lm[:, :33, 3:], atol=0.02)   # visibility/presence logits
+    assert err < 0.05  # measured: ~3e-4 px
+    np.testing.assert_allclose(
+        lm[:, :33, 3:], ref_lm[:, :33, 3:], atol=0.02
+    )  # visibility/presence logits
     np.testing.assert_allclose(flag, ref_flag, atol=1e-3)
-    assert (ref_flag > 0.5).sum() >= len(crops) - 3       # real people: the model agrees they are there
+    assert (ref_flag > 0.5).sum() >= len(crops) - 3  # real people: the model agrees they are there
     # world landmarks (Identity_4, metres): measured 3.8e-5 m max difference
     assert np.abs(world - ref_world).max() < 1e-3
 
@@ -73,10 +77,13 @@ def test_port_matches_tflite_fp32(estimator, crops, tflite_ref):
 def test_onnxruntime_runtime_matches_tflite(model_file, crops, tflite_ref, tmp_path):
     pytest.importorskip('onnx')
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
     local = tmp_path / model_file.name
     local.write_bytes(model_file.read_bytes())
     est = BlazePoseEstimator(model_path=str(local), runtime='onnxruntime')
-    assert est.runtime == 'onnxruntime' and list(tmp_path.glob('*.port2-*.onnx'))   # exported + cached
+    assert est.runtime == 'onnxruntime' and list(
+        tmp_path.glob('*.port2-*.onnx')
+    )  # exported + cached
     lm, flag, world = est.forward_crops(crops)
     err = np.abs(lm[:, :33, :2] - tflite_ref[0][:, :33, :2]).max()
     assert err < 1.0, f'onnxruntime max landmark error {err:.4f} px'
@@ -88,16 +95,18 @@ def test_old_onnx_export_without_world_is_not_reused(model_file, tmp_path):
     """An export cached by an older version (two outputs, the old file name) must not be picked up."""
     pytest.importorskip('onnx')
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
     local = tmp_path / model_file.name
     local.write_bytes(model_file.read_bytes())
     stale = tmp_path / f'{local.stem}.port-{models.sha256_of(local)[:12]}.onnx'
-    stale.write_bytes(b'not an onnx file')              # would fail to load if it were reused
+    stale.write_bytes(b'not an onnx file')  # would fail to load if it were reused
     est = BlazePoseEstimator(model_path=str(local), runtime='onnxruntime')
     assert [o.name for o in est._ort.get_outputs()] == ['landmarks', 'flag', 'world']
 
 
 def test_port_matches_tflite_fp16(model_file, crops, tflite_ref):
     from poseflow_ros.pose.tflite_graph import TFLiteModule
+
     m = TFLiteModule(str(model_file), outputs=['Identity', 'Identity_1']).eval().half()
     x = torch.from_numpy(crops[:4].copy()).permute(0, 3, 1, 2).half() / 255
     try:
@@ -110,12 +119,17 @@ def test_port_matches_tflite_fp16(model_file, crops, tflite_ref):
     assert err < 3.0, f'fp16 max landmark error {err:.3f} px'
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='no CUDA GPU (CI never has one; run on the lent GPU)')
-@pytest.mark.parametrize('fp16,tf32,tol', [(False, False, 0.05), (False, True, 1.0), (True, True, 3.0)])
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='no CUDA GPU (CI never has one; run on the lent GPU)'
+)
+@pytest.mark.parametrize(
+    'fp16,tf32,tol', [(False, False, 0.05), (False, True, 1.0), (True, True, 3.0)]
+)
 def test_port_matches_tflite_cuda(model_file, crops, tflite_ref, fp16, tf32, tol, request):
     """CUDA, crops from the host: FP32 exact (TF32 off), FP32 with PyTorch's default TF32 convolutions
     (measured 0.31 px on an H100) and FP16."""
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
     if not tf32:
         request.getfixturevalue('no_tf32')
     est = BlazePoseEstimator(model_path=str(model_file), device='cuda', fp16=fp16)
@@ -131,12 +145,16 @@ def test_port_matches_tflite_cuda(model_file, crops, tflite_ref, fp16, tf32, tol
 def test_crop_round_trip_and_corners():
     boxes = np.array([[10, 20, 110, 220], [300, 50, 360, 90]], np.float32)
     c, s = crop.box_to_center_scale(boxes, 1.0, 1.25)
-    np.testing.assert_allclose(s[:, 0], s[:, 1])                       # square
-    np.testing.assert_allclose(s[:, 0], [250, 75])                      # 1.25 x longer side
+    np.testing.assert_allclose(s[:, 0], s[:, 1])  # square
+    np.testing.assert_allclose(s[:, 0], [250, 75])  # 1.25 x longer side
     m = crop.affine_matrices(c, s, (256, 256))
-    np.testing.assert_allclose(crop.transform_points(c[:, None], m)[:, 0], [[128, 128]] * 2, atol=1e-4)
-    corner = np.stack([c - s / 2, c + s / 2], 1)                        # crop square corners
-    np.testing.assert_allclose(crop.transform_points(corner, m), [[[0, 0], [256, 256]]] * 2, atol=1e-3)
+    np.testing.assert_allclose(
+        crop.transform_points(c[:, None], m)[:, 0], [[128, 128]] * 2, atol=1e-4
+    )
+    corner = np.stack([c - s / 2, c + s / 2], 1)  # crop square corners
+    np.testing.assert_allclose(
+        crop.transform_points(corner, m), [[[0, 0], [256, 256]]] * 2, atol=1e-3
+    )
     pts = np.random.default_rng(0).uniform(0, 400, (2, 17, 2)).astype(np.float32)
     back = crop.transform_points(crop.transform_points(pts, m), crop.invert_affine(m))
     np.testing.assert_allclose(back, pts, atol=1e-3)
@@ -153,13 +171,15 @@ def test_coco_mapping():
     assert len(BLAZEPOSE_TO_COCO) == 17 and len(set(BLAZEPOSE_TO_COCO)) == 17
     # BlazePose: 0 nose, 2 left eye, 5 right eye, 7/8 ears, 11/12 shoulders ... 27/28 ankles
     assert BLAZEPOSE_TO_COCO[K['nose']] == 0
-    assert BLAZEPOSE_TO_COCO[K['left_shoulder']] == 11 and BLAZEPOSE_TO_COCO[K['right_ankle']] == 28
+    assert (
+        BLAZEPOSE_TO_COCO[K['left_shoulder']] == 11 and BLAZEPOSE_TO_COCO[K['right_ankle']] == 28
+    )
 
 
 def _person(estimator, detector, img, which):
     d = detector.detect(img)
     keep = d.scores >= 0.5
-    boxes = d.boxes[keep][np.argsort(d.boxes[keep][:, 0])]            # left to right
+    boxes = d.boxes[keep][np.argsort(d.boxes[keep][:, 0])]  # left to right
     p = estimator.estimate(img, boxes)
     return p.keypoints[which], p.scores[which], boxes[which]
 
@@ -172,13 +192,19 @@ def test_upright_people_seen_from_behind(estimator, detector, images_dir):
     img = cv2.imread(str(images_dir / 'couple.jpg'))
     for i in (0, 1):
         kp, sc, box = _person(estimator, detector, img, i)
-        body = [5, 6, 11, 12, 13, 14, 15, 16]                              # shoulders, hips, knees, ankles
+        body = [5, 6, 11, 12, 13, 14, 15, 16]  # shoulders, hips, knees, ankles
         assert (sc[body] > 0.5).all(), sc
         y = kp[:, 1]
         assert y[K['left_shoulder']] < y[K['left_hip']] < y[K['left_knee']] < y[K['left_ankle']]
-        assert y[K['right_shoulder']] < y[K['right_hip']] < y[K['right_knee']] < y[K['right_ankle']]
-        inside = (kp[5:, 0] >= box[0] - 5) & (kp[5:, 0] <= box[2] + 5) & (kp[5:, 1] >= box[1] - 5) & \
-                 (kp[5:, 1] <= box[3] + 5)
+        assert (
+            y[K['right_shoulder']] < y[K['right_hip']] < y[K['right_knee']] < y[K['right_ankle']]
+        )
+        inside = (
+            (kp[5:, 0] >= box[0] - 5)
+            & (kp[5:, 0] <= box[2] + 5)
+            & (kp[5:, 1] >= box[1] - 5)
+            & (kp[5:, 1] <= box[3] + 5)
+        )
         assert inside.all()
 
 
@@ -188,7 +214,10 @@ def test_person_facing_the_camera(estimator, detector, images_dir):
     kp, sc, _ = _person(estimator, detector, img, 0)
     assert kp[K['left_shoulder'], 0] > kp[K['right_shoulder'], 0]
     assert kp[K['left_eye'], 0] > kp[K['right_eye'], 0]
-    assert kp[K['left_eye'], 1] < kp[K['left_shoulder'], 1] and kp[K['right_eye'], 1] < kp[K['right_shoulder'], 1]
+    assert (
+        kp[K['left_eye'], 1] < kp[K['left_shoulder'], 1]
+        and kp[K['right_eye'], 1] < kp[K['right_shoulder'], 1]
+    )
     # both wrists above the shoulders: arms raised
     assert kp[K['left_wrist'], 1] < kp[K['left_shoulder'], 1]
     assert kp[K['right_wrist'], 1] < kp[K['right_shoulder'], 1]
@@ -207,12 +236,12 @@ def test_world_landmarks_on_real_photos(estimator, detector, images_dir):
     assert np.abs(hip_centre).max() < 0.03
     shoulders = np.linalg.norm(k[:, K['left_shoulder']] - k[:, K['right_shoulder']], axis=1)
     assert ((shoulders > 0.25) & (shoulders < 0.45)).all(), shoulders
-    assert (k[:, K['nose'], 1] < -0.4).all() and (k[:, K['left_ankle'], 1] > 0.1).all()   # sitting
-    img = cv2.imread(str(images_dir / 'couple.jpg'))                 # two people walking: standing
+    assert (k[:, K['nose'], 1] < -0.4).all() and (k[:, K['left_ankle'], 1] > 0.1).all()  # sitting
+    img = cv2.imread(str(images_dir / 'couple.jpg'))  # two people walking: standing
     d = detector.detect(img)
     k = estimator.estimate(img, d.boxes[d.scores >= 0.5]).keypoints_3d
     height = k[:, [K['left_ankle'], K['right_ankle']], 1].mean(1) - k[:, K['nose'], 1]
-    assert len(k) == 2 and ((height > 1.1) & (height < 1.7)).all(), height    # measured 1.37, 1.28 m
+    assert len(k) == 2 and ((height > 1.1) & (height < 1.7)).all(), height  # measured 1.37, 1.28 m
 
 
 def test_rotated_crop_gives_rotated_result(estimator, detector, images_dir):
@@ -223,7 +252,7 @@ def test_rotated_crop_gives_rotated_result(estimator, detector, images_dir):
     d = detector.detect(img)
     box = d.boxes[np.argmax(d.scores)][None]
     a = estimator.estimate(img, box)
-    rot = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)          # (x, y) -> (H - 1 - y, x)
+    rot = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)  # (x, y) -> (H - 1 - y, x)
     h = img.shape[0]
     r0 = crop.boxes_to_rois(box, estimator.padding)[0]
     roi_rot = np.array([[h - 1 - r0[1], r0[0], r0[2], np.pi / 2, 1.0]], np.float32)
@@ -234,10 +263,10 @@ def test_rotated_crop_gives_rotated_result(estimator, detector, images_dir):
     err = np.linalg.norm(b.keypoints[0] - expect, axis=1)[vis]
     assert err.max() < 0.02 * (box[0, 3] - box[0, 1]), err
     wa, wb = a.keypoints_3d[0], b.keypoints_3d[0]
-    np.testing.assert_allclose(wb[:, 0], -wa[:, 1], atol=0.03)      # R(90 deg): x' = -y, y' = x
+    np.testing.assert_allclose(wb[:, 0], -wa[:, 1], atol=0.03)  # R(90 deg): x' = -y, y' = x
     np.testing.assert_allclose(wb[:, 1], wa[:, 0], atol=0.03)
     np.testing.assert_allclose(wb[:, 2], wa[:, 2], atol=0.03)
-    assert wb[K['nose'], 0] > 0.4                                     # the head points to image-right
+    assert wb[K['nose'], 0] > 0.4  # the head points to image-right
 
 
 def test_empty_boxes(estimator):

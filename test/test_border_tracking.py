@@ -1,5 +1,6 @@
 """Image-border rules of the tracker: a person who walked out is not handed to whoever enters there next;
 occlusions in the middle and detector blinks at the border keep their id."""
+
 import numpy as np
 import pytest
 
@@ -9,10 +10,27 @@ from poseflow_ros.types import TrackerInput
 
 W, H = 640, 480
 # COCO-17 pose in box coordinates (0..1), seen from the front; BACK = seen from behind (mirrored, no face)
-FRONT = np.array([
-    [0.5, 0.08], [0.55, 0.06], [0.45, 0.06], [0.6, 0.08], [0.4, 0.08],
-    [0.75, 0.2], [0.25, 0.2], [0.8, 0.37], [0.2, 0.37], [0.8, 0.52], [0.2, 0.52],
-    [0.65, 0.52], [0.35, 0.52], [0.65, 0.73], [0.35, 0.73], [0.65, 0.95], [0.35, 0.95]])
+FRONT = np.array(
+    [
+        [0.5, 0.08],
+        [0.55, 0.06],
+        [0.45, 0.06],
+        [0.6, 0.08],
+        [0.4, 0.08],
+        [0.75, 0.2],
+        [0.25, 0.2],
+        [0.8, 0.37],
+        [0.2, 0.37],
+        [0.8, 0.52],
+        [0.2, 0.52],
+        [0.65, 0.52],
+        [0.35, 0.52],
+        [0.65, 0.73],
+        [0.35, 0.73],
+        [0.65, 0.95],
+        [0.35, 0.95],
+    ]
+)
 BACK = FRONT * [-1, 1] + [1, 0]
 # arms raised, legs apart: far from FRONT in OKS
 ARMS_UP = FRONT.copy()
@@ -35,7 +53,7 @@ def person(x, yc, w, h, template=FRONT, back=False):
     return b, kp, sc, (b[2] - b[0]) / w
 
 
-def exit_then_enter(gap=12, speed=1.0, scale=2 ** 0.5, vis_min=0.5, back=True, template=FRONT):
+def exit_then_enter(gap=12, speed=1.0, scale=2**0.5, vis_min=0.5, back=True, template=FRONT):
     """A (60 x 180 px) walks slowly out of the right edge; the detector drops A when less than half of
     it is visible. ``gap`` frames later B, ``scale`` times A's size, enters at the same edge walking left
     (first seen half visible)."""
@@ -64,8 +82,9 @@ def ids_of(frames, image_size=(W, H), poses=True, **kw):
         boxes = np.array([q[0] for q in f], np.float32).reshape(-1, 4)
         kps = np.array([q[1] for q in f], np.float32).reshape(-1, 17, 2) if poses else None
         sc = np.array([q[2] for q in f], np.float32).reshape(-1, 17) if poses else None
-        outs = tr.update(TrackerInput(boxes, np.full(len(f), 0.9, np.float32), kps, sc,
-                                      image_size=image_size))
+        outs = tr.update(
+            TrackerInput(boxes, np.full(len(f), 0.9, np.float32), kps, sc, image_size=image_size)
+        )
         for o in outs:
             if o.detection_index >= 0:
                 ids.setdefault(f[o.detection_index][3], set()).add(o.track_id)
@@ -73,7 +92,7 @@ def ids_of(frames, image_size=(W, H), poses=True, **kw):
 
 
 @pytest.mark.parametrize('speed', [0.5, 1.0])
-@pytest.mark.parametrize('scale', [2 ** 0.5, 2.0])
+@pytest.mark.parametrize('scale', [2**0.5, 2.0])
 def test_larger_person_entering_at_the_exit_edge_gets_a_new_id(speed, scale):
     frames = exit_then_enter(gap=12, speed=speed, scale=scale)
     new = ids_of(frames)
@@ -87,10 +106,12 @@ def test_larger_person_entering_at_the_exit_edge_gets_a_new_id(speed, scale):
 
 def test_same_size_person_with_another_pose_at_the_border_gets_a_new_id():
     frames = exit_then_enter(gap=12, speed=1.0, scale=1.0, back=False, template=ARMS_UP)
-    assert ids_of(frames, image_size=None)['B'] == {1}      # without border rules: handed over
+    assert ids_of(frames, image_size=None)['B'] == {1}  # without border rules: handed over
     new = ids_of(frames)
     assert new['A'] == {1} and 1 not in new['B']
-    assert ids_of(frames, border_min_oks=0.0)['B'] == {1}     # it is the pose check that tells them apart
+    assert ids_of(frames, border_min_oks=0.0)['B'] == {
+        1
+    }  # it is the pose check that tells them apart
 
 
 def test_known_limit_same_size_and_pose_without_appearance():
@@ -99,7 +120,7 @@ def test_known_limit_same_size_and_pose_without_appearance():
     for this case."""
     frames = exit_then_enter(gap=12, speed=1.0, scale=1.0, back=True)
     assert ids_of(frames)['B'] == {1}
-    emb = np.eye(8, dtype=np.float32)[:2]               # A and B look different
+    emb = np.eye(8, dtype=np.float32)[:2]  # A and B look different
     tr = Tracker(TrackerConfig())
     ids = {}
     for f in frames:
@@ -107,8 +128,11 @@ def test_known_limit_same_size_and_pose_without_appearance():
         kps = np.array([q[1] for q in f], np.float32).reshape(-1, 17, 2)
         sc = np.array([q[2] for q in f], np.float32).reshape(-1, 17)
         feats = np.array([emb[int(q[3] == 'B')] for q in f], np.float32).reshape(-1, 8)
-        for o in tr.update(TrackerInput(boxes, np.full(len(f), 0.9, np.float32), kps, sc, feats,
-                                        image_size=(W, H))):
+        for o in tr.update(
+            TrackerInput(
+                boxes, np.full(len(f), 0.9, np.float32), kps, sc, feats, image_size=(W, H)
+            )
+        ):
             if o.detection_index >= 0:
                 ids.setdefault(f[o.detection_index][3], set()).add(o.track_id)
     assert ids['A'] == {1} and 1 not in ids['B']
@@ -145,8 +169,15 @@ def test_track_that_left_the_image_ends_quickly():
             b, kp, sc, vis = person(x, 240, 60, 180)
             if vis < 0.4:
                 break
-            tr.update(TrackerInput(b[None].astype(np.float32), np.array([0.9], np.float32), kp[None],
-                                   sc[None], image_size=image_size))
+            tr.update(
+                TrackerInput(
+                    b[None].astype(np.float32),
+                    np.array([0.9], np.float32),
+                    kp[None],
+                    sc[None],
+                    image_size=image_size,
+                )
+            )
             x += 6.0
             k += 1
         last = k
@@ -155,8 +186,9 @@ def test_track_that_left_the_image_ends_quickly():
             k += 1
             if tr.ended_ids:
                 return k - last
-    assert ended_at((W, H)) <= 5          # half outside after a few predicted frames, + border_max_age
-    assert ended_at(None) == 31           # without the image size: max_age
+
+    assert ended_at((W, H)) <= 5  # half outside after a few predicted frames, + border_max_age
+    assert ended_at(None) == 31  # without the image size: max_age
 
 
 def test_long_gap_at_the_border_keeps_the_id():
@@ -173,10 +205,12 @@ def test_long_gap_at_the_border_keeps_the_id():
 def test_pose_shape_oks():
     box = np.array([[100.0, 100.0, 160.0, 280.0]])
     xyah = np.array([[130.0, 190.0, 60 / 180, 180.0]])
-    kp = (box[:, None, :2] + FRONT[None] * 180 * np.array([60 / 180, 1.0]))
+    kp = box[:, None, :2] + FRONT[None] * 180 * np.array([60 / 180, 1.0])
     vis = np.ones((1, 17), bool)
-    far_and_big = kp * 1.5 + 300                        # same shape elsewhere, 1.5x taller
-    assert pose_shape_oks(kp, vis, xyah, far_and_big, vis, np.array([270.0]))[0] == pytest.approx(1.0)
+    far_and_big = kp * 1.5 + 300  # same shape elsewhere, 1.5x taller
+    assert pose_shape_oks(kp, vis, xyah, far_and_big, vis, np.array([270.0]))[0] == pytest.approx(
+        1.0
+    )
     other = box[:, None, :2] + ARMS_UP[None] * 180 * np.array([60 / 180, 1.0])
     assert pose_shape_oks(kp, vis, xyah, other, vis, np.array([180.0]))[0] < 0.3
     few = np.zeros((1, 17), bool)
@@ -185,7 +219,9 @@ def test_pose_shape_oks():
 
 
 def test_outside_fraction():
-    b = np.array([[-10, 0, 10, 10], [0, 0, 10, 10], [630, 470, 650, 490], [700, 0, 710, 10], [5, 5, 5, 9]])
+    b = np.array(
+        [[-10, 0, 10, 10], [0, 0, 10, 10], [630, 470, 650, 490], [700, 0, 710, 10], [5, 5, 5, 9]]
+    )
     np.testing.assert_allclose(outside_fraction(b, 640, 480), [0.5, 0.0, 0.75, 1.0, 1.0])
 
 
@@ -208,6 +244,7 @@ def test_real_video_person_leaves_and_larger_person_enters():
     from conftest import need_shared
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from poseflow_ros.types import Frame
+
     cap = cv2.VideoCapture(str(need_shared('data/videos/people.small.mp4')))
     imgs = {}
     for i in range(252):
@@ -216,21 +253,25 @@ def test_real_video_person_leaves_and_larger_person_enters():
         if i == 1 or i >= 205:
             imgs[i] = img
     cap.release()
-    crop = cv2.resize(imgs[1][232:300, 472:511], None, fx=1.4, fy=1.4, interpolation=cv2.INTER_LINEAR)
+    crop = cv2.resize(
+        imgs[1][232:300, 472:511], None, fx=1.4, fy=1.4, interpolation=cv2.INTER_LINEAR
+    )
     ch, cw = crop.shape[:2]
     # detector at 448 (its small-people setting): at 320 the pasted person, half in view, is found ~7 frames later
-    pipe = PosePipeline.from_config(PipelineConfig(device='cpu', max_persons=6, detector_input_size=448))
+    pipe = PosePipeline.from_config(
+        PipelineConfig(device='cpu', max_persons=6, detector_input_size=448)
+    )
     edge_id = last_seen = start = None
     edge_seen, newcomer = [], {}
     for i in range(205, 252):
-        img = np.ascontiguousarray(imgs[i][120:, 448:])           # 192 x 240
+        img = np.ascontiguousarray(imgs[i][120:, 448:])  # 192 x 240
         wc = img.shape[1]
         pasted = None
-        if start is not None and i >= start:                      # walks in, 1 px per frame
+        if start is not None and i >= start:  # walks in, 1 px per frame
             x = int(wc - 0.5 * cw) - (i - start)
             y0 = 125 - ch // 2
             w = min(cw, wc - x)
-            img[y0:y0 + ch, x:x + w] = crop[:, :w]
+            img[y0 : y0 + ch, x : x + w] = crop[:, :w]
             pasted = (x, y0, x + w, y0 + ch)
         res = pipe.process(Frame(img, stamp=i / 25.0, index=i))
         matched = [o for o in res.tracks if o.detection_index >= 0]
@@ -243,12 +284,16 @@ def test_real_video_person_leaves_and_larger_person_enters():
                 last_seen = i
                 edge_seen.append(i)
             elif last_seen is not None:
-                start = last_seen + 13                             # enters 12 frames after the last sighting
+                start = last_seen + 13  # enters 12 frames after the last sighting
         if pasted is not None:
             for o in matched:
                 if o.box[0] > pasted[0] - 10 and abs(o.box[3] - pasted[3]) < 20:
                     newcomer.setdefault(o.track_id, []).append(i)
-    assert edge_id is not None and start is not None and len(edge_seen) >= 5, (edge_id, start, edge_seen)
+    assert edge_id is not None and start is not None and len(edge_seen) >= 5, (
+        edge_id,
+        start,
+        edge_seen,
+    )
     assert len(newcomer) == 1 and edge_id not in newcomer, (edge_id, newcomer)
     seen = next(iter(newcomer.values()))
     assert min(seen) <= start + 4 and len(seen) >= 251 - min(seen) - 2, (start, seen)

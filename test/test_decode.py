@@ -1,4 +1,5 @@
 """Decode stage: every supported encoding round-trips; every bad input raises a clear ImageError."""
+
 import cv2
 import numpy as np
 import pytest
@@ -35,15 +36,18 @@ def test_mono8_and_padded_step(img):
     np.testing.assert_array_equal(out[..., 2], gray)
 
 
-@pytest.mark.parametrize('kw,needle', [
-    (dict(encoding='yuv422'), 'unsupported image encoding'),
-    (dict(encoding='16UC1'), 'unsupported image encoding'),
-    (dict(height=0), 'zero-size'),
-    (dict(width=0), 'zero-size'),
-    (dict(step=10), 'smaller than width'),
-    (dict(height=80), 'needs'),                 # header says more rows than the data holds
-    (dict(height=10), 'more than step'),        # data larger than the header says
-])
+@pytest.mark.parametrize(
+    'kw,needle',
+    [
+        (dict(encoding='yuv422'), 'unsupported image encoding'),
+        (dict(encoding='16UC1'), 'unsupported image encoding'),
+        (dict(height=0), 'zero-size'),
+        (dict(width=0), 'zero-size'),
+        (dict(step=10), 'smaller than width'),
+        (dict(height=80), 'needs'),  # header says more rows than the data holds
+        (dict(height=10), 'more than step'),  # data larger than the header says
+    ],
+)
 def test_bad_raw_inputs(img, kw, needle):
     args = dict(data=img.tobytes(), height=37, width=53, encoding='bgr8', step=53 * 3)
     args.update(kw)
@@ -63,8 +67,12 @@ def test_compressed(img):
 # ------------------------------------------------------------------ compressed: header checks, depth
 import struct  # noqa: E402
 
-from poseflow_ros.decode import (MAX_PIXELS, MAX_SIDE, decode_compressed_depth,  # noqa: E402
-                                 image_header)
+from poseflow_ros.decode import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    decode_compressed_depth,  # noqa: E402
+    image_header,
+)
 
 
 def test_image_header_reads_sizes_without_decoding(img):
@@ -76,14 +84,24 @@ def test_image_header_reads_sizes_without_decoding(img):
     assert image_header(prog)[1:3] == (53, 37)
 
 
-@pytest.mark.parametrize('w,h,ok', [(MAX_SIDE, 1, True), (MAX_SIDE + 1, 1, False), (17000, 17000, False),
-                                    (8192, 8192, True), (8192, 8193, False)])
+@pytest.mark.parametrize(
+    'w,h,ok',
+    [
+        (MAX_SIDE, 1, True),
+        (MAX_SIDE + 1, 1, False),
+        (17000, 17000, False),
+        (8192, 8192, True),
+        (8192, 8193, False),
+    ],
+)
 def test_compressed_size_limits_from_header(img, w, h, ok):
     b = bytearray(cv2.imencode('.jpg', img)[1].tobytes())
     i = b.index(b'\xff\xc0')
-    b[i + 5:i + 9] = struct.pack('>HH', h, w)
+    b[i + 5 : i + 9] = struct.pack('>HH', h, w)
     assert (w * h <= MAX_PIXELS and max(w, h) <= MAX_SIDE) == ok
-    if ok:      # passes the header checks; the (lying) data then decodes or not, but is not 'too large'
+    if (
+        ok
+    ):  # passes the header checks; the (lying) data then decodes or not, but is not 'too large'
         try:
             decode_compressed(bytes(b), 'jpeg')
         except ImageError as e:
@@ -93,9 +111,14 @@ def test_compressed_size_limits_from_header(img, w, h, ok):
             decode_compressed(bytes(b), 'jpeg')
 
 
-@pytest.mark.parametrize('fmt', ['16UC1; compressedDepth png', '32FC1; compressedDepth', 'compressedDepth'])
+@pytest.mark.parametrize(
+    'fmt', ['16UC1; compressedDepth png', '32FC1; compressedDepth', 'compressedDepth']
+)
 def test_compressed_depth_refused_on_the_colour_path(fmt):
-    data = struct.pack('<iff', 0, 0, 0) + cv2.imencode('.png', np.zeros((4, 4), np.uint16))[1].tobytes()
+    data = (
+        struct.pack('<iff', 0, 0, 0)
+        + cv2.imencode('.png', np.zeros((4, 4), np.uint16))[1].tobytes()
+    )
     with pytest.raises(ImageError, match='depth input is not supported') as e:
         decode_compressed(data, fmt)
     assert e.value.kind == 'depth'
@@ -137,20 +160,26 @@ def test_compressed_depth_32fc1_inverse_depth_quantisation():
     np.testing.assert_allclose(out[good], depth[good], rtol=0.01)
 
 
-@pytest.mark.parametrize('data,fmt,needle', [
-    (b'\0' * 8, '16UC1; compressedDepth png', '12-byte header'),
-    (b'\0' * 40, '16UC1; compressedDepth rvl', 'rvl is not supported'),
-    (b'\0' * 40, 'bgr8; compressedDepth png', "encoding 'bgr8'"),
-    (b'\0' * 40, 'png', 'not a compressedDepth'),
-    (struct.pack('<iff', 0, 0, 0) + b'\xff\xd8\xff\xe0', '16UC1; compressedDepth png', 'JPEG'),
-])
+@pytest.mark.parametrize(
+    'data,fmt,needle',
+    [
+        (b'\0' * 8, '16UC1; compressedDepth png', '12-byte header'),
+        (b'\0' * 40, '16UC1; compressedDepth rvl', 'rvl is not supported'),
+        (b'\0' * 40, 'bgr8; compressedDepth png', "encoding 'bgr8'"),
+        (b'\0' * 40, 'png', 'not a compressedDepth'),
+        (struct.pack('<iff', 0, 0, 0) + b'\xff\xd8\xff\xe0', '16UC1; compressedDepth png', 'JPEG'),
+    ],
+)
 def test_compressed_depth_errors(data, fmt, needle):
     with pytest.raises(ImageError, match=needle):
         decode_compressed_depth(data, fmt)
 
 
 def test_compressed_depth_8bit_png_refused():
-    data = struct.pack('<iff', 0, 0, 0) + cv2.imencode('.png', np.zeros((4, 4), np.uint8))[1].tobytes()
+    data = (
+        struct.pack('<iff', 0, 0, 0)
+        + cv2.imencode('.png', np.zeros((4, 4), np.uint8))[1].tobytes()
+    )
     with pytest.raises(ImageError, match='expected 16-bit'):
         decode_compressed_depth(data, '16UC1; compressedDepth png')
 

@@ -1,4 +1,5 @@
 """The demo end to end, shortened: real video -> video_source -> pose_tracker -> recorder over DDS."""
+
 import json
 import subprocess
 import sys
@@ -6,8 +7,22 @@ import sys
 
 def test_demo_short_run(walk_video, tmp_path):
     out = tmp_path / 'demo'
-    p = subprocess.run([sys.executable, '-m', 'poseflow_ros.demo', '--video', str(walk_video), '--out', str(out),
-                        '--max-seconds', '8'], capture_output=True, text=True, timeout=180)
+    p = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'poseflow_ros.demo',
+            '--video',
+            str(walk_video),
+            '--out',
+            str(out),
+            '--max-seconds',
+            '8',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     s = json.loads((out / 'summary.json').read_text())
     # the camera was stopped 8 s after its start (a few s of it start-up): part of the video, not all

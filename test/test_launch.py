@@ -1,6 +1,7 @@
 """launch/pose_tracking.launch.py run for real: in-process with launch_pytest (video_source -> pose_tracker
 over DDS, rviz:=true without rviz2), then `ros2 launch` as a subprocess (by package name, in a namespace,
 stopped with SIGINT as Ctrl-C does), and --show-args. Two launches in all (each loads the models)."""
+
 import importlib.util
 import logging
 import os
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-launch_pytest = pytest.importorskip('launch_pytest', reason='the ROS 2 launch wheels are not installed')
+launch_pytest = pytest.importorskip(
+    'launch_pytest', reason='the ROS 2 launch wheels are not installed'
+)
 psutil = pytest.importorskip('psutil')
 import launch  # noqa: E402
 import rclpy  # noqa: E402
@@ -32,9 +35,20 @@ from poseflow_ros.msg import TrackedPoseArray  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / 'launch' / 'pose_tracking.launch.py'
 ROS2 = Path(sys.executable).with_name('ros2')
-ARGS = {'namespace', 'image_topic', 'camera_info_topic', 'use_depth', 'depth_topic', 'params_file', 'device',
-        'video_file', 'publish_debug_image', 'autostart', 'rviz'}
-START_S = 60.0          # models load in a few seconds on 2 busy cores; generous for a loaded machine
+ARGS = {
+    'namespace',
+    'image_topic',
+    'camera_info_topic',
+    'use_depth',
+    'depth_topic',
+    'params_file',
+    'device',
+    'video_file',
+    'publish_debug_image',
+    'autostart',
+    'rviz',
+}
+START_S = 60.0  # models load in a few seconds on 2 busy cores; generous for a loaded machine
 
 
 class Listener:
@@ -46,8 +60,10 @@ class Listener:
         rclpy.init(context=self.ctx, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node(f'test_launch_listener_{os.getpid()}', context=self.ctx)
         self.msgs = {t: [] for t in topics}
-        for t in topics:   # best effort: matches a reliable publisher too
-            self.node.create_subscription(TrackedPoseArray, t, self.msgs[t].append, qos_profile_sensor_data)
+        for t in topics:  # best effort: matches a reliable publisher too
+            self.node.create_subscription(
+                TrackedPoseArray, t, self.msgs[t].append, qos_profile_sensor_data
+            )
         self.executor = SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self._spin, daemon=True)
@@ -80,8 +96,12 @@ class Listener:
             while not fut.done() and time.monotonic() < t_end:
                 time.sleep(0.05)
             assert fut.done(), f'get_parameters on {node_fqn} timed out'
-            return dict(zip(names, (rclpy.parameter.parameter_value_to_python(v)
-                                    for v in fut.result().values)))
+            return dict(
+                zip(
+                    names,
+                    (rclpy.parameter.parameter_value_to_python(v) for v in fut.result().values),
+                )
+            )
         finally:
             self.node.destroy_client(cli)
 
@@ -100,6 +120,7 @@ def _launch_args_declared():
 
 # ---------------------------------------------------------------- in-process launch (launch_pytest)
 
+
 class _Records(logging.Handler):
     def __init__(self):
         super().__init__(logging.DEBUG)
@@ -110,8 +131,8 @@ class _Records(logging.Handler):
 
 
 LAUNCH_LOG = _Records()
-EXITS = []              # (executable, return code) of every process the in-process launch ran
-OUTPUT = []             # their stdout + stderr
+EXITS = []  # (executable, return code) of every process the in-process launch ran
+OUTPUT = []  # their stdout + stderr
 
 
 @pytest.fixture(scope='module')
@@ -124,16 +145,32 @@ def listener():
 @launch_pytest.fixture(scope='module')
 def tracking_launch(walk_video, listener):
     logging.getLogger('pose_tracking.launch').addHandler(LAUNCH_LOG)
-    return launch.LaunchDescription([
-        RegisterEventHandler(OnProcessExit(on_exit=lambda ev, ctx: EXITS.append(
-            (os.path.basename(ev.cmd[0]), ev.returncode)))),
-        RegisterEventHandler(OnProcessIO(
-            on_stdout=lambda ev: OUTPUT.append(ev.text.decode(errors='replace')),
-            on_stderr=lambda ev: OUTPUT.append(ev.text.decode(errors='replace')))),
-        IncludeLaunchDescription(PythonLaunchDescriptionSource(str(LAUNCH_FILE)), launch_arguments={
-            'video_file': str(walk_video), 'device': 'cpu', 'rviz': 'true'}.items()),
-        launch_pytest.actions.ReadyToTest(),
-    ])
+    return launch.LaunchDescription(
+        [
+            RegisterEventHandler(
+                OnProcessExit(
+                    on_exit=lambda ev, ctx: EXITS.append(
+                        (os.path.basename(ev.cmd[0]), ev.returncode)
+                    )
+                )
+            ),
+            RegisterEventHandler(
+                OnProcessIO(
+                    on_stdout=lambda ev: OUTPUT.append(ev.text.decode(errors='replace')),
+                    on_stderr=lambda ev: OUTPUT.append(ev.text.decode(errors='replace')),
+                )
+            ),
+            IncludeLaunchDescription(
+                PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
+                launch_arguments={
+                    'video_file': str(walk_video),
+                    'device': 'cpu',
+                    'rviz': 'true',
+                }.items(),
+            ),
+            launch_pytest.actions.ReadyToTest(),
+        ]
+    )
 
 
 @pytest.mark.launch(fixture=tracking_launch)
@@ -141,9 +178,12 @@ def test_launch_file_tracks_people_from_the_video(listener):
     """(a) video_source -> pose_tracker over DDS: TrackedPoseArray with people on /tracked_poses; the
     launch defaults reach the node (publish_debug_image false, autostart true; device:=cpu)."""
     got = listener.wait_for_people('/tracked_poses')
-    assert got, f'no TrackedPoseArray with poses on /tracked_poses within {START_S} s:\n' + ''.join(OUTPUT)[-3000:]
+    assert got, (
+        f'no TrackedPoseArray with poses on /tracked_poses within {START_S} s:\n'
+        + ''.join(OUTPUT)[-3000:]
+    )
     assert all(len(p.keypoints) == 17 for p in got[0].poses)
-    assert got[0].header.frame_id == 'camera'          # config/video_source.yaml
+    assert got[0].header.frame_id == 'camera'  # config/video_source.yaml
     params = listener.get_params('/pose_tracker', ['device', 'publish_debug_image', 'autostart'])
     assert params == {'device': 'cpu', 'publish_debug_image': False, 'autostart': True}
 
@@ -152,6 +192,7 @@ def test_launch_file_tracks_people_from_the_video(listener):
 def test_rviz_without_rviz2_warns_and_carries_on(listener):
     """(c) rviz:=true, rviz2 not installed: one warning that says how to install it; the rest runs."""
     from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
     try:
         get_package_prefix('rviz2')
         pytest.skip('rviz2 is installed here')
@@ -160,7 +201,7 @@ def test_rviz_without_rviz2_warns_and_carries_on(listener):
     warnings = [r.getMessage() for r in LAUNCH_LOG.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and 'rviz2 is not installed' in warnings[0], warnings
     assert 'apt install ros-' in warnings[0] and 'poseflow.rviz' in warnings[0]
-    assert not any(name == 'rviz2' for name, _ in EXITS)       # nothing was started for it
+    assert not any(name == 'rviz2' for name, _ in EXITS)  # nothing was started for it
     n = len(listener.with_people('/tracked_poses'))
     assert listener.wait_for_people('/tracked_poses') and n > 0
     t_end = time.monotonic() + 10
@@ -178,6 +219,7 @@ def test_in_process_launch_shuts_down_cleanly():
 
 
 # ---------------------------------------------------------------- `ros2 launch` as a subprocess
+
 
 def _ros2(*args, **kw):
     if not ROS2.exists():
@@ -205,15 +247,19 @@ def test_show_args_lists_every_argument_by_path_and_by_package_name():
         assert r.returncode == 0, r.stdout + r.stderr
         shown = _show_args(r.stdout)
         assert set(shown) == ARGS, r.stdout
-        assert all(shown.values()), r.stdout                        # each has a description
-    assert "(default: 'false')" in r.stdout.split("'publish_debug_image':")[1].split("'autostart'")[0]
+        assert all(shown.values()), r.stdout  # each has a description
+    assert (
+        "(default: 'false')" in r.stdout.split("'publish_debug_image':")[1].split("'autostart'")[0]
+    )
 
 
 # `ros2 launch` as in a terminal, where Ctrl-C finds SIGINT at its default: also when this test runs with
 # SIGINT ignored (pytest started in the background by a non-interactive shell), which ros2 launch would
 # inherit and keep (it then ignores the SIGINT below).
-_SIGINT_DEFAULT_THEN_EXEC = ('import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); '
-                             'os.execv(sys.argv[1], sys.argv[1:])')
+_SIGINT_DEFAULT_THEN_EXEC = (
+    'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); '
+    'os.execv(sys.argv[1], sys.argv[1:])'
+)
 
 
 @pytest.fixture(scope='module')
@@ -227,11 +273,28 @@ def ns_launch(walk_video, listener, tmp_path_factory):
     pfile = tmp_path_factory.mktemp('launch') / 'params.yaml'
     pfile.write_text(yaml.safe_dump(params))
     proc = subprocess.Popen(
-        [sys.executable, '-c', _SIGINT_DEFAULT_THEN_EXEC, str(ROS2), 'launch', 'poseflow_ros', 'pose_tracking.launch.py', f'video_file:={walk_video}',
-         'device:=cpu', 'namespace:=robot1', f'params_file:={pfile}'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [
+            sys.executable,
+            '-c',
+            _SIGINT_DEFAULT_THEN_EXEC,
+            str(ROS2),
+            'launch',
+            'poseflow_ros',
+            'pose_tracking.launch.py',
+            f'video_file:={walk_video}',
+            'device:=cpu',
+            'namespace:=robot1',
+            f'params_file:={pfile}',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     out = []
-    reader = threading.Thread(target=lambda: out.extend(iter(proc.stdout.readline, '')), daemon=True)
+    reader = threading.Thread(
+        target=lambda: out.extend(iter(proc.stdout.readline, '')), daemon=True
+    )
     reader.start()
     proc.out = out
     proc.reader = reader
@@ -242,7 +305,7 @@ def ns_launch(walk_video, listener, tmp_path_factory):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             pass
-    try:                                            # whatever is left of that session
+    try:  # whatever is left of that session
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
@@ -253,20 +316,28 @@ def test_namespace_puts_the_nodes_and_topics_under_it(ns_launch, listener):
     """(b) namespace:=robot1: output on /robot1/tracked_poses from /robot1/pose_tracker, with the
     params file's pose_tracker: section applied to the namespaced node."""
     got = listener.wait_for_people('/robot1/tracked_poses', proc=ns_launch)
-    assert got, f'nothing on /robot1/tracked_poses within {START_S} s:\n' + ''.join(ns_launch.out)[-3000:]
+    assert got, (
+        f'nothing on /robot1/tracked_poses within {START_S} s:\n' + ''.join(ns_launch.out)[-3000:]
+    )
     pubs = listener.node.get_publishers_info_by_topic('/robot1/tracked_poses')
     assert {(p.node_namespace, p.node_name) for p in pubs} == {('/robot1', 'pose_tracker')}
-    assert listener.get_params('/robot1/pose_tracker', ['marker_lifetime']) == {'marker_lifetime': 0.75}
+    assert listener.get_params('/robot1/pose_tracker', ['marker_lifetime']) == {
+        'marker_lifetime': 0.75
+    }
     # the image topic is namespaced too (the poses above came from it; video_source may have finished the
     # 25 s video by now on a slow machine, so the subscriber side is checked)
     subs = listener.node.get_subscriptions_info_by_topic('/robot1/camera/image_raw')
-    assert ('/robot1', 'pose_tracker') in {(p.node_namespace, p.node_name) for p in subs}, 'image not in robot1'
+    assert ('/robot1', 'pose_tracker') in {(p.node_namespace, p.node_name) for p in subs}, (
+        'image not in robot1'
+    )
 
 
 def test_sigint_to_ros2_launch_exits_0_and_leaves_no_process(ns_launch, listener):
     """(e) Ctrl-C (SIGINT to `ros2 launch`) once poses flow: exit code 0, no video_source/pose_tracker
     left over, no Traceback / 'terminate called' in the output."""
-    assert listener.wait_for_people('/robot1/tracked_poses', proc=ns_launch), ''.join(ns_launch.out)[-3000:]
+    assert listener.wait_for_people('/robot1/tracked_poses', proc=ns_launch), ''.join(
+        ns_launch.out
+    )[-3000:]
     children = psutil.Process(ns_launch.pid).children(recursive=True)
     names = {os.path.basename(c.cmdline()[1]) for c in children if len(c.cmdline()) > 1}
     assert {'video_source', 'pose_tracker'} <= names, names

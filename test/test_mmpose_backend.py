@@ -3,6 +3,7 @@
 Weights are random (seeded) and saved to a local checkpoint file: equivalence does not depend on
 what the weights are, and no checkpoint can be downloaded here.
 """
+
 import cv2
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def ckpts(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def photo_and_boxes(detector, images_dir):
-    img = cv2.imread(str(images_dir / 'three.jpg'))            # 3 people (checked by eye)
+    img = cv2.imread(str(images_dir / 'three.jpg'))  # 3 people (checked by eye)
     d = detector.detect(img)
     boxes = d.boxes[d.scores >= 0.45]
     assert len(boxes) == 3
@@ -44,16 +45,18 @@ def photo_and_boxes(detector, images_dir):
 
 def _reference(model, img, boxes):
     res = inference_topdown(model, img, boxes, bbox_format='xyxy')
-    return (np.stack([r.pred_instances.keypoints[0] for r in res]),
-            np.stack([r.pred_instances.keypoint_scores[0] for r in res]))
+    return (
+        np.stack([r.pred_instances.keypoints[0] for r in res]),
+        np.stack([r.pred_instances.keypoint_scores[0] for r in res]),
+    )
 
 
 @pytest.mark.parametrize('name,flip', [(RTM_T, False), (RTM_T, True), (HRNET, False)])
 def test_matches_inference_topdown(ckpts, photo_and_boxes, name, flip):
     img, boxes = photo_and_boxes
     est = MMPoseEstimator(name, str(ckpts[name]), flip_test=flip)
-    ours = est.estimate(img, boxes)                           # one batched forward
-    ref_kp, ref_sc = _reference(est.model, img, boxes)        # MMPose's per-box pipeline, same model
+    ours = est.estimate(img, boxes)  # one batched forward
+    ref_kp, ref_sc = _reference(est.model, img, boxes)  # MMPose's per-box pipeline, same model
     assert np.abs(ours.keypoints - ref_kp).max() < 0.5
     # batch of 3 vs 1 may pick other kernels (5e-4 apart on a 16-core AVX-512 CPU, scores ~9)
     np.testing.assert_allclose(est.last_raw_scores, ref_sc, rtol=1e-4, atol=1e-4)
@@ -69,7 +72,9 @@ def test_sha256_checked(ckpts):
 
 
 def test_missing_checkpoint_names_the_official_download(tmp_path):
-    with pytest.raises(models.ModelError, match=r'download\.openmmlab\.com/.*rtmpose-tiny.*e613ba3f'):
+    with pytest.raises(
+        models.ModelError, match=r'download\.openmmlab\.com/.*rtmpose-tiny.*e613ba3f'
+    ):
         MMPoseEstimator(RTM_T, str(tmp_path / 'nope.pth'))
     url, prefix = official_weights(HRNET)
     assert url.endswith('-81c58e40_20220909.pth') and prefix == '81c58e40'
@@ -120,12 +125,15 @@ def test_fast_path_decoders_edge_cases():
     higher neighbour and none at the border (MMPose's bounds)."""
     from mmpose.codecs.utils import get_heatmap_maximum, refine_keypoints
     from poseflow_ros.pose.mmpose_backend import _torch_decoder
-    dec = _torch_decoder({'type': 'MSRAHeatmap', 'input_size': (192, 256), 'heatmap_size': (48, 64)})
+
+    dec = _torch_decoder(
+        {'type': 'MSRAHeatmap', 'input_size': (192, 256), 'heatmap_size': (48, 64)}
+    )
     rng = np.random.default_rng(0)
     hm = rng.normal(size=(2, 17, 64, 48)).astype(np.float32)
-    hm[0, 0] = -1.0                                  # all negative -> -1
-    hm[0, 1, 10, 0] = 50.0                           # maximum on the left border: no x shift
-    hm[1, 2, 63, 20] = 50.0                          # bottom border: no y shift
+    hm[0, 0] = -1.0  # all negative -> -1
+    hm[0, 1, 10, 0] = 50.0  # maximum on the left border: no x shift
+    hm[1, 2, 63, 20] = 50.0  # bottom border: no y shift
     kp, sc = dec(torch.from_numpy(hm))
     for n in range(2):
         ref_kp, ref_sc = get_heatmap_maximum(hm[n])
@@ -138,6 +146,7 @@ def test_fast_path_decoders_edge_cases():
     sx[1, 3] = -1.0
     kp, sc = dec((sx, sy))
     from mmpose.codecs.utils import get_simcc_maximum
+
     ref_kp, ref_sc = get_simcc_maximum(sx.numpy(), sy.numpy())
     np.testing.assert_allclose(kp.numpy(), ref_kp / 2.0)
     np.testing.assert_allclose(sc.numpy(), ref_sc)
@@ -153,7 +162,7 @@ def test_cuda_graphs_match_inference_topdown(ckpts, photo_and_boxes, name):
     img, boxes = photo_and_boxes
     est = MMPoseEstimator(name, str(ckpts[name]), device='cuda', cuda_graphs=True)
     ours = est.estimate(img, boxes)
-    ours = est.estimate(img, boxes)                           # second call: replayed
+    ours = est.estimate(img, boxes)  # second call: replayed
     assert est._run.captured >= 1 and not est._run.failed
     ref_kp, ref_sc = _reference(est.model, img, boxes)
     assert np.abs(ours.keypoints - ref_kp).max() < 0.5

@@ -1,6 +1,7 @@
 """pose_tracker as a robot runs it: default QoS against cameras in another process, lifecycle transitions
 over the lifecycle services (and the ros2 CLI), live parameters (validated, applied, refused with the
 reason), marker lifetimes and clean-up."""
+
 import os
 import subprocess
 import sys
@@ -33,19 +34,36 @@ def _wait_future(fut, timeout=10.0):
 
 
 @pytest.mark.parametrize('size', [(640, 480), (1280, 720)])
-def test_default_qos_gets_every_frame_of_a_reliable_camera_in_another_process(ros, pipeline, walk_video, size):
+def test_default_qos_gets_every_frame_of_a_reliable_camera_in_another_process(
+    ros, pipeline, walk_video, size
+):
     """The user's case: a camera driver process publishing RELIABLE (the ROS default) at 25 Hz, the node with
     its default parameters. Before qos_reliability: auto, 29 of 250 640x480 frames arrived."""
     n = 50
     h = Harness(pipeline, reliability=None)
-    cam = subprocess.Popen([sys.executable, str(HERE / 'ros_image_publisher_proc.py'), str(size[0]), str(size[1]),
-                            str(n), '25', 'reliable', str(walk_video)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cam = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / 'ros_image_publisher_proc.py'),
+            str(size[0]),
+            str(size[1]),
+            str(n),
+            '25',
+            'reliable',
+            str(walk_video),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         out, err = cam.communicate(timeout=60)
         assert f'PUBLISHED {n}' in out, err
-        h.wait(lambda: h.node.stats.counters['received'] >= n, 5.0,
-               f'{n} frames received, got {h.node.stats.counters["received"]}; {h.node.losses.summary_text()}')
+        h.wait(
+            lambda: h.node.stats.counters['received'] >= n,
+            5.0,
+            f'{n} frames received, got {h.node.stats.counters["received"]}; {h.node.losses.summary_text()}',
+        )
         c = h.node.stats.counters
         assert h.node._sub_reliability == 'reliable'
         assert c['received'] == n
@@ -70,10 +88,10 @@ def test_loss_monitor_counts_stamp_gaps_and_middleware_losses():
     m = LossMonitor()
     t = 100.0
     for i in range(60):
-        t += 0.04 * (3 if i in (20, 40) else 1)     # two gaps of 2 missing frames each
+        t += 0.04 * (3 if i in (20, 40) else 1)  # two gaps of 2 missing frames each
         m.received(t)
     assert m.gap_missing == 4 and m.n_received == 60
-    assert not m.significant()                        # 4 of 64 is > 1 %, but fewer than 5 frames
+    assert not m.significant()  # 4 of 64 is > 1 %, but fewer than 5 frames
     t += 0.04 * 2
     m.received(t)
     assert m.gap_missing == 5 and m.significant()
@@ -81,7 +99,7 @@ def test_loss_monitor_counts_stamp_gaps_and_middleware_losses():
     t += 0.04
     m.received(t)
     assert m.transport_lost == 7 and m.lost == 7 and m.significant()
-    for _ in range(300):                              # losses stop: after the recent window, not significant
+    for _ in range(300):  # losses stop: after the recent window, not significant
         t += 0.04
         m.received(t)
     assert m.lost == 7 and not m.significant()
@@ -105,9 +123,9 @@ def test_loss_monitor_ignores_bursts_pauses_and_clock_jumps():
     for _ in range(100):
         t += 0.04
         m.received(t)
-    t += 3.0                                           # camera restart
+    t += 3.0  # camera restart
     m.received(t)
-    m.received(t + 3600.0)                             # clock jump
+    m.received(t + 3600.0)  # clock jump
     for k in range(1, 50):
         m.received(t + 3600.0 + 0.04 * k)
     assert m.gap_missing == 0 and not m.significant()
@@ -126,15 +144,20 @@ def test_lifecycle_transitions_over_dds(ros, pipeline, frames):
         return _wait_future(get.call_async(GetState.Request())).current_state.label
 
     def go(tid):
-        return _wait_future(change.call_async(ChangeState.Request(transition=Transition(id=tid)))).success
+        return _wait_future(
+            change.call_async(ChangeState.Request(transition=Transition(id=tid)))
+        ).success
 
     try:
         assert state() == 'unconfigured' and node.sub is None and node.pub_poses is None
         assert go(Transition.TRANSITION_CONFIGURE) and state() == 'inactive'
-        assert node.sub is None                        # configured, not yet listening
+        assert node.sub is None  # configured, not yet listening
         assert go(Transition.TRANSITION_ACTIVATE) and state() == 'active'
-        h.wait(lambda: h.pub.get_subscription_count() > 0 and node._sub_reliability == 'reliable', 5.0,
-               'subscribed after activate')
+        h.wait(
+            lambda: h.pub.get_subscription_count() > 0 and node._sub_reliability == 'reliable',
+            5.0,
+            'subscribed after activate',
+        )
         h.wait(lambda: node.pub_poses.get_subscription_count() > 0, 5.0, 'outputs matched')
         for i in range(4):
             h.send(bgr_to_image(frames[i], header(i)))
@@ -147,19 +170,24 @@ def test_lifecycle_transitions_over_dds(ros, pipeline, frames):
         n = len(h.poses)
         h.pub.publish(bgr_to_image(frames[5], header(5)))
         time.sleep(0.5)
-        assert len(h.poses) == n and node.sub is None   # inactive: no subscription, no output
+        assert len(h.poses) == n and node.sub is None  # inactive: no subscription, no output
         assert go(Transition.TRANSITION_ACTIVATE) and state() == 'active'
-        h.wait(lambda: h.pub.get_subscription_count() > 0 and node._sub_reliability == 'reliable', 5.0,
-               'subscribed again')
+        h.wait(
+            lambda: h.pub.get_subscription_count() > 0 and node._sub_reliability == 'reliable',
+            5.0,
+            'subscribed again',
+        )
         h.wait(lambda: node.pub_poses.get_subscription_count() > 0, 5.0, 'outputs matched')
         for i in range(6, 10):
             h.send(bgr_to_image(frames[i], header(i)))
         new_ids = {p.track_id for m in h.poses[n:] for p in m.poses}
-        assert new_ids and min(new_ids) > max(first_ids)   # tracker reset on activate; ids never reused
+        assert new_ids and min(new_ids) > max(
+            first_ids
+        )  # tracker reset on activate; ids never reused
         assert go(Transition.TRANSITION_DEACTIVATE) and go(Transition.TRANSITION_CLEANUP)
         assert state() == 'unconfigured' and node.pipeline is None and node.pub_poses is None
         assert go(Transition.TRANSITION_CONFIGURE) and state() == 'inactive'
-        assert not go(Transition.TRANSITION_CONFIGURE)   # not a transition from inactive
+        assert not go(Transition.TRANSITION_CONFIGURE)  # not a transition from inactive
         assert go(Transition.TRANSITION_INACTIVE_SHUTDOWN) and state() == 'finalized'
     finally:
         h.close()
@@ -177,16 +205,24 @@ def test_live_parameters_are_validated_and_applied(ros, pipeline, frames):
     node = h.node
     try:
         for name, value, check in [
-                ('keypoint_score_threshold', 0.5, lambda: node.markers.kp_threshold == 0.5),
-                ('marker_lifetime', 0.2, lambda: node.markers.lifetime == 0.2),
-                ('tracker.max_age', 5, lambda: node.pipeline.tracker.config.max_age == 5),
-                ('tracker.iou_weight', 2.0, lambda: node.pipeline.tracker.config.iou_weight == 2.0),
-                ('tracker.std_weight_measurement', 0.1,
-                 lambda: node.pipeline.tracker.kf.std_weight_measurement == 0.1),
-                ('posture.keypoint_threshold', 0.6, lambda: node.pipeline.posture.keypoint_threshold == 0.6),
-                ('publish_debug_image', True, lambda: node.settings.publish_debug_image),
-                ('expected_width', 640, lambda: node.settings.expected_width == 640)]:
-            r, = _set(client, **{name.replace('.', '__'): value})
+            ('keypoint_score_threshold', 0.5, lambda: node.markers.kp_threshold == 0.5),
+            ('marker_lifetime', 0.2, lambda: node.markers.lifetime == 0.2),
+            ('tracker.max_age', 5, lambda: node.pipeline.tracker.config.max_age == 5),
+            ('tracker.iou_weight', 2.0, lambda: node.pipeline.tracker.config.iou_weight == 2.0),
+            (
+                'tracker.std_weight_measurement',
+                0.1,
+                lambda: node.pipeline.tracker.kf.std_weight_measurement == 0.1,
+            ),
+            (
+                'posture.keypoint_threshold',
+                0.6,
+                lambda: node.pipeline.posture.keypoint_threshold == 0.6,
+            ),
+            ('publish_debug_image', True, lambda: node.settings.publish_debug_image),
+            ('expected_width', 640, lambda: node.settings.expected_width == 640),
+        ]:
+            (r,) = _set(client, **{name.replace('.', '__'): value})
             assert r.successful, (name, r.reason)
             assert check(), name
         # a live change takes effect on the next frames: people tracked, then none once no box can score
@@ -194,24 +230,26 @@ def test_live_parameters_are_validated_and_applied(ros, pipeline, frames):
         for i in range(3):
             out = h.send(bgr_to_image(frames[i], header(i)))
         assert out.poses, 'people tracked with the default detector threshold'
-        r, = _set(client, detector_score_threshold=1.0)
+        (r,) = _set(client, detector_score_threshold=1.0)
         assert r.successful and node.pipeline.detector.score_threshold == 1.0
         for i in range(3, 6):
             out = h.send(bgr_to_image(frames[i], header(i)))
         assert out.poses == []
-        r, = _set(client, detector_score_threshold=0.25)
+        (r,) = _set(client, detector_score_threshold=0.25)
         assert r.successful
         # refused, with the reason; the value stays
-        for name, value, why in [('keypoint_score_threshold', 1.5, 'range'),
-                                 ('keypoint_score_threshold', 'high', 'type'),
-                                 ('tracker.max_age', -1, 'range'),
-                                 ('tracker.low_score_threshold', 0.9, 'low_score_threshold <= high_score'),
-                                 ('device', 'cpu', 'lifecycle set /pose_tracker cleanup'),
-                                 ('pose_backend', 'mmpose', 'read at configure'),
-                                 ('tracker.feature_ema', 0.0, 'read at configure'),
-                                 ('qos_reliability', 'reliable', 'read at configure')]:
+        for name, value, why in [
+            ('keypoint_score_threshold', 1.5, 'range'),
+            ('keypoint_score_threshold', 'high', 'type'),
+            ('tracker.max_age', -1, 'range'),
+            ('tracker.low_score_threshold', 0.9, 'low_score_threshold <= high_score'),
+            ('device', 'cpu', 'lifecycle set /pose_tracker cleanup'),
+            ('pose_backend', 'mmpose', 'read at configure'),
+            ('tracker.feature_ema', 0.0, 'read at configure'),
+            ('qos_reliability', 'reliable', 'read at configure'),
+        ]:
             before = node.get_parameter(name).value
-            r, = _set(client, **{name.replace('.', '__'): value})
+            (r,) = _set(client, **{name.replace('.', '__'): value})
             assert not r.successful, name
             if why not in ('range', 'type'):
                 assert why in r.reason, (name, r.reason)
@@ -221,9 +259,9 @@ def test_live_parameters_are_validated_and_applied(ros, pipeline, frames):
         # unconfigured: every setting may change (applies at the next configure)
         node.trigger_deactivate()
         node.trigger_cleanup()
-        r, = _set(client, device='cpu')
+        (r,) = _set(client, device='cpu')
         assert r.successful, r.reason
-        r, = _set(client, pose_backend='openpose')
+        (r,) = _set(client, pose_backend='openpose')
         assert not r.successful and 'blazepose' in r.reason
     finally:
         h.close()
@@ -257,7 +295,9 @@ def _ros2(*args, timeout=60, ok=None):
     while True:
         r = subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=timeout)
         text = r.stdout + r.stderr
-        if ('not found' not in text.lower() and 'unknown node' not in text.lower()) or time.monotonic() > t_end:
+        if (
+            'not found' not in text.lower() and 'unknown node' not in text.lower()
+        ) or time.monotonic() > t_end:
             return r.returncode, text
         time.sleep(0.5)
 
@@ -268,8 +308,20 @@ def test_ros2_lifecycle_and_param_cli(tmp_path):
     if not Path(sys.executable).with_name('ros2').exists():
         pytest.skip('ros2 CLI not installed (make setup installs it)')
     name = f'pt_cli_{os.getpid()}'
-    cmd = [sys.executable, '-m', 'poseflow_ros.ros.pose_tracker_node', '--ros-args', '-r', f'__node:={name}',
-           '-p', 'autostart:=false', '-p', 'device:=cpu', '-p', f'models_dir:={tmp_path}']
+    cmd = [
+        sys.executable,
+        '-m',
+        'poseflow_ros.ros.pose_tracker_node',
+        '--ros-args',
+        '-r',
+        f'__node:={name}',
+        '-p',
+        'autostart:=false',
+        '-p',
+        'device:=cpu',
+        '-p',
+        f'models_dir:={tmp_path}',
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     fqn = f'/{name}'
     try:
@@ -295,5 +347,5 @@ def test_ros2_lifecycle_and_param_cli(tmp_path):
         proc.send_signal(2)
         log, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, log
-    assert 'python -m poseflow_ros.models fetch' in log          # the failed configure named the fix
+    assert 'python -m poseflow_ros.models fetch' in log  # the failed configure named the fix
     assert 'Traceback' not in log

@@ -1,6 +1,7 @@
 """pose_tracker with overlap (detection of frame t+1 beside the rest of frame t) and a detection interval,
 over DDS: every frame answered once, in order, with its own header; a stream of frames faster than the
 node keeps latest-frame-wins; deactivate stops both threads."""
+
 import time
 
 import pytest
@@ -13,8 +14,14 @@ from ros_harness import Harness, frames, header, pipeline, ros  # noqa: E402,F40
 
 
 def test_overlap_and_interval_answer_every_frame_in_order(ros, pipeline, frames):
-    h = Harness(pipeline, [Parameter('overlap', value=True), Parameter('detection_interval', value=2),
-                           Parameter('tracker.n_init', value=1)])
+    h = Harness(
+        pipeline,
+        [
+            Parameter('overlap', value=True),
+            Parameter('detection_interval', value=2),
+            Parameter('tracker.n_init', value=1),
+        ],
+    )
     try:
         assert h.node._stage2 is not None
         outs = [h.send(bgr_to_image(f, header(i))) for i, f in enumerate(frames[:12])]
@@ -27,8 +34,11 @@ def test_overlap_and_interval_answer_every_frame_in_order(ros, pipeline, frames)
         c = h.node.stats.counters
         # (in this test process without the node's large-image DDS profile some burst frames are lost in
         # transport; what arrives is either processed or dropped, never queued)
-        h.wait(lambda: c['received'] > 12 and c['processed'] + c['dropped'] == c['received'], 30.0,
-               f'burst not consumed: {dict(c)}')
+        h.wait(
+            lambda: c['received'] > 12 and c['processed'] + c['dropped'] == c['received'],
+            30.0,
+            f'burst not consumed: {dict(c)}',
+        )
         time.sleep(1.0)
         assert c['processed'] + c['dropped'] == c['received'], dict(c)
         # after the burst the node still answers a frame, and everything came out in stamp order

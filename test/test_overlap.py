@@ -1,5 +1,6 @@
 """poseflow_ros.overlap: the second stage runs in order, at most one item in it, errors do not stop it, and
 the two stages really run at the same time."""
+
 import threading
 import time
 
@@ -29,15 +30,15 @@ def test_order_and_at_most_two_in_flight():
     st.close()
     assert done == list(range(30))
     assert peak[0] == 1
-    assert handed_while_busy > 20        # the caller really worked while the second stage ran
+    assert handed_while_busy > 20  # the caller really worked while the second stage ran
 
 
 def test_hand_returns_only_when_taken():
     gate = threading.Event()
     st = SecondStage(lambda i: gate.wait(5))
-    assert st.hand('a', timeout=1)                  # taken at once by the idle worker
+    assert st.hand('a', timeout=1)  # taken at once by the idle worker
     t0 = time.perf_counter()
-    assert not st.hand('b', timeout=0.2)            # worker still busy with 'a': not taken, withdrawn
+    assert not st.hand('b', timeout=0.2)  # worker still busy with 'a': not taken, withdrawn
     assert time.perf_counter() - t0 >= 0.19
     gate.set()
     assert st.wait_idle(5)
@@ -58,7 +59,7 @@ def test_error_skips_item_and_worker_continues():
     st.wait_idle(5)
     st.close()
     assert done == [0, 1, 3, 4] and len(errors) == 1 and 'bad frame' in str(errors[0])
-    assert not st.hand(9, timeout=0.1)              # closed: refused
+    assert not st.hand(9, timeout=0.1)  # closed: refused
 
 
 def test_stages_overlap_in_time():
@@ -66,7 +67,7 @@ def test_stages_overlap_in_time():
     st = SecondStage(lambda i: time.sleep(0.02))
     t0 = time.perf_counter()
     for i in range(20):
-        time.sleep(0.02)            # the caller's first stage
+        time.sleep(0.02)  # the caller's first stage
         st.hand(i, timeout=5)
     st.wait_idle(5)
     elapsed = time.perf_counter() - t0

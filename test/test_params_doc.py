@@ -1,5 +1,6 @@
 """The documentation of the pose_tracker parameters is generated from the settings and cannot drift:
 README's table is what params_doc prints, and config/pose_tracking.yaml marks exactly the live settings."""
+
 import re
 from pathlib import Path
 
@@ -13,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_readme_parameter_table_is_generated_from_the_settings():
     readme = (ROOT / 'README.md').read_text()
-    assert params_doc.section_of(readme) == params_doc.markdown_table(), \
+    assert params_doc.section_of(readme) == params_doc.markdown_table(), (
         'README parameter table is stale: python -m poseflow_ros.ros.params_doc'
+    )
     assert params_doc.main(['--check', str(ROOT / 'README.md')]) == 0
 
 
@@ -45,6 +47,9 @@ def test_video_source_yaml_lists_every_setting_with_its_default():
     import yaml
     from poseflow_ros.ros.node_settings import VideoSourceSettings
     from poseflow_ros.settings import specs
-    cfg = yaml.safe_load((ROOT / 'config' / 'video_source.yaml').read_text())['video_source']['ros__parameters']
+
+    cfg = yaml.safe_load((ROOT / 'config' / 'video_source.yaml').read_text())['video_source'][
+        'ros__parameters'
+    ]
     want = {sp.name: sp.default for sp in specs(VideoSourceSettings)}
     assert cfg == want

@@ -1,5 +1,6 @@
 """The core end to end (PosePipeline on real video frames, CPU): what a frame's result holds, detections
 given from outside, and detection_interval (boxes from the previous poses between detector runs)."""
+
 import numpy as np
 import pytest
 
@@ -20,6 +21,7 @@ def clip(walk_video):
 @pytest.fixture(scope='module')
 def pipe():
     from poseflow_ros import models
+
     for n in ('rtmdet_nano_person', 'blazepose_full'):
         models.fetch(n)
     return PosePipeline.from_config(PipelineConfig(device='cpu'))
@@ -46,7 +48,9 @@ def run(pipe, clip, interval=1, ahead=False):
         out = []
         for i, img in enumerate(clip):
             f = Frame(img, 4.0 + i / 25.0, 'cam', i)
-            out.append(pipe.process(f, detections=pipe.detect_ahead(img)) if ahead else pipe.process(f))
+            out.append(
+                pipe.process(f, detections=pipe.detect_ahead(img)) if ahead else pipe.process(f)
+            )
         return out, counting.calls
     finally:
         pipe.detector = counting.det
@@ -60,11 +64,11 @@ def test_frame_result(pipe, clip):
     n = len(r.tracks)
     assert n >= 2 and len(r.detections) >= n - 1
     assert r.joint_angles.shape == (n, 8) and r.postures.shape == (n,) and r.symmetry.shape == (n,)
-    assert r.tracks_3d is None                     # neither depth nor a camera: 2D only
+    assert r.tracks_3d is None  # neither depth nor a camera: 2D only
     assert {'detect', 'crop', 'pose', 'track'} <= set(r.timings_ms) and 'depth' not in r.timings_ms
     t = next(t for t in r.tracks if t.detection_index >= 0)
     assert t.keypoints.shape == (17, 2) and t.keypoints_raw.shape == (17, 2)
-    assert r.poses.keypoints_3d.shape == (len(r.detections), 17, 3)     # BlazePose world landmarks
+    assert r.poses.keypoints_3d.shape == (len(r.detections), 17, 3)  # BlazePose world landmarks
 
 
 def test_detections_from_outside_skip_the_detector(pipe, clip):
@@ -86,12 +90,14 @@ def test_detection_interval_runs_the_detector_less_and_tracks_the_same_people(pi
     ref, ref_calls = run(pipe, clip)
     got, calls = run(pipe, clip, interval=3, ahead=ahead)
     assert ref_calls == len(clip)
-    assert calls <= 0.6 * len(clip), calls          # 1 in 3 scheduled, some more after a person was lost
+    assert calls <= 0.6 * len(clip), calls  # 1 in 3 scheduled, some more after a person was lost
     skipped = [r for r in got if 'detect_skipped' in r.timings_ms]
     assert len(skipped) >= 0.4 * len(clip)
-    assert all(r.timings_ms['detect'] < 1.0 for r in skipped)      # no detector time on those frames
+    assert all(r.timings_ms['detect'] < 1.0 for r in skipped)  # no detector time on those frames
     # the same people with the same number of ids, keypoints close to every-frame detection
-    ids = lambda rs: {t.track_id - min(t.track_id for r in rs for t in r.tracks) for r in rs for t in r.tracks}  # noqa: E731
+    ids = lambda rs: {
+        t.track_id - min(t.track_id for r in rs for t in r.tracks) for r in rs for t in r.tracks
+    }  # noqa: E731
     assert len(ids(got)) == len(ids(ref))
     close = total = 0
     for a, b in zip(ref[5:], got[5:]):
@@ -101,7 +107,9 @@ def test_detection_interval_runs_the_detector_less_and_tracks_the_same_people(pi
             tb = min(b.tracks, key=lambda t: np.abs(t.box - ta.box).sum())
             both = (ta.keypoint_scores >= 0.5) & (tb.keypoint_scores >= 0.5)
             h = ta.box[3] - ta.box[1]
-            close += int((np.linalg.norm(ta.keypoints[both] - tb.keypoints[both], axis=1) <= 0.05 * h).sum())
+            close += int(
+                (np.linalg.norm(ta.keypoints[both] - tb.keypoints[both], axis=1) <= 0.05 * h).sum()
+            )
             total += int(both.sum())
     assert total > 500 and close / total >= 0.9, (close, total)
 

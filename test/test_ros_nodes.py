@@ -1,6 +1,7 @@
 """The pose_tracker node with real DDS traffic: real video frames in, TrackedPoseArray, MarkerArray and
 debug images out with the input headers; a subscriber in another process receives them; bad input
 is logged and skipped while the node keeps working; latest frame wins; startup errors fail fast."""
+
 import json
 import subprocess
 import sys
@@ -27,12 +28,20 @@ HERE = Path(__file__).resolve().parent
 
 
 def test_video_frames_to_tracked_poses_markers_and_debug(ros, pipeline, frames):
-    proc = subprocess.Popen([sys.executable, str(HERE / 'ros_subscriber_proc.py'), '12', '60'],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / 'ros_subscriber_proc.py'), '12', '60'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     h = Harness(pipeline, [Parameter('publish_debug_image', value=True)])
     try:
         assert proc.stdout.readline().strip() == 'READY'
-        h.wait(lambda: h.node.pub_poses.get_subscription_count() >= 2, 10.0, 'remote subscriber not matched')
+        h.wait(
+            lambda: h.node.pub_poses.get_subscription_count() >= 2,
+            10.0,
+            'remote subscriber not matched',
+        )
         sent = []
         for i, f in enumerate(frames[:12]):
             hd = header(i)
@@ -41,8 +50,9 @@ def test_video_frames_to_tracked_poses_markers_and_debug(ros, pipeline, frames):
             assert out.header.stamp == hd.stamp and out.header.frame_id == hd.frame_id
         h.wait(lambda: len(h.markers) >= 12 and len(h.debug) >= 12, 5.0, 'markers/debug images')
         # every output carries the input header
-        assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m in h.poses[:12]] == \
-               [(s.stamp.sec, s.stamp.nanosec) for s in sent]
+        assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m in h.poses[:12]] == [
+            (s.stamp.sec, s.stamp.nanosec) for s in sent
+        ]
         for d in h.debug[:12]:
             assert d.header.frame_id == 'cam_optical' and d.encoding == 'bgr8'
             assert (d.height, d.width) == frames[0].shape[:2]
@@ -63,7 +73,12 @@ def test_video_frames_to_tracked_poses_markers_and_debug(ros, pipeline, frames):
             assert (kp[good, 1] > -20).all() and (kp[good, 1] < hh + 20).all()
         # skeleton markers exist for confirmed tracks, with ids = track ids
         ids = {p.track_id for p in confirmed}
-        drawn = {mk.id for ma in h.markers for mk in ma.markers if mk.ns == 'skeleton' and mk.action == Marker.ADD}
+        drawn = {
+            mk.id
+            for ma in h.markers
+            for mk in ma.markers
+            if mk.ns == 'skeleton' and mk.action == Marker.ADD
+        }
         assert ids <= drawn
         # the subscriber in another process got the same headers
         out, err = proc.communicate(timeout=60)
@@ -71,7 +86,9 @@ def test_video_frames_to_tracked_poses_markers_and_debug(ros, pipeline, frames):
         remote = json.loads(out.strip().splitlines()[-1])
         stamps = {(s.stamp.sec, s.stamp.nanosec) for s in sent}
         assert len(remote) >= 12
-        assert all((r['sec'], r['nanosec']) in stamps and r['frame_id'] == 'cam_optical' for r in remote)
+        assert all(
+            (r['sec'], r['nanosec']) in stamps and r['frame_id'] == 'cam_optical' for r in remote
+        )
         assert any(r['n'] > 0 and set(r['nkp']) == {17} for r in remote)
     finally:
         proc.kill()
@@ -92,7 +109,9 @@ def test_markers_deleted_when_tracks_end(ros, pipeline, frames):
                 break
         assert h.poses[-1].poses == []
         h.wait(lambda: len(h.markers) >= len(h.poses), 5.0, 'markers')
-        deleted = {(mk.ns, mk.id) for ma in h.markers for mk in ma.markers if mk.action == Marker.DELETE}
+        deleted = {
+            (mk.ns, mk.id) for ma in h.markers for mk in ma.markers if mk.action == Marker.DELETE
+        }
         for tid in live:
             for ns in ('skeleton', 'joints', 'label'):
                 assert (ns, tid) in deleted
@@ -107,17 +126,60 @@ def test_markers_deleted_when_tracks_end(ros, pipeline, frames):
 def _bad_images(good):
     hgt, wid = good.shape[:2]
     m = bgr_to_image(good, header(0))
-    yield 'unknown encoding', Image(header=header(1), height=hgt, width=wid, encoding='yuv422',
-                                    step=wid * 2, data=bytes(hgt * wid * 2))
-    yield 'unsupported 16-bit', Image(header=header(2), height=hgt, width=wid, encoding='16UC1',
-                                      step=wid * 2, data=bytes(hgt * wid * 2))
-    yield 'zero size', Image(header=header(3), height=0, width=0, encoding='bgr8', step=0, data=b'')
-    yield 'data/step mismatch', Image(header=header(4), height=hgt, width=wid, encoding='bgr8',
-                                      step=wid * 3, data=bytes(m.data)[: len(m.data) // 2])
-    yield 'step too small', Image(header=header(5), height=hgt, width=wid, encoding='rgb8', step=wid,
-                                  data=bytes(m.data))
-    yield 'wrong frame size', Image(header=header(6), height=hgt // 2, width=wid // 2, encoding='bgr8',
-                                    step=wid * 3, data=bytes(m.data))
+    yield (
+        'unknown encoding',
+        Image(
+            header=header(1),
+            height=hgt,
+            width=wid,
+            encoding='yuv422',
+            step=wid * 2,
+            data=bytes(hgt * wid * 2),
+        ),
+    )
+    yield (
+        'unsupported 16-bit',
+        Image(
+            header=header(2),
+            height=hgt,
+            width=wid,
+            encoding='16UC1',
+            step=wid * 2,
+            data=bytes(hgt * wid * 2),
+        ),
+    )
+    yield (
+        'zero size',
+        Image(header=header(3), height=0, width=0, encoding='bgr8', step=0, data=b''),
+    )
+    yield (
+        'data/step mismatch',
+        Image(
+            header=header(4),
+            height=hgt,
+            width=wid,
+            encoding='bgr8',
+            step=wid * 3,
+            data=bytes(m.data)[: len(m.data) // 2],
+        ),
+    )
+    yield (
+        'step too small',
+        Image(
+            header=header(5), height=hgt, width=wid, encoding='rgb8', step=wid, data=bytes(m.data)
+        ),
+    )
+    yield (
+        'wrong frame size',
+        Image(
+            header=header(6),
+            height=hgt // 2,
+            width=wid // 2,
+            encoding='bgr8',
+            step=wid * 3,
+            data=bytes(m.data),
+        ),
+    )
 
 
 def test_bad_input_is_skipped_and_node_keeps_working(ros, pipeline, frames):
@@ -139,7 +201,9 @@ def test_bad_input_is_skipped_and_node_keeps_working(ros, pipeline, frames):
 
 def test_expected_size_rejects_other_sizes(ros, pipeline, frames):
     hh, ww = frames[0].shape[:2]
-    h = Harness(pipeline, [Parameter('expected_width', value=ww), Parameter('expected_height', value=hh)])
+    h = Harness(
+        pipeline, [Parameter('expected_width', value=ww), Parameter('expected_height', value=hh)]
+    )
     try:
         small = cv2.resize(frames[0], (ww // 2, hh // 2))
         h.send(bgr_to_image(small, header(1)), wait_result=False)
@@ -164,7 +228,9 @@ def test_other_encodings_are_processed(ros, pipeline, frames, encoding):
 def test_compressed_input(ros, pipeline, frames):
     h = Harness(pipeline, [Parameter('image_transport', value='compressed')])
     try:
-        garbage = CompressedImage(header=header(1), format='jpeg', data=b'\xff\xd8 not really a jpeg')
+        garbage = CompressedImage(
+            header=header(1), format='jpeg', data=b'\xff\xd8 not really a jpeg'
+        )
         h.send(garbage, wait_result=False)
         h.wait(lambda: h.node.stats.counters['bad_input'] == 1, 10.0, 'bad jpeg counted')
         ok, jpg = cv2.imencode('.jpg', frames[3])
@@ -184,8 +250,14 @@ def test_latest_frame_wins(ros, pipeline, frames, depth):
         for i in range(n):
             h.pub.publish(bgr_to_image(frames[i % len(frames)], header(i)))
         last = (1000 + n - 1, 1234 * (n - 1))
-        h.wait(lambda: h.poses and (h.poses[-1].header.stamp.sec, h.poses[-1].header.stamp.nanosec) == last,
-               30.0, 'the newest frame was processed')
+        h.wait(
+            lambda: (
+                h.poses
+                and (h.poses[-1].header.stamp.sec, h.poses[-1].header.stamp.nanosec) == last
+            ),
+            30.0,
+            'the newest frame was processed',
+        )
         time.sleep(0.3)
         c = h.node.stats.counters
         assert c['processed'] < n / 2
@@ -205,6 +277,7 @@ def _run_node(*ros_args, timeout=60):
 def test_diagnostics_report_rates_latency_and_stages(ros, pipeline, frames):
     """/diagnostics (1 Hz) carries input/output rate, latency and the per-stage milliseconds."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
     h = Harness(pipeline)
     diags = []
     h.io.create_subscription(DiagnosticArray, '/diagnostics', diags.append, 10)
@@ -219,12 +292,24 @@ def test_diagnostics_report_rates_latency_and_stages(ros, pipeline, frames):
                     if int(kv.get('frames_processed', 0)) >= 6:
                         return st, kv
             return None
+
         h.wait(lambda: processed() is not None, 5.0, 'diagnostics with 6 processed frames')
         st, kv = processed()
         assert st.level == DiagnosticStatus.OK and st.hardware_id == 'poseflow_ros'
-        for key in ('input_rate_hz', 'output_rate_hz', 'frames_dropped', 'bad_input_frames', 'latency_ms_mean',
-                    'decode_ms_mean', 'detect_ms_mean', 'crop_ms_mean', 'pose_ms_mean', 'track_ms_mean',
-                    'publish_ms_mean', 'total_ms_mean'):
+        for key in (
+            'input_rate_hz',
+            'output_rate_hz',
+            'frames_dropped',
+            'bad_input_frames',
+            'latency_ms_mean',
+            'decode_ms_mean',
+            'detect_ms_mean',
+            'crop_ms_mean',
+            'pose_ms_mean',
+            'track_ms_mean',
+            'publish_ms_mean',
+            'total_ms_mean',
+        ):
             assert key in kv, key
         assert float(kv['output_rate_hz']) > 0
         assert 0 < float(kv['latency_ms_mean']) < 5000
@@ -248,6 +333,7 @@ def test_startup_missing_model_names_the_fix(tmp_path):
 def test_params_file_documents_every_parameter(ros, pipeline):
     """config/pose_tracking.yaml lists every declared parameter (and nothing unknown)."""
     import yaml
+
     cfg = yaml.safe_load((HERE.parent / 'config' / 'pose_tracking.yaml').read_text())
     documented = set()
 
@@ -257,6 +343,7 @@ def test_params_file_documents_every_parameter(ros, pipeline):
                 walk(v, f'{prefix}{k}.')
             else:
                 documented.add(prefix + k)
+
     walk(cfg['pose_tracker']['ros__parameters'])
     values = {}
 
@@ -266,18 +353,21 @@ def test_params_file_documents_every_parameter(ros, pipeline):
                 walk_values(v, f'{prefix}{k}.')
             else:
                 values[prefix + k] = v
+
     walk_values(cfg['pose_tracker']['ros__parameters'])
     node = PoseTrackerNode(pipeline=pipeline)
     try:
-        for n, v in values.items():   # the file shows the real defaults
+        for n, v in values.items():  # the file shows the real defaults
             assert node.get_parameter(n).value == pytest.approx(v), n
-        builtin = {'use_sim_time', 'start_type_description_service'}   # declared by rclpy itself
-        declared = {n for n in node._parameters if n not in builtin and not n.startswith('qos_overrides')}
+        builtin = {'use_sim_time', 'start_type_description_service'}  # declared by rclpy itself
+        declared = {
+            n for n in node._parameters if n not in builtin and not n.startswith('qos_overrides')
+        }
         for n in declared:
             assert node.describe_parameter(n).description, n
     finally:
         node.destroy_node()
-    assert declared == documented, (declared ^ documented)
+    assert declared == documented, declared ^ documented
 
 
 # ------------------------------------------------------------------ bounded memory (issue #11)
@@ -287,6 +377,7 @@ def test_stats_stay_bounded_over_many_frames():
     import tracemalloc
 
     from poseflow_ros.ros.stats import StageStats, TrackSummary
+
     rng = np.random.default_rng(0)
     st, ts = StageStats(maxlen=2000), TrackSummary(recent=100, id_window=100)
     persons = []
@@ -310,10 +401,13 @@ def test_stats_stay_bounded_over_many_frames():
     before = tracemalloc.take_snapshot()
     for _ in range(5000):
         frame()
-    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, 'filename')
-                if 'stats.py' in s.traceback[0].filename)
+    grown = sum(
+        s.size_diff
+        for s in tracemalloc.take_snapshot().compare_to(before, 'filename')
+        if 'stats.py' in s.traceback[0].filename
+    )
     tracemalloc.stop()
-    assert grown < 64 * 1024, grown          # bytes, after 5000 more frames
+    assert grown < 64 * 1024, grown  # bytes, after 5000 more frames
     assert max(st.sizes().values()) == 2000
     sz = ts.sizes()
     assert sz['recent_ids'] == 100 and sz['seen_ids'] <= 200 and sz['histogram'] <= 7
@@ -329,6 +423,7 @@ def test_stats_stay_bounded_over_many_frames():
 
 def test_track_summary_counts_late_reported_ids_once():
     from poseflow_ros.ros.stats import TrackSummary
+
     ts = TrackSummary()
     for ids in ([], [1, 2], [2, 4], [3, 4], [1, 3, 4], [7]):
         ts.add(ids)
@@ -344,8 +439,20 @@ def test_memory_comes_back_after_large_frames(ros, pipeline):
     h = Harness(pipeline, reliability=None)
 
     def camera(w, hh, n, rate):
-        r = subprocess.run([sys.executable, str(HERE / 'ros_image_publisher_proc.py'), str(w), str(hh), str(n),
-                            str(rate), 'reliable'], capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [
+                sys.executable,
+                str(HERE / 'ros_image_publisher_proc.py'),
+                str(w),
+                str(hh),
+                str(n),
+                str(rate),
+                'reliable',
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
 
     try:
@@ -358,11 +465,15 @@ def test_memory_comes_back_after_large_frames(ros, pipeline):
         big = h.node.stats.counters['processed'] - p0
         peak = rss_mb()
         camera(640, 360, 10, 10)
-        h.wait(lambda: h.node.memory_releases >= 1, 10.0, 'buffers released after the large frames')
+        h.wait(
+            lambda: h.node.memory_releases >= 1, 10.0, 'buffers released after the large frames'
+        )
         time.sleep(0.5)
         after = rss_mb()
-        print(f'RSS baseline {base:.0f} MB, after the large frames {peak:.0f} MB, released {after:.0f} MB '
-              f'({big} large frames processed)')
+        print(
+            f'RSS baseline {base:.0f} MB, after the large frames {peak:.0f} MB, released {after:.0f} MB '
+            f'({big} large frames processed)'
+        )
         assert big >= 4
         assert after - base <= 60, (base, peak, after)
         assert len(json.dumps(h.node.stats_report())) < 20000

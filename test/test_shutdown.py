@@ -1,6 +1,7 @@
 """Start/stop cycles with frames in flight: pose_tracker and video_source end with exit code 0 on SIGINT,
 SIGTERM and a double Ctrl-C, with no traceback, no C++ abort and no publish on an invalid context, and the
 tracker deletes its markers on the way out."""
+
 import signal
 import time
 
@@ -14,7 +15,14 @@ from poseflow_ros.msg import TrackedPoseArray  # noqa: E402
 from ros_harness import node_process  # noqa: E402
 
 CYCLES = 20
-BAD = ('Traceback', 'terminate called', 'RCLError', 'context is invalid', 'Failed to publish', 'Segmentation')
+BAD = (
+    'Traceback',
+    'terminate called',
+    'RCLError',
+    'context is invalid',
+    'Failed to publish',
+    'Segmentation',
+)
 
 
 def _stop(proc, how):
@@ -45,20 +53,27 @@ def test_start_stop_cycles_with_frames_in_flight(walk_video):
             t_end = time.monotonic() + 60
             while len(poses) < n0 + 3 and time.monotonic() < t_end and pt.poll() is None:
                 rclpy.spin_once(rec, timeout_sec=0.05)
-            assert len(poses) >= n0 + 3, f'cycle {i}: no output\n' + (pt.stdout.read() if pt.poll() is not None
-                                                                      else '')
-            rc, out = _stop(pt, how)     # a frame is in flight: the camera publishes at 25 Hz throughout
+            assert len(poses) >= n0 + 3, f'cycle {i}: no output\n' + (
+                pt.stdout.read() if pt.poll() is not None else ''
+            )
+            rc, out = _stop(
+                pt, how
+            )  # a frame is in flight: the camera publishes at 25 Hz throughout
             t_end = time.monotonic() + 2
             while time.monotonic() < t_end:
                 rclpy.spin_once(rec, timeout_sec=0.05)
-            cleared = any(mk.action == Marker.DELETEALL for ma in markers[m0:] for mk in ma.markers)
+            cleared = any(
+                mk.action == Marker.DELETEALL for ma in markers[m0:] for mk in ma.markers
+            )
             results.append((i, how, rc, [b for b in BAD if b in out], cleared))
             assert rc == 0 and not results[-1][3], f'cycle {i} ({how}): rc {rc}\n{out}'
             assert cleared, f'cycle {i} ({how}): no DELETEALL markers on shutdown'
         # the camera: stopped the same ways, also mid-stream
         for how in ways:
             rc, out = _stop(src, how)
-            assert rc == 0 and not [b for b in BAD if b in out], f'video_source ({how}): rc {rc}\n{out}'
+            assert rc == 0 and not [b for b in BAD if b in out], (
+                f'video_source ({how}): rc {rc}\n{out}'
+            )
             src = node_process('video_source_node', f'video_path:={walk_video}', 'loop:=true')
             time.sleep(1.5)
     finally:

@@ -1,5 +1,6 @@
 """Keypoint smoothing: the One Euro filter by hand, and in the tracker (raw values kept, stamps, scale
 invariance, reset on invisible keypoints and after long gaps, live on/off)."""
+
 import math
 
 import numpy as np
@@ -22,8 +23,14 @@ def frame(boxes, poses, scores=None, stamp=None, **kw):
     poses = np.asarray(poses, np.float32).reshape(-1, 17, 2)
     if scores is None:
         scores = np.ones((len(boxes), 17), np.float32)
-    return TrackerInput(boxes, np.full(len(boxes), 0.9, np.float32), poses, np.asarray(scores, np.float32),
-                        stamp=stamp, **kw)
+    return TrackerInput(
+        boxes,
+        np.full(len(boxes), 0.9, np.float32),
+        poses,
+        np.asarray(scores, np.float32),
+        stamp=stamp,
+        **kw,
+    )
 
 
 # ---------------------------------------------------------------- the filter
@@ -32,8 +39,10 @@ def test_alpha_and_one_step_by_hand():
     assert smoothing_alpha(1.0, 0.04) == pytest.approx(1 / (1 + (1 / (2 * math.pi)) / 0.04))
     x_prev, x_hat, dx_hat = np.array([10.0]), np.array([9.0]), np.array([0.5])
     x, dt, scale = np.array([12.0]), 0.04, 100.0
-    out, d = one_euro_step(x, x_prev, x_hat, dx_hat, dt, scale, min_cutoff=2.0, beta=3.0, d_cutoff=1.0)
-    speed = (12 - 10) / dt / scale                            # 0.5 sizes per second
+    out, d = one_euro_step(
+        x, x_prev, x_hat, dx_hat, dt, scale, min_cutoff=2.0, beta=3.0, d_cutoff=1.0
+    )
+    speed = (12 - 10) / dt / scale  # 0.5 sizes per second
     a_d = smoothing_alpha(1.0, dt)
     d_exp = 0.5 + a_d * (speed - 0.5)
     fc = 2.0 + 3.0 * abs(d_exp)
@@ -55,20 +64,20 @@ def test_filter_steadies_noise_and_follows_motion():
     for beta in (2.0, 0.0):
         f = OneEuroFilter(min_cutoff=3.0, beta=beta)
         out = np.array([f(v, ti, scale=100.0) for v, ti in zip(ramp, t)])
-        lag = (ramp[100:] - out[100:]) / 8.0                      # 8 px per frame
+        lag = (ramp[100:] - out[100:]) / 8.0  # 8 px per frame
         a = smoothing_alpha(3.0 + beta * 2.0, 0.04)
         np.testing.assert_allclose(lag, (1 - a) / a, rtol=1e-6)
         lags.append(lag.mean())
-    assert lags[0] < 0.6 < 1.3 < lags[1]                         # the speed term halves the lag
+    assert lags[0] < 0.6 < 1.3 < lags[1]  # the speed term halves the lag
 
 
 def test_filter_resets_invalid_elements_and_rejects_time_going_back():
     f = OneEuroFilter(min_cutoff=1.0, beta=0.0)
     f(np.array([0.0, 0.0]), 0.0)
     out = f(np.array([10.0, 10.0]), 0.04, valid=np.array([True, False]))
-    assert 0 < out[0] < 10 and out[1] == 10.0                  # invalid: raw value, filter restarts
+    assert 0 < out[0] < 10 and out[1] == 10.0  # invalid: raw value, filter restarts
     out = f(np.array([10.0, 20.0]), 0.08)
-    assert out[1] == 20.0                                      # first valid sample after the gap: raw
+    assert out[1] == 20.0  # first valid sample after the gap: raw
     with pytest.raises(ValueError):
         f(np.array([1.0, 1.0]), 0.0)
 
@@ -94,7 +103,7 @@ def test_raw_keypoints_kept_and_smoothed_ones_steadier():
         np.testing.assert_array_equal(o[0].keypoint_scores_raw, o[0].keypoint_scores)
     sm = np.stack([o[0].keypoints for o in outs])
     rw = np.stack(raw)
-    acc = lambda a: np.linalg.norm(a[2:] - 2 * a[1:-1] + a[:-2], axis=-1)[5:].mean()   # noqa: E731
+    acc = lambda a: np.linalg.norm(a[2:] - 2 * a[1:-1] + a[:-2], axis=-1)[5:].mean()  # noqa: E731
     assert acc(sm) < 0.6 * acc(rw)
     off, _ = run_walk(TrackerConfig(n_init=1, smooth_keypoints=False))
     for o, r in zip(off, raw):
@@ -114,10 +123,10 @@ def test_scale_invariance():
 def test_time_from_stamps_with_frame_rate_fallback():
     n = 30
     cfg = TrackerConfig(n_init=1, smoothing_rate=25.0)
-    nominal, _ = run_walk(cfg, n=n)                                   # no stamps: 25 Hz assumed
+    nominal, _ = run_walk(cfg, n=n)  # no stamps: 25 Hz assumed
     stamped, _ = run_walk(cfg, n=n, stamps=np.arange(n) / 25.0)
-    zeros, _ = run_walk(cfg, n=n, stamps=np.zeros(n))                 # stamps that never advance
-    slow, _ = run_walk(cfg, n=n, stamps=np.arange(n) / 5.0)           # same frames, 5 Hz: less smoothing
+    zeros, _ = run_walk(cfg, n=n, stamps=np.zeros(n))  # stamps that never advance
+    slow, _ = run_walk(cfg, n=n, stamps=np.arange(n) / 5.0)  # same frames, 5 Hz: less smoothing
     for a, b, c in zip(nominal, stamped, zeros):
         np.testing.assert_allclose(a[0].keypoints, b[0].keypoints, atol=1e-4)
         np.testing.assert_allclose(a[0].keypoints, c[0].keypoints, atol=1e-4)
@@ -138,7 +147,7 @@ def test_invisible_keypoint_restarts_and_long_gap_resets():
     sc[0, 9] = 0.1
     o = tr.update(frame([box], [pose_in(box)], scores=sc))[0]
     np.testing.assert_allclose(o.keypoints[9], o.keypoints_raw[9])
-    assert not np.allclose(o.keypoints[0], o.keypoints_raw[0])       # the others are still filtered
+    assert not np.allclose(o.keypoints[0], o.keypoints_raw[0])  # the others are still filtered
     box = [144, 100, 204, 280]
     o = tr.update(frame([box], [pose_in(box)]))[0]
     np.testing.assert_allclose(o.keypoints[9], o.keypoints_raw[9])
@@ -165,7 +174,7 @@ def test_smoothing_can_be_switched_live():
     tr.set_config(TrackerConfig(n_init=1))
     box = [136, 100, 196, 280]
     o = tr.update(frame([box], [pose_in(box)]))[0]
-    np.testing.assert_allclose(o.keypoints, o.keypoints_raw)         # restarts from the raw pose
+    np.testing.assert_allclose(o.keypoints, o.keypoints_raw)  # restarts from the raw pose
     box = [140, 100, 200, 280]
     o = tr.update(frame([box], [pose_in(box)]))[0]
     assert not np.allclose(o.keypoints, o.keypoints_raw)

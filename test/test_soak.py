@@ -3,6 +3,7 @@ subscriber over real DDS in three processes, with every kind of fault injected o
 live parameter changes + refused invalid values, 1280x720 frames, lifecycle deactivate/activate, camera restart)
 and a bad frame every 3 s. The node must stay alive with no unhandled error and answer every processed frame.
 The RSS slope is judged only in long runs (too noisy in 60 s): here RSS must just be reported."""
+
 import json
 import subprocess
 import sys
@@ -18,14 +19,30 @@ KINDS = ('second_publisher', 'burst', 'params', 'frame_size', 'lifecycle', 'came
 
 def test_soak_60s(tmp_path, walk_video):
     from poseflow_ros import models
+
     for n in ('rtmdet_nano_person', 'blazepose_full'):
         models.fetch(n)
     out = tmp_path / 'soak'
     # latency goal for 2 busy shared cores (the 30-minute `make soak` keeps the 1 s goal)
-    p = subprocess.run([sys.executable, str(ROOT / 'tools' / 'soak.py'), '--seconds', '60', '--out', str(out),
-                        '--video', str(walk_video), '--latency-goal-ms', '2000'],
-                       check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=420)
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / 'tools' / 'soak.py'),
+            '--seconds',
+            '60',
+            '--out',
+            str(out),
+            '--video',
+            str(walk_video),
+            '--latency-goal-ms',
+            '2000',
+        ],
+        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=420,
+    )
     assert (out / 'summary.json').is_file(), p.stdout[-5000:]
     s = json.loads((out / 'summary.json').read_text())
     log = p.stdout[-4000:]

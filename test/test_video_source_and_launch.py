@@ -1,4 +1,5 @@
 """video_source publishes a real video over DDS (another process); the launch file is well-formed."""
+
 import ast
 import re
 import time
@@ -19,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _source(*params):
-    return node_process('video_source_node', *params, params_file=ROOT / 'config' / 'video_source.yaml')
+    return node_process(
+        'video_source_node', *params, params_file=ROOT / 'config' / 'video_source.yaml'
+    )
 
 
 def test_video_source_publishes_frames_in_order(walk_video):
@@ -28,8 +31,14 @@ def test_video_source_publishes_frames_in_order(walk_video):
     got, gotc = [], []
     node.create_subscription(Image, 'image', got.append, 50)
     node.create_subscription(CompressedImage, 'image/compressed', gotc.append, 50)
-    proc = _source(f'video_path:={walk_video}', 'max_frames:=6', 'wait_for_subscribers:=10.0',
-                   'frame_id:=front_cam', 'encoding:=rgb8', 'publish_compressed:=true')
+    proc = _source(
+        f'video_path:={walk_video}',
+        'max_frames:=6',
+        'wait_for_subscribers:=10.0',
+        'frame_id:=front_cam',
+        'encoding:=rgb8',
+        'publish_compressed:=true',
+    )
     try:
         t_end = time.monotonic() + 30
         while time.monotonic() < t_end and (len(got) < 6 or len(gotc) < 6):
@@ -53,11 +62,11 @@ def test_video_source_publishes_frames_in_order(walk_video):
     stamps = [x.header.stamp.sec + x.header.stamp.nanosec * 1e-9 for x in got]
     gaps = np.diff(stamps)
     assert (gaps > 0).all()
-    assert abs(np.median(gaps) - 1 / 25.0) < 0.015          # the file's 25 fps
+    assert abs(np.median(gaps) - 1 / 25.0) < 0.015  # the file's 25 fps
 
 
 def test_video_source_fails_fast_without_a_file(tmp_path):
-    p = _source()                      # config/video_source.yaml leaves video_path empty
+    p = _source()  # config/video_source.yaml leaves video_path empty
     out, _ = p.communicate(timeout=30)
     assert p.returncode == 2 and 'video_path' in out
     p = _source(f'video_path:={tmp_path / "nope.mp4"}')
@@ -68,21 +77,39 @@ def test_video_source_fails_fast_without_a_file(tmp_path):
 def test_launch_file_declares_arguments_and_real_executables():
     src = (ROOT / 'launch' / 'pose_tracking.launch.py').read_text()
     tree = ast.parse(src)
-    assert any(isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description' for n in tree.body)
+    assert any(
+        isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description'
+        for n in tree.body
+    )
     assert set(re.findall(r"DeclareLaunchArgument\('(\w+)'", src)) == {
-        'namespace', 'image_topic', 'params_file', 'device', 'video_file', 'publish_debug_image', 'autostart', 'rviz',
-        'camera_info_topic', 'use_depth', 'depth_topic'}
+        'namespace',
+        'image_topic',
+        'params_file',
+        'device',
+        'video_file',
+        'publish_debug_image',
+        'autostart',
+        'rviz',
+        'camera_info_topic',
+        'use_depth',
+        'depth_topic',
+    }
     # launch defaults = the node's defaults as documented in config/pose_tracking.yaml
     import yaml
+
     args = dict(re.findall(r"DeclareLaunchArgument\('(\w+)', default_value='([^']*)'", src))
-    node = yaml.safe_load((ROOT / 'config' / 'pose_tracking.yaml').read_text())['pose_tracker']['ros__parameters']
+    node = yaml.safe_load((ROOT / 'config' / 'pose_tracking.yaml').read_text())['pose_tracker'][
+        'ros__parameters'
+    ]
     for name in ('publish_debug_image', 'autostart', 'use_depth'):
         assert args[name] == str(node[name]).lower(), name
     execs = set(re.findall(r"executable='(\w+)'", src)) - {'rviz2'}
     assert execs == {'video_source', 'pose_tracker'}
     cmake = (ROOT / 'CMakeLists.txt').read_text()
     for e in execs:
-        assert re.search(rf'\b{e}:poseflow_ros\.', cmake), f'{e} is not installed by CMakeLists.txt'
+        assert re.search(rf'\b{e}:poseflow_ros\.', cmake), (
+            f'{e} is not installed by CMakeLists.txt'
+        )
     for cfg in re.findall(r"'config', '([\w.]+)'", src):
         assert (ROOT / 'config' / cfg).is_file(), cfg
 
@@ -95,25 +122,41 @@ def test_launch_description_builds_when_launch_is_installed(tmp_path):
 
     import yaml
     from launch import LaunchContext
-    spec = importlib.util.spec_from_file_location('pt_launch', ROOT / 'launch' / 'pose_tracking.launch.py')
+
+    spec = importlib.util.spec_from_file_location(
+        'pt_launch', ROOT / 'launch' / 'pose_tracking.launch.py'
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     ld = mod.generate_launch_description()
     defaults = {a.name: a.default_value[0].text for a in ld.get_launch_arguments()}
-    assert len(defaults) == 11 and defaults['namespace'] == '' and defaults['publish_debug_image'] == 'false'
+    assert (
+        len(defaults) == 11
+        and defaults['namespace'] == ''
+        and defaults['publish_debug_image'] == 'false'
+    )
 
     def nodes(**overrides):
         ctx = LaunchContext()
         ctx.launch_configurations.update({**defaults, **overrides})
         return {n.node_executable: n for n in mod._setup(ctx, ROOT)}
-    assert set(nodes()) == {'pose_tracker'}                        # a camera: no video_source, no rviz
-    assert set(nodes(video_file='/v.mp4', rviz='true')) <= {'video_source', 'pose_tracker', 'rviz2'}
+
+    assert set(nodes()) == {'pose_tracker'}  # a camera: no video_source, no rviz
+    assert set(nodes(video_file='/v.mp4', rviz='true')) <= {
+        'video_source',
+        'pose_tracker',
+        'rviz2',
+    }
     assert 'video_source' in nodes(video_file='/v.mp4')
     # a namespaced node gets the params file's pose_tracker: section under its full name
     p = tmp_path / 'p.yaml'
-    p.write_text('pose_tracker:\n  ros__parameters:\n    marker_depth: 3.0\n/**:\n  ros__parameters: {}\n')
+    p.write_text(
+        'pose_tracker:\n  ros__parameters:\n    marker_depth: 3.0\n/**:\n  ros__parameters: {}\n'
+    )
     assert mod._params_file_for(str(p), 'pose_tracker', '/pose_tracker') == str(p)
     q = mod._params_file_for(str(p), 'pose_tracker', '/robot1/pose_tracker')
     assert yaml.safe_load(Path(q).read_text()) == {
-        '/robot1/pose_tracker': {'ros__parameters': {'marker_depth': 3.0}}, '/**': {'ros__parameters': {}}}
+        '/robot1/pose_tracker': {'ros__parameters': {'marker_depth': 3.0}},
+        '/**': {'ros__parameters': {}},
+    }
     Path(q).unlink()

@@ -10,6 +10,7 @@ not included (features, when enabled, are given as fixed random unit vectors plu
 
     .venv/bin/python tools/bench_association.py [--frames 400] [--features 0|128|1280] [--pose]
 """
+
 import argparse
 import time
 
@@ -45,17 +46,20 @@ def scene(n_people: int, n_frames: int, dim: int, pose: bool, seed: int = 0):
             f = emb[keep] + rng.normal(0, 0.3 / np.sqrt(dim), (keep.sum(), dim))
             kw['features'] = (f / np.linalg.norm(f, axis=1, keepdims=True)).astype(np.float32)
         if pose:
-            kw['keypoints'] = (b[:, None, :2] + template[None] * (b[:, None, 2:] - b[:, None, :2])
-                               ).astype(np.float32)
+            kw['keypoints'] = (
+                b[:, None, :2] + template[None] * (b[:, None, 2:] - b[:, None, :2])
+            ).astype(np.float32)
             kw['keypoint_scores'] = np.full((len(b), 17), 0.9, np.float32)
-        frames.append(TrackerInput(b, s, image_size=(int(W), int(H)), stamp=len(frames) / 30.0, **kw))
+        frames.append(
+            TrackerInput(b, s, image_size=(int(W), int(H)), stamp=len(frames) / 30.0, **kw)
+        )
     return frames
 
 
 def bench(n_people: int, n_frames: int, dim: int, pose: bool, **cfg) -> float:
     frames = scene(n_people, n_frames, dim, pose)
     tr = Tracker(TrackerConfig(**cfg))
-    for f in frames[:30]:         # warm-up, tracks confirmed
+    for f in frames[:30]:  # warm-up, tracks confirmed
         tr.update(f)
     t, ta = [], []
     for f in frames[30:]:
@@ -67,9 +71,13 @@ def bench(n_people: int, n_frames: int, dim: int, pose: bool, **cfg) -> float:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument('--frames', type=int, default=400)
-    ap.add_argument('--features', type=int, default=None, help='feature dim (default: run 0, 128, 1280)')
+    ap.add_argument(
+        '--features', type=int, default=None, help='feature dim (default: run 0, 128, 1280)'
+    )
     ap.add_argument('--pose', action='store_true', help='also give keypoints (only this setting)')
     a = ap.parse_args()
     dims = [a.features] if a.features is not None else [0, 128, 1280]
@@ -78,9 +86,11 @@ def main():
         for pose in poses:
             for n in (10, 50):
                 amed, amean, umed, live = bench(n, a.frames, dim, pose)
-                print(f'{n:3d} tracks  features={dim:<5d} pose={str(pose):5s}  association: median {amed:.3f} '
-                      f'mean {amean:.3f} ms/frame | whole update(): median {umed:.3f} ms/frame  '
-                      f'({live} live tracks)')
+                print(
+                    f'{n:3d} tracks  features={dim:<5d} pose={str(pose):5s}  association: median {amed:.3f} '
+                    f'mean {amean:.3f} ms/frame | whole update(): median {umed:.3f} ms/frame  '
+                    f'({live} live tracks)'
+                )
 
 
 if __name__ == '__main__':

@@ -31,6 +31,7 @@ Writes out/bench/delivery.json (after every case) and prints a table.
     .venv/bin/python tools/bench_delivery.py --node --configs default,sub
     .venv/bin/python tools/bench_delivery.py --configs default --sub-env FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PROFILE = REPO / 'config' / 'fastdds_large_images.xml'
 TOPIC = '/image'
-STRIP_ENV = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE',
-             'RMW_FASTRTPS_USE_QOS_FROM_XML', 'FASTDDS_BUILTIN_TRANSPORTS')
+STRIP_ENV = (
+    'FASTDDS_DEFAULT_PROFILES_FILE',
+    'FASTRTPS_DEFAULT_PROFILES_FILE',
+    'RMW_FASTRTPS_USE_QOS_FROM_XML',
+    'FASTDDS_BUILTIN_TRANSPORTS',
+)
 
 
 def log(*a):
@@ -59,6 +64,7 @@ def log(*a):
 def _qos(reliability: str, depth: int):
     """The sensor-data style QoS the node itself uses (keep-last, volatile)."""
     from poseflow_ros.ros.params import make_qos
+
     return make_qos(reliability, depth)
 
 
@@ -68,6 +74,7 @@ def role_pub(a) -> int:
 
     import rclpy
     from sensor_msgs.msg import Image
+
     w, h = (int(v) for v in a.size.split('x'))
     rclpy.init()
     node = rclpy.create_node('bench_delivery_pub')
@@ -102,9 +109,19 @@ def role_pub(a) -> int:
         msg.header.stamp = node.get_clock().now().to_msg()
         pub.publish(msg)
     elapsed = time.monotonic() - start
-    time.sleep(0.5)    # let a reliable writer finish repairs before the process goes away
-    print(json.dumps({'published': n, 'elapsed_s': round(elapsed, 3), 'late': late,
-                      'depth': depth, 'bytes': w * h * 3}), flush=True)
+    time.sleep(0.5)  # let a reliable writer finish repairs before the process goes away
+    print(
+        json.dumps(
+            {
+                'published': n,
+                'elapsed_s': round(elapsed, 3),
+                'late': late,
+                'depth': depth,
+                'bytes': w * h * 3,
+            }
+        ),
+        flush=True,
+    )
     node.destroy_node()
     rclpy.try_shutdown()
     return 0
@@ -116,18 +133,23 @@ def role_sub(a) -> int:
     from rclpy.executors import ExternalShutdownException
     from rclpy.qos import ReliabilityPolicy
     from sensor_msgs.msg import Image
+
     rclpy.init()
     node = rclpy.create_node('bench_delivery_sub')
     rel = a.sub_qos
-    if rel == 'auto':   # what the publishers offer: reliable if all are, else best effort
+    if rel == 'auto':  # what the publishers offer: reliable if all are, else best effort
         t0 = time.monotonic()
         infos = []
         while not infos and time.monotonic() - t0 < a.match_timeout:
             infos = node.get_publishers_info_by_topic(TOPIC)
             if not infos:
                 time.sleep(0.05)
-        rel = 'reliable' if infos and all(
-            i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos) else 'best_effort'
+        rel = (
+            'reliable'
+            if infos
+            and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
+            else 'best_effort'
+        )
     got = {'received': 0, 'bad': 0, 'ids': set()}
     expect = a.bytes
 
@@ -142,8 +164,16 @@ def role_sub(a) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    Path(a.result).write_text(json.dumps({'received': got['received'], 'distinct': len(got['ids']),
-                                          'bad_size': got['bad'], 'sub_reliability': rel}))
+    Path(a.result).write_text(
+        json.dumps(
+            {
+                'received': got['received'],
+                'distinct': len(got['ids']),
+                'bad_size': got['bad'],
+                'sub_reliability': rel,
+            }
+        )
+    )
     node.destroy_node()
     rclpy.try_shutdown()
     return 0
@@ -153,25 +183,33 @@ def role_sub(a) -> int:
 def udp_rcvbuf_errors() -> int:
     """Host-wide (network namespace) count of UDP datagrams dropped because a socket buffer was full."""
     try:
-        lines = [ln.split() for ln in Path('/proc/net/snmp').read_text().splitlines() if ln.startswith('Udp:')]
+        lines = [
+            ln.split()
+            for ln in Path('/proc/net/snmp').read_text().splitlines()
+            if ln.startswith('Udp:')
+        ]
         return int(lines[1][lines[0].index('RcvbufErrors')])
-    except Exception:                                   # noqa: BLE001 - diagnostics only
+    except Exception:  # noqa: BLE001 - diagnostics only
         return -1
 
 
 def sysctl(name: str):
     try:
         return int(Path('/proc/sys/' + name.replace('.', '/')).read_text())
-    except Exception:                                   # noqa: BLE001
+    except Exception:  # noqa: BLE001
         return None
 
 
-NO_PROFILE_XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<dds xmlns="http://www.eprosima.com"><profiles>'
-                  '<participant profile_name="bench_delivery_not_default"><rtps/></participant>'
-                  '</profiles></dds>\n')
+NO_PROFILE_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<dds xmlns="http://www.eprosima.com"><profiles>'
+    '<participant profile_name="bench_delivery_not_default"><rtps/></participant>'
+    '</profiles></dds>\n'
+)
 
 
-def side_env(base: dict, profile: str | None, extra: list[str], no_profile: str | None = None) -> dict:
+def side_env(
+    base: dict, profile: str | None, extra: list[str], no_profile: str | None = None
+) -> dict:
     env = dict(base)
     if profile:
         env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
@@ -206,7 +244,9 @@ def run_case(a, base_env: dict, config: str, size: str, pub_rel: str, tmp: Path,
     sub_prof = prof if config in ('sub', 'both') else None
     pub_prof = prof if config in ('pub', 'both') else None
     no_profile = None
-    if a.node and config != 'shipped':         # shipped: the node's own default (it loads the profile itself)
+    if (
+        a.node and config != 'shipped'
+    ):  # shipped: the node's own default (it loads the profile itself)
         no_profile = str(tmp / 'no_profile.xml')
         Path(no_profile).write_text(NO_PROFILE_XML)
     sub_env = side_env(base_env, sub_prof, a.sub_env, no_profile)
@@ -215,20 +255,51 @@ def run_case(a, base_env: dict, config: str, size: str, pub_rel: str, tmp: Path,
     result = tmp / f'sub{idx}.json'
     sub_log = open(tmp / f'sub{idx}.log', 'w')
     if a.node:
-        cmd = [sys.executable, '-m', 'poseflow_ros.ros.pose_tracker_node', '--ros-args',
-               '-p', f'stats_file:={result}', '-p', 'device:=cpu']
+        cmd = [
+            sys.executable,
+            '-m',
+            'poseflow_ros.ros.pose_tracker_node',
+            '--ros-args',
+            '-p',
+            f'stats_file:={result}',
+            '-p',
+            'device:=cpu',
+        ]
     else:
-        cmd = me + ['--role', 'sub', '--sub-qos', a.sub_qos, '--result', str(result),
-                    '--bytes', str(w * h * 3), '--match-timeout', str(a.match_timeout)]
+        cmd = me + [
+            '--role',
+            'sub',
+            '--sub-qos',
+            a.sub_qos,
+            '--result',
+            str(result),
+            '--bytes',
+            str(w * h * 3),
+            '--match-timeout',
+            str(a.match_timeout),
+        ]
     rcv0 = udp_rcvbuf_errors()
     sub = subprocess.Popen(cmd, env=sub_env, cwd=REPO, stdout=sub_log, stderr=subprocess.STDOUT)
     time.sleep(0.5)
-    pcmd = me + ['--role', 'pub', '--size', size, '--pub-reliability', pub_rel, '--rate', str(a.rate),
-                 '--seconds', str(a.seconds), '--match-timeout', str(a.match_timeout)]
+    pcmd = me + [
+        '--role',
+        'pub',
+        '--size',
+        size,
+        '--pub-reliability',
+        pub_rel,
+        '--rate',
+        str(a.rate),
+        '--seconds',
+        str(a.seconds),
+        '--match-timeout',
+        str(a.match_timeout),
+    ]
     if a.pub_depth:
         pcmd += ['--pub-depth', str(a.pub_depth)]
-    pub = subprocess.Popen(pcmd, env=pub_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+    pub = subprocess.Popen(
+        pcmd, env=pub_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         pout, perr = pub.communicate(timeout=a.match_timeout + a.seconds * 3 + 30)
     except subprocess.TimeoutExpired:
@@ -243,30 +314,45 @@ def run_case(a, base_env: dict, config: str, size: str, pub_rel: str, tmp: Path,
         if line.startswith('{'):
             pres = json.loads(line)
             break
-    row = {'config': config, 'size': size, 'pub_reliability': pub_rel,
-           'subscriber': 'node' if a.node else 'bench', 'sub_qos': 'node default' if a.node else a.sub_qos,
-           'sub_profile': sub_prof, 'pub_profile': pub_prof,
-           'sub_env': a.sub_env, 'pub_env': a.pub_env,
-           'published': pres.get('published', 0), 'received': None,
-           'udp_rcvbuf_errors': (rcv1 - rcv0) if rcv0 >= 0 else None}
+    row = {
+        'config': config,
+        'size': size,
+        'pub_reliability': pub_rel,
+        'subscriber': 'node' if a.node else 'bench',
+        'sub_qos': 'node default' if a.node else a.sub_qos,
+        'sub_profile': sub_prof,
+        'pub_profile': pub_prof,
+        'sub_env': a.sub_env,
+        'pub_env': a.pub_env,
+        'published': pres.get('published', 0),
+        'received': None,
+        'udp_rcvbuf_errors': (rcv1 - rcv0) if rcv0 >= 0 else None,
+    }
     if pres.get('error') or pub.returncode:
         row['error'] = pres.get('error') or f'publisher rc={pub.returncode}: {(perr or "")[-500:]}'
     try:
         res = json.loads(result.read_text())
         if a.node:
-            row['received'] = int(res['counters'].get('received', 0))   # absent when nothing came
+            row['received'] = int(res['counters'].get('received', 0))  # absent when nothing came
             row['node_counters'] = res['counters']
             if res.get('subscription_reliability'):
                 row['sub_reliability'] = res['subscription_reliability']
         else:
-            row.update(received=res['received'], distinct=res['distinct'], bad_size=res['bad_size'],
-                       sub_reliability=res['sub_reliability'])
-    except Exception as e:                              # noqa: BLE001
-        row['error'] = (row.get('error', '') + f' subscriber result missing ({e}); see '
-                        f'{tmp / f"sub{idx}.log"}').strip()
+            row.update(
+                received=res['received'],
+                distinct=res['distinct'],
+                bad_size=res['bad_size'],
+                sub_reliability=res['sub_reliability'],
+            )
+    except Exception as e:  # noqa: BLE001
+        row['error'] = (
+            row.get('error', '') + f' subscriber result missing ({e}); see {tmp / f"sub{idx}.log"}'
+        ).strip()
         row['sub_log_tail'] = (tmp / f'sub{idx}.log').read_text()[-1500:]
     pubd = row['published'] or 0
-    row['ratio'] = round(row['received'] / pubd, 4) if pubd and row['received'] is not None else None
+    row['ratio'] = (
+        round(row['received'] / pubd, 4) if pubd and row['received'] is not None else None
+    )
     return row
 
 
@@ -278,34 +364,68 @@ def print_table(rows: list[dict]):
         sub = f"{r['subscriber']}:{r.get('sub_reliability') or r['sub_qos']}"
         rp = f"{r['received'] if r['received'] is not None else '-'}/{r['published']}"
         pct = f"{100 * r['ratio']:.1f}" if r['ratio'] is not None else '-'
-        log(f"{r['config']:7} {r['size']:9} {r['pub_reliability']:12} {sub:22} {rp:>11} {pct:>7} "
+        log(
+            f"{r['config']:7} {r['size']:9} {r['pub_reliability']:12} {sub:22} {rp:>11} {pct:>7} "
             f"{r['udp_rcvbuf_errors'] if r['udp_rcvbuf_errors'] is not None else '-':>8}"
-            + (f"  ERROR: {r['error'][:120]}" if r.get('error') else ''))
+            + (f"  ERROR: {r['error'][:120]}" if r.get('error') else '')
+        )
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--seconds', type=float, default=10.0, help='publishing time per case (default 10)')
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        '--seconds', type=float, default=10.0, help='publishing time per case (default 10)'
+    )
     ap.add_argument('--rate', type=float, default=25.0, help='publish rate in Hz (default 25)')
     ap.add_argument('--sizes', default='640x480,1280x720')
     ap.add_argument('--pub-reliabilities', default='reliable,best_effort')
-    ap.add_argument('--pub-depth', type=int, default=0,
-                    help='publisher KEEP_LAST depth (default: 10 if reliable, 5 if best effort)')
-    ap.add_argument('--sub-qos', choices=('best_effort', 'reliable', 'auto'), default='best_effort',
-                    help='reliability of our subscriber (KEEP_LAST 1, VOLATILE); auto = what the '
-                         'publishers offer. Ignored with --node.')
+    ap.add_argument(
+        '--pub-depth',
+        type=int,
+        default=0,
+        help='publisher KEEP_LAST depth (default: 10 if reliable, 5 if best effort)',
+    )
+    ap.add_argument(
+        '--sub-qos',
+        choices=('best_effort', 'reliable', 'auto'),
+        default='best_effort',
+        help='reliability of our subscriber (KEEP_LAST 1, VOLATILE); auto = what the '
+        'publishers offer. Ignored with --node.',
+    )
     ap.add_argument('--node', action='store_true', help='subscriber = the real pose_tracker node')
-    ap.add_argument('--configs', default='default,sub',
-                    help='comma list of default|sub|pub|both: which side gets FASTDDS_DEFAULT_PROFILES_FILE; '
-                         "with --node also 'shipped': the environment untouched (what a user gets)")
+    ap.add_argument(
+        '--configs',
+        default='default,sub',
+        help='comma list of default|sub|pub|both: which side gets FASTDDS_DEFAULT_PROFILES_FILE; '
+        "with --node also 'shipped': the environment untouched (what a user gets)",
+    )
     ap.add_argument('--profile', default=str(DEFAULT_PROFILE), help='Fast DDS XML profile file')
-    ap.add_argument('--sub-env', action='append', default=[], metavar='K=V', help='extra env for the subscriber')
-    ap.add_argument('--pub-env', action='append', default=[], metavar='K=V', help='extra env for the publisher')
-    ap.add_argument('--domain', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', '201') or 201))
-    ap.add_argument('--drain', type=float, default=1.0, help='seconds between publisher exit and SIGINT to the sub')
+    ap.add_argument(
+        '--sub-env',
+        action='append',
+        default=[],
+        metavar='K=V',
+        help='extra env for the subscriber',
+    )
+    ap.add_argument(
+        '--pub-env', action='append', default=[], metavar='K=V', help='extra env for the publisher'
+    )
+    ap.add_argument(
+        '--domain', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', '201') or 201)
+    )
+    ap.add_argument(
+        '--drain',
+        type=float,
+        default=1.0,
+        help='seconds between publisher exit and SIGINT to the sub',
+    )
     ap.add_argument('--match-timeout', type=float, default=120.0)
     ap.add_argument('--out', default=str(REPO / 'out' / 'bench' / 'delivery.json'))
-    ap.add_argument('--log-dir', help='keep the subscriber logs / results here (default: a temp dir)')
+    ap.add_argument(
+        '--log-dir', help='keep the subscriber logs / results here (default: a temp dir)'
+    )
     # internal
     ap.add_argument('--role', choices=('pub', 'sub'), help=argparse.SUPPRESS)
     ap.add_argument('--size', help=argparse.SUPPRESS)
@@ -329,39 +449,65 @@ def main() -> int:
     base['ROS_DOMAIN_ID'] = str(a.domain)
     base.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
     base['PYTHONUNBUFFERED'] = '1'
-    info = {'host': platform.node(), 'python': platform.python_version(), 'cpus': os.cpu_count(),
-            'rmem_max': sysctl('net.core.rmem_max'), 'rmem_default': sysctl('net.core.rmem_default'),
-            'wmem_max': sysctl('net.core.wmem_max'),
-            'ROS_AUTOMATIC_DISCOVERY_RANGE': base['ROS_AUTOMATIC_DISCOVERY_RANGE'],
-            'ROS_DOMAIN_ID': a.domain, 'RMW_IMPLEMENTATION': base['RMW_IMPLEMENTATION'],
-            'seconds': a.seconds, 'rate_hz': a.rate, 'profile': str(Path(a.profile).resolve()),
-            'argv': sys.argv[1:]}
+    info = {
+        'host': platform.node(),
+        'python': platform.python_version(),
+        'cpus': os.cpu_count(),
+        'rmem_max': sysctl('net.core.rmem_max'),
+        'rmem_default': sysctl('net.core.rmem_default'),
+        'wmem_max': sysctl('net.core.wmem_max'),
+        'ROS_AUTOMATIC_DISCOVERY_RANGE': base['ROS_AUTOMATIC_DISCOVERY_RANGE'],
+        'ROS_DOMAIN_ID': a.domain,
+        'RMW_IMPLEMENTATION': base['RMW_IMPLEMENTATION'],
+        'seconds': a.seconds,
+        'rate_hz': a.rate,
+        'profile': str(Path(a.profile).resolve()),
+        'argv': sys.argv[1:],
+    }
     try:
         from importlib.metadata import version
-        info['versions'] = {p: version(p) for p in ('ros-rclpy', 'ros-rmw-fastrtps-cpp', 'ros-fastdds')}
-    except Exception:                                   # noqa: BLE001
+
+        info['versions'] = {
+            p: version(p) for p in ('ros-rclpy', 'ros-rmw-fastrtps-cpp', 'ros-fastdds')
+        }
+    except Exception:  # noqa: BLE001
         pass
-    log(f"[bench_delivery] {info['ROS_AUTOMATIC_DISCOVERY_RANGE']} domain {a.domain}, rmem_max "
+    log(
+        f"[bench_delivery] {info['ROS_AUTOMATIC_DISCOVERY_RANGE']} domain {a.domain}, rmem_max "
         f"{info['rmem_max']}, rmem_default {info['rmem_default']}, {a.seconds:g} s at {a.rate:g} Hz per case, "
-        f"subscriber {'node' if a.node else a.sub_qos}")
+        f"subscriber {'node' if a.node else a.sub_qos}"
+    )
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
-    cases = [(c, s, r) for c in configs for s in a.sizes.split(',') for r in a.pub_reliabilities.split(',')]
+    cases = [
+        (c, s, r)
+        for c in configs
+        for s in a.sizes.split(',')
+        for r in a.pub_reliabilities.split(',')
+    ]
     with tempfile.TemporaryDirectory(prefix='bench_delivery_') as tmp:
         if a.log_dir:
             tmp = a.log_dir
             Path(tmp).mkdir(parents=True, exist_ok=True)
         for i, (c, s, r) in enumerate(cases):
-            log(f'[bench_delivery] case {i + 1}/{len(cases)}: config={c} size={s} publisher={r} ...')
+            log(
+                f'[bench_delivery] case {i + 1}/{len(cases)}: config={c} size={s} publisher={r} ...'
+            )
             t0 = time.monotonic()
             row = run_case(a, base, c, s, r, Path(tmp), i)
             row['wall_s'] = round(time.monotonic() - t0, 1)
             rows.append(row)
-            log(f"    received {row['received']} / published {row['published']}"
+            log(
+                f"    received {row['received']} / published {row['published']}"
                 + (f" ({100 * row['ratio']:.1f} %)" if row['ratio'] is not None else '')
-                + (f"  udp rcvbuf drops {row['udp_rcvbuf_errors']}" if row['udp_rcvbuf_errors'] else '')
-                + (f"  ERROR {row['error']}" if row.get('error') else ''))
+                + (
+                    f"  udp rcvbuf drops {row['udp_rcvbuf_errors']}"
+                    if row['udp_rcvbuf_errors']
+                    else ''
+                )
+                + (f"  ERROR {row['error']}" if row.get('error') else '')
+            )
             out.write_text(json.dumps({'info': info, 'results': rows}, indent=1))
     log('')
     print_table(rows)

@@ -13,6 +13,7 @@ building the cache; CPU, 2 cores shared with other jobs: noisy).
 
     .venv/bin/python tools/bench_id_churn.py [--out out/bench]
 """
+
 import argparse
 import json
 import sys
@@ -28,10 +29,18 @@ from poseflow_ros.types import TrackerInput
 VIDEOS = ('walk.small.mp4', 'people.small.mp4')
 EMBEDDERS = ('none', 'color', 'mobilenet')
 CACHE_VERSION = 1
-DET_THRESHOLD = 0.25            # PipelineConfig default
+DET_THRESHOLD = 0.25  # PipelineConfig default
 # The defaults before issue #3 (DeepSORT Kalman noise, n_init 3, no coasting, raw boxes)
-PREVIOUS = dict(n_init=3, std_weight_position=1 / 20, std_weight_velocity=1 / 160, std_weight_measurement=1 / 20,
-                lost_noise_scale=1.0, freeze_lost_size=False, coast_frames=0, output_filtered_box=False)
+PREVIOUS = dict(
+    n_init=3,
+    std_weight_position=1 / 20,
+    std_weight_velocity=1 / 160,
+    std_weight_measurement=1 / 20,
+    lost_noise_scale=1.0,
+    freeze_lost_size=False,
+    coast_frames=0,
+    output_filtered_box=False,
+)
 
 
 def build_cache(video: Path, path: Path) -> dict:
@@ -40,7 +49,10 @@ def build_cache(video: Path, path: Path) -> dict:
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from poseflow_ros.track.embed import make_embedder
     from poseflow_ros.video import VideoReader
-    pipe = PosePipeline.from_config(PipelineConfig(device='cpu', detector_score_threshold=DET_THRESHOLD))
+
+    pipe = PosePipeline.from_config(
+        PipelineConfig(device='cpu', detector_score_threshold=DET_THRESHOLD)
+    )
     embs = {'color': make_embedder('color'), 'mobilenet': make_embedder('mobilenet', device='cpu')}
     rd = VideoReader(video)
     pipe.warmup((rd.height, rd.width))
@@ -64,8 +76,11 @@ def build_cache(video: Path, path: Path) -> dict:
         cols['kp_scores'].append(poses.scores if k else np.zeros((0, 17), np.float32))
         for name, e in embs.items():
             t3 = time.perf_counter()
-            f = (e.embed(img, dets.boxes, cols['kps'][-1], cols['kp_scores'][-1]) if k
-                 else np.zeros((0, e.dim), np.float32))
+            f = (
+                e.embed(img, dets.boxes, cols['kps'][-1], cols['kp_scores'][-1])
+                if k
+                else np.zeros((0, e.dim), np.float32)
+            )
             ms[name] += (time.perf_counter() - t3) * 1e3
             cols[name].append(np.asarray(f, np.float32).reshape(k, -1))
         n += 1
@@ -73,8 +88,15 @@ def build_cache(video: Path, path: Path) -> dict:
             print(f'[churn] {video.name}: {n} frames, {time.time() - t_start:.0f} s', flush=True)
     rd.close()
     out = {k: np.concatenate(v) for k, v in cols.items()}
-    meta = {'version': CACHE_VERSION, 'video': str(video), 'size': video.stat().st_size, 'frames': n,
-            'fps': rd.fps, 'det_threshold': DET_THRESHOLD, 'ms_per_frame': {k: v / max(1, n) for k, v in ms.items()}}
+    meta = {
+        'version': CACHE_VERSION,
+        'video': str(video),
+        'size': video.stat().st_size,
+        'frames': n,
+        'fps': rd.fps,
+        'det_threshold': DET_THRESHOLD,
+        'ms_per_frame': {k: v / max(1, n) for k, v in ms.items()},
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, meta=json.dumps(meta), **out)
     return load_cache(path)
@@ -90,16 +112,23 @@ def get_cache(video: Path, out: Path) -> dict:
     if path.exists():
         c = load_cache(path)
         m = c['meta']
-        if m.get('version') == CACHE_VERSION and m.get('size') == video.stat().st_size \
-                and m.get('det_threshold') == DET_THRESHOLD:
+        if (
+            m.get('version') == CACHE_VERSION
+            and m.get('size') == video.stat().st_size
+            and m.get('det_threshold') == DET_THRESHOLD
+        ):
             return c
-    print(f'[churn] computing detections, poses and embeddings for {video.name} (once; cached in {path})', flush=True)
+    print(
+        f'[churn] computing detections, poses and embeddings for {video.name} (once; cached in {path})',
+        flush=True,
+    )
     return build_cache(video, path)
 
 
 def video_size(path) -> tuple:
     """(width, height) of a video file (the cache predates storing it)."""
     import cv2
+
     cap = cv2.VideoCapture(str(path))
     size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     cap.release()
@@ -108,7 +137,7 @@ def video_size(path) -> tuple:
 
 def churn(c: dict, embedder: str, cfg: TrackerConfig) -> dict:
     n, fps = c['meta']['frames'], c['meta']['fps']
-    size = video_size(c['meta']['video'])          # the tracker's image-border rules need it
+    size = video_size(c['meta']['video'])  # the tracker's image-border rules need it
     fr = c['frame']
     starts = np.searchsorted(fr, np.arange(n + 1))
     tr = Tracker(cfg)
@@ -117,8 +146,15 @@ def churn(c: dict, embedder: str, cfg: TrackerConfig) -> dict:
     for i in range(n):
         s = slice(starts[i], starts[i + 1])
         feats = c[embedder][s] if embedder != 'none' else None
-        inp = TrackerInput(c['boxes'][s], c['scores'][s], c['kps'][s], c['kp_scores'][s], feats,
-                           image_size=size, stamp=i / fps)
+        inp = TrackerInput(
+            c['boxes'][s],
+            c['scores'][s],
+            c['kps'][s],
+            c['kp_scores'][s],
+            feats,
+            image_size=size,
+            stamp=i / fps,
+        )
         t0 = time.perf_counter()
         outs = tr.update(inp)
         t_total += time.perf_counter() - t0
@@ -126,9 +162,13 @@ def churn(c: dict, embedder: str, cfg: TrackerConfig) -> dict:
             seen[o.track_id] = seen.get(o.track_id, 0) + 1
     frames = np.array(list(seen.values()))
     minutes = n / fps / 60.0
-    return {'distinct_ids': len(seen), 'short_tracks_lt_1s': int((frames < fps).sum()) if len(frames) else 0,
-            'id_births_per_min': len(seen) / minutes, 'track_ms_per_frame': 1e3 * t_total / max(1, n),
-            'embed_ms_per_frame': c['meta']['ms_per_frame'].get(embedder, 0.0)}
+    return {
+        'distinct_ids': len(seen),
+        'short_tracks_lt_1s': int((frames < fps).sum()) if len(frames) else 0,
+        'id_births_per_min': len(seen) / minutes,
+        'track_ms_per_frame': 1e3 * t_total / max(1, n),
+        'embed_ms_per_frame': c['meta']['ms_per_frame'].get(embedder, 0.0),
+    }
 
 
 def run(out: Path) -> dict:
@@ -144,24 +184,38 @@ def run(out: Path) -> dict:
         for cname, cfg in (('default', TrackerConfig()), ('previous', TrackerConfig(**PREVIOUS))):
             for e in EMBEDDERS:
                 r = churn(c, e, cfg)
-                res['runs'].append({'video': v, 'config': cname, 'embedder': e, 'frames': c['meta']['frames'],
-                                    'fps': c['meta']['fps'], **r})
+                res['runs'].append(
+                    {
+                        'video': v,
+                        'config': cname,
+                        'embedder': e,
+                        'frames': c['meta']['frames'],
+                        'fps': c['meta']['fps'],
+                        **r,
+                    }
+                )
     print_table(res['runs'])
     return res
 
 
 def print_table(runs):
-    hdr = (f"{'video':17s} {'config':9s} {'embedder':10s} {'ids':>4s} {'<1s':>4s} {'births/min':>10s} "
-           f"{'embed ms/f':>10s} {'track ms/f':>10s}")
+    hdr = (
+        f"{'video':17s} {'config':9s} {'embedder':10s} {'ids':>4s} {'<1s':>4s} {'births/min':>10s} "
+        f"{'embed ms/f':>10s} {'track ms/f':>10s}"
+    )
     print(hdr)
     print('-' * len(hdr))
     for r in runs:
-        print(f"{r['video']:17s} {r['config']:9s} {r['embedder']:10s} {r['distinct_ids']:4d} "
-              f"{r['short_tracks_lt_1s']:4d} {r['id_births_per_min']:10.1f} {r['embed_ms_per_frame']:10.1f} {r['track_ms_per_frame']:10.2f}")
+        print(
+            f"{r['video']:17s} {r['config']:9s} {r['embedder']:10s} {r['distinct_ids']:4d} "
+            f"{r['short_tracks_lt_1s']:4d} {r['id_births_per_min']:10.1f} {r['embed_ms_per_frame']:10.1f} {r['track_ms_per_frame']:10.2f}"
+        )
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument('--out', default=str(Path(__file__).resolve().parent.parent / 'out' / 'bench'))
     a = ap.parse_args()
     res = run(Path(a.out))

@@ -12,6 +12,7 @@ in a grid, so each frame holds exactly N real persons.
 MMPose backends use the configs shipped in the mmpose wheel with random weights saved to a temp
 file (speed does not depend on the weight values).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poseflow_ros.paths import REPO_ROOT, shared_dir  # noqa: E402
 
-BUDGET_S = 10.0      # seconds of timed calls per measurement at most (see time_calls)
+BUDGET_S = 10.0  # seconds of timed calls per measurement at most (see time_calls)
 
 MMPOSE_CONFIGS = {
     'rtmpose-t': 'rtmpose-t_8xb256-420e_coco-256x192',
@@ -43,20 +44,29 @@ DEFAULT_CUDA_VARIANTS = ('graphs', 'eager', 'graphs-fp16')
 # the video runs: (config name, overlap, detection_interval, num_threads); 'sequential' is one stage after
 # another on every frame with the defaults, the reference of the agreement columns. threads1: one CPU
 # thread per model (num_threads 1), so that the two overlapped stages do not compete for the same cores.
-VIDEO_OPTION_SETS = (('sequential', False, 1, 0), ('overlap', True, 1, 0), ('overlap+threads1', True, 1, 1),
-                     ('interval3', False, 3, 0), ('overlap+interval3', True, 3, 0),
-                     ('overlap+threads1+interval3', True, 3, 1), ('overlap+threads1+interval5', True, 5, 1))
+VIDEO_OPTION_SETS = (
+    ('sequential', False, 1, 0),
+    ('overlap', True, 1, 0),
+    ('overlap+threads1', True, 1, 1),
+    ('interval3', False, 3, 0),
+    ('overlap+interval3', True, 3, 0),
+    ('overlap+threads1+interval3', True, 3, 1),
+    ('overlap+threads1+interval5', True, 5, 1),
+)
 
 
 def make_bench_detector(device, runtime, graphs):
     """The person detector for a device, picked as the pipeline picks it (``detector_runtime``); onnxruntime
     on CUDA without its CUDA provider falls back to the CPU here instead of failing."""
     from poseflow_ros.detect import detector_for_runtime, make_detector
+
     if detector_for_runtime(runtime, device) == 'rtmdet_torch':
-        return make_detector('rtmdet_torch', device=device, score_threshold=0.25, cuda_graph=graphs)
+        return make_detector(
+            'rtmdet_torch', device=device, score_threshold=0.25, cuda_graph=graphs
+        )
     try:
         return make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
-    except RuntimeError as e:           # onnxruntime without its CUDA provider: detector on the CPU
+    except RuntimeError as e:  # onnxruntime without its CUDA provider: detector on the CPU
         print(f'{e}: detector on the CPU', flush=True)
         return make_detector('rtmdet_onnx', device='cpu', score_threshold=0.25)
 
@@ -71,8 +81,9 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
     from poseflow_ros.ros.stats import StageStats
     from poseflow_ros.types import Frame
     from poseflow_ros.video import VideoReader
+
     pipe = make_pipeline()
-    pipe.warmup()                  # as the node does at start-up (CUDA graphs captured here)
+    pipe.warmup()  # as the node does at start-up (CUDA graphs captured here)
     st = StageStats()
     latency, persons, done, detected = [], [], [], []
 
@@ -86,18 +97,26 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
         persons.append(len(r.tracks))
         detected.append('detect_skipped' not in r.timings_ms)
         if record is not None:
-            record.append([(t.track_id, t.box.copy(), t.keypoints.copy(), t.keypoint_scores.copy())
-                           for t in r.tracks if t.detection_index >= 0 and t.keypoints is not None])
+            record.append(
+                [
+                    (t.track_id, t.box.copy(), t.keypoints.copy(), t.keypoint_scores.copy())
+                    for t in r.tracks
+                    if t.detection_index >= 0 and t.keypoints is not None
+                ]
+            )
 
-    second = (SecondStage(finish, on_error=lambda e: print(f'frame failed: {e!r}', flush=True))
-              if overlap else None)
+    second = (
+        SecondStage(finish, on_error=lambda e: print(f'frame failed: {e!r}', flush=True))
+        if overlap
+        else None
+    )
     reader = VideoReader(str(video))
     for i, img in enumerate(reader):
         if max_frames and i >= max_frames:
             break
         t = time.perf_counter()
         frame = Frame(img, i / reader.fps, 'cam', i)
-        dets = pipe.detect_ahead(img)           # None between detections (detection_interval)
+        dets = pipe.detect_ahead(img)  # None between detections (detection_interval)
         item = (frame, dets, (time.perf_counter() - t) * 1e3, t)
         if second is None:
             finish(item)
@@ -112,8 +131,14 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
     e2e = stats(latency[5:])
     e2e['fps'] = fps
     stage = {k: v['mean'] for k, v in st.summary().items() if k != 'detect_skipped'}
-    return {'video': Path(video).name, 'frames': n, 'persons_per_frame': float(np.mean(persons)),
-            'frames_detected': int(np.sum(detected)), 'end_to_end': e2e, 'stage_ms_mean': stage}
+    return {
+        'video': Path(video).name,
+        'frames': n,
+        'persons_per_frame': float(np.mean(persons)),
+        'frames_detected': int(np.sum(detected)),
+        'end_to_end': e2e,
+        'stage_ms_mean': stage,
+    }
 
 
 def agreement(ref, run, iou_min=0.5, pck=0.05, min_score=0.5):
@@ -122,6 +147,7 @@ def agreement(ref, run, iou_min=0.5, pck=0.05, min_score=0.5):
     ``pck`` x the reference box height; the fraction of reference persons found; and id churn: distinct
     track ids, and id switches (a reference id matched to a different id of the run than before)."""
     from poseflow_ros.geometry import iou_matrix
+
     within = total = found = persons = switches = 0
     mapping = {}
     ids = set()
@@ -144,8 +170,12 @@ def agreement(ref, run, iou_min=0.5, pck=0.05, min_score=0.5):
             d = np.linalg.norm(ra[2][both] - rb[2][both], axis=1)
             within += int((d <= pck * h).sum())
             total += int(both.sum())
-    return {'pck': within / max(total, 1), 'persons_found': found / max(persons, 1),
-            'distinct_ids': len(ids), 'id_switches_vs_reference': switches}
+    return {
+        'pck': within / max(total, 1),
+        'persons_found': found / max(persons, 1),
+        'distinct_ids': len(ids),
+        'id_switches_vs_reference': switches,
+    }
 
 
 def person_crops(detector, n_min=20):
@@ -158,7 +188,7 @@ def person_crops(detector, n_min=20):
         for b, s in zip(d.boxes.astype(int), d.scores):
             b = np.maximum(b, 0)
             if s > 0.5 and (b[3] - b[1]) > 80:
-                c = img[b[1]:b[3], b[0]:b[2]].copy()
+                c = img[b[1] : b[3], b[0] : b[2]].copy()
                 canvas, _ = make_frame([c], 1)
                 if len(detector.detect(canvas)) == 1:
                     crops.append(c)
@@ -183,15 +213,20 @@ def make_frame(crops, n, w=640, h=480):
         r = cv2.resize(c, (max(1, int(c.shape[1] * s)), max(1, int(c.shape[0] * s))))
         x0 = (i % cols) * cw + (cw - r.shape[1]) // 2
         y0 = (i // cols) * ch + (ch - r.shape[0]) // 2
-        frame[y0:y0 + r.shape[0], x0:x0 + r.shape[1]] = r
+        frame[y0 : y0 + r.shape[0], x0 : x0 + r.shape[1]] = r
         boxes.append([x0, y0, x0 + r.shape[1], y0 + r.shape[0]])
     return frame, np.array(boxes, np.float32)
 
 
 def stats(ms):
     a = np.asarray(ms)
-    return {'fps': float(1000.0 / a.mean()), 'mean_ms': float(a.mean()), 'p50_ms': float(np.percentile(a, 50)),
-            'p99_ms': float(np.percentile(a, 99)), 'n': int(a.size)}
+    return {
+        'fps': float(1000.0 / a.mean()),
+        'mean_ms': float(a.mean()),
+        'p50_ms': float(np.percentile(a, 50)),
+        'p99_ms': float(np.percentile(a, 99)),
+        'n': int(a.size),
+    }
 
 
 def time_calls(fn, iters, warm=2, max_s=None):
@@ -219,6 +254,7 @@ def random_mmpose_checkpoint(cfg_name, tmp):
     import torch
     from mmpose.apis import init_model
     from poseflow_ros.pose.mmpose_backend import resolve_config
+
     torch.manual_seed(0)
     model = init_model(resolve_config(cfg_name), None, device='cpu')
     path = Path(tmp) / f'{cfg_name}.pth'
@@ -245,25 +281,37 @@ def bench_node_vs_core(pipeline, frames, iters):
 
     if not rclpy.ok():
         rclpy.init()
-    node = PoseTrackerNode(pipeline=pipeline, parameter_overrides=[Parameter('qos_reliability', value='reliable')])
-    if not node.autostart():              # a lifecycle node: configure + activate, as its main() does
+    node = PoseTrackerNode(
+        pipeline=pipeline, parameter_overrides=[Parameter('qos_reliability', value='reliable')]
+    )
+    if not node.autostart():  # a lifecycle node: configure + activate, as its main() does
         raise RuntimeError(f'pose_tracker did not start: {node.configure_error}')
     io = Node('bench_io')
     pub = io.create_publisher(Image, 'image', 10)
     got = []
     ev = threading.Event()
-    io.create_subscription(TrackedPoseArray, 'tracked_poses', lambda m: (got.append(time.perf_counter()), ev.set()), 10)
+    io.create_subscription(
+        TrackedPoseArray,
+        'tracked_poses',
+        lambda m: (got.append(time.perf_counter()), ev.set()),
+        10,
+    )
     ex = SingleThreadedExecutor()
     ex.add_node(node)
     ex.add_node(io)
     th = threading.Thread(target=ex.spin, daemon=True)
     th.start()
     t_end = time.monotonic() + 5
-    while (pub.get_subscription_count() == 0 or node.pub_poses.get_subscription_count() == 0) and time.monotonic() < t_end:
+    while (
+        pub.get_subscription_count() == 0 or node.pub_poses.get_subscription_count() == 0
+    ) and time.monotonic() < t_end:
         time.sleep(0.01)
-    msgs = [bgr_to_image(frames[0], Header(stamp=Time(sec=i + 1), frame_id='cam')) for i in range(iters + 3)]
+    msgs = [
+        bgr_to_image(frames[0], Header(stamp=Time(sec=i + 1), frame_id='cam'))
+        for i in range(iters + 3)
+    ]
     core_ms, node_ms = [], []
-    for i, m in enumerate(msgs):          # interleaved: core call, then the same frame through the node
+    for i, m in enumerate(msgs):  # interleaved: core call, then the same frame through the node
         t = time.perf_counter()
         pipeline.process(Frame(frames[0], 0.0, 'cam', 0))
         t_core = (time.perf_counter() - t) * 1e3
@@ -287,13 +335,18 @@ def bench_depth_stage():
     monocular: the real five_people RGB-D frame and its tracks (10 = the five twice, other ids)."""
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from tools.eval_3d import load_five_people, run, stage_cost
+
     img, dep, cam = load_five_people()
     pipe = PosePipeline.from_config(PipelineConfig(device='cpu', tracker={'n_init': 1}))
     cost = stage_cost(run(pipe, img, dep, cam), dep, cam)
-    print('depth stage (five_people frame, 640x480, CPU) ms per frame, median of repeats: '
-          + ', '.join(f'{k.replace("_", " at ")} persons {v["median_ms"]:.3f} '
-                      f'(cpu {v["cpu_median_ms"]:.3f})' for k, v in cost.items()),
-          flush=True)
+    print(
+        'depth stage (five_people frame, 640x480, CPU) ms per frame, median of repeats: '
+        + ', '.join(
+            f'{k.replace("_", " at ")} persons {v["median_ms"]:.3f} (cpu {v["cpu_median_ms"]:.3f})'
+            for k, v in cost.items()
+        ),
+        flush=True,
+    )
     return cost
 
 
@@ -305,28 +358,51 @@ def save(report, out):
 
 def main(argv=None) -> int:
     global BUDGET_S
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--backends', nargs='+', default=['blazepose', 'blazepose:torch', 'mmpose:rtmpose-t',
-                                                      'mmpose:rtmpose-m', 'mmpose:hrnet-w32'],
-                    help='blazepose[:torch|onnxruntime] or mmpose:<rtmpose-t|rtmpose-m|hrnet-w32>')
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        '--backends',
+        nargs='+',
+        default=[
+            'blazepose',
+            'blazepose:torch',
+            'mmpose:rtmpose-t',
+            'mmpose:rtmpose-m',
+            'mmpose:hrnet-w32',
+        ],
+        help='blazepose[:torch|onnxruntime] or mmpose:<rtmpose-t|rtmpose-m|hrnet-w32>',
+    )
     ap.add_argument('--persons', nargs='+', type=int, default=[1, 5, 10, 20])
-    ap.add_argument('--devices', nargs='+', default=None, help='default: cpu, and cuda when a GPU is visible')
-    ap.add_argument('--variants', nargs='+', default=None,
-                    help='CUDA variants: eager, graphs (CUDA graphs for detector + pose), graphs-fp16, eager-fp16; '
-                         'default on CUDA: graphs eager graphs-fp16 (the CPU always runs eager FP32)')
-    ap.add_argument('--detector-runtime', default='auto',
-                    help='auto (torch on CUDA when available, onnxruntime on the CPU) | onnxruntime | torch')
+    ap.add_argument(
+        '--devices', nargs='+', default=None, help='default: cpu, and cuda when a GPU is visible'
+    )
+    ap.add_argument(
+        '--variants',
+        nargs='+',
+        default=None,
+        help='CUDA variants: eager, graphs (CUDA graphs for detector + pose), graphs-fp16, eager-fp16; '
+        'default on CUDA: graphs eager graphs-fp16 (the CPU always runs eager FP32)',
+    )
+    ap.add_argument(
+        '--detector-runtime',
+        default='auto',
+        help='auto (torch on CUDA when available, onnxruntime on the CPU) | onnxruntime | torch',
+    )
     ap.add_argument('--iters', type=int, default=15)
     ap.add_argument('--budget', type=float, default=BUDGET_S, help='max seconds per measurement')
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--no-node', action='store_true', help='skip the ROS node comparison')
     ap.add_argument('--no-video', action='store_true', help='skip the walk.small.mp4 runs')
-    ap.add_argument('--video-frames', type=int, default=0, help='first N frames of the video only (0 = all)')
+    ap.add_argument(
+        '--video-frames', type=int, default=0, help='first N frames of the video only (0 = all)'
+    )
     ap.add_argument('--no-depth', action='store_true', help='skip the 3D (depth) stage cost')
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'bench' / 'pipeline.json'))
     a = ap.parse_args(argv)
     BUDGET_S = a.budget
     import torch
+
     if a.threads:
         torch.set_num_threads(a.threads)
     from poseflow_ros import models
@@ -341,12 +417,18 @@ def main(argv=None) -> int:
         models.fetch(n)
     crops = person_crops(make_detector('rtmdet_onnx', score_threshold=0.25))
     frames = {n: make_frame(crops, n) for n in a.persons}
-    report = {'devices': devices, 'gpu': torch.cuda.get_device_name(0) if 'cuda' in devices else None,
-              'cpu_threads': torch.get_num_threads(), 'cpus': os.cpu_count(),
-              'torch': torch.__version__,
-              'machine': platform.processor() or platform.machine(), 'frame': '640x480',
-              'frames': 'people cut from the shared photos, pasted in a grid on a grey canvas',
-              'mmpose_weights': 'random (speed does not depend on weight values)', 'results': []}
+    report = {
+        'devices': devices,
+        'gpu': torch.cuda.get_device_name(0) if 'cuda' in devices else None,
+        'cpu_threads': torch.get_num_threads(),
+        'cpus': os.cpu_count(),
+        'torch': torch.__version__,
+        'machine': platform.processor() or platform.machine(),
+        'frame': '640x480',
+        'frames': 'people cut from the shared photos, pasted in a grid on a grey canvas',
+        'mmpose_weights': 'random (speed does not depend on weight values)',
+        'results': [],
+    }
     tmp = tempfile.mkdtemp()
     ref_ms = {}
     if not a.no_depth:
@@ -354,34 +436,59 @@ def main(argv=None) -> int:
         save(report, a.out)
     if not a.no_video:
         video = shared_dir() / 'data' / 'videos' / 'walk.small.mp4'
-        print(f'core on {video.name}, every frame in order; pck / found / ids / switches: agreement with '
-              'the sequential run (keypoints within 5 % of the person height, persons found, distinct ids, '
-              'id switches)', flush=True)
+        print(
+            f'core on {video.name}, every frame in order; pck / found / ids / switches: agreement with '
+            'the sequential run (keypoints within 5 % of the person height, persons found, distinct ids, '
+            'id switches)',
+            flush=True,
+        )
         for dev in devices:
             records = {}
             for name, overlap, interval, threads in VIDEO_OPTION_SETS:
                 rec = []
-                torch_threads = torch.get_num_threads()     # num_threads > 0 sets torch's globally
-                v = bench_video(lambda: PosePipeline.from_config(
-                    PipelineConfig(device=dev, detection_interval=interval, num_threads=threads)), video,
-                    a.video_frames, overlap=overlap, record=rec)
+                torch_threads = torch.get_num_threads()  # num_threads > 0 sets torch's globally
+                v = bench_video(
+                    lambda: PosePipeline.from_config(
+                        PipelineConfig(
+                            device=dev, detection_interval=interval, num_threads=threads
+                        )
+                    ),
+                    video,
+                    a.video_frames,
+                    overlap=overlap,
+                    record=rec,
+                )
                 torch.set_num_threads(torch_threads)
                 records.setdefault('sequential', rec)
-                v.update(device=dev, config=name, overlap=overlap, detection_interval=interval,
-                         num_threads=threads, agreement_with_sequential=agreement(records['sequential'], rec))
+                v.update(
+                    device=dev,
+                    config=name,
+                    overlap=overlap,
+                    detection_interval=interval,
+                    num_threads=threads,
+                    agreement_with_sequential=agreement(records['sequential'], rec),
+                )
                 report.setdefault('video', []).append(v)
                 ag, e = v['agreement_with_sequential'], v['end_to_end']
                 ratio = e['fps'] / report['video'][0]['end_to_end']['fps']
-                print(f'  {dev:4s} {name:27s} {e["fps"]:6.1f} FPS ({ratio:.2f}x)'
-                      f'  p50 {e["p50_ms"]:6.1f} ms  p99 {e["p99_ms"]:6.1f} ms  detected {v["frames_detected"]:4d}/'
-                      f'{v["frames"]}  pck {ag["pck"]:.3f} found {ag["persons_found"]:.3f} ids {ag["distinct_ids"]} '
-                      f'switches {ag["id_switches_vs_reference"]}; stage ms '
-                      + ', '.join(f'{k} {m:.1f}' for k, m in v['stage_ms_mean'].items()), flush=True)
+                print(
+                    f'  {dev:4s} {name:27s} {e["fps"]:6.1f} FPS ({ratio:.2f}x)'
+                    f'  p50 {e["p50_ms"]:6.1f} ms  p99 {e["p99_ms"]:6.1f} ms  detected {v["frames_detected"]:4d}/'
+                    f'{v["frames"]}  pck {ag["pck"]:.3f} found {ag["persons_found"]:.3f} ids {ag["distinct_ids"]} '
+                    f'switches {ag["id_switches_vs_reference"]}; stage ms '
+                    + ', '.join(f'{k} {m:.1f}' for k, m in v['stage_ms_mean'].items()),
+                    flush=True,
+                )
                 save(report, a.out)
-    print(f'{"backend":22s} {"dev":4s} {"variant":11s}  n det | end-to-end: FPS   p50 ms  p99 ms | detect ms'
-          ' | pose stage ms | MMPose inference_topdown ms (ours faster by)')
-    for device, variant_name in [(d, v) for d in devices
-                                 for v in (['eager'] if d == 'cpu' else (a.variants or DEFAULT_CUDA_VARIANTS))]:
+    print(
+        f'{"backend":22s} {"dev":4s} {"variant":11s}  n det | end-to-end: FPS   p50 ms  p99 ms | detect ms'
+        ' | pose stage ms | MMPose inference_topdown ms (ours faster by)'
+    )
+    for device, variant_name in [
+        (d, v)
+        for d in devices
+        for v in (['eager'] if d == 'cpu' else (a.variants or DEFAULT_CUDA_VARIANTS))
+    ]:
         graphs, fp16 = variant_name.startswith('graphs'), variant_name.endswith('fp16')
         det = make_bench_detector(device, a.detector_runtime, graphs)
         report.setdefault('detectors', {})[f'{device}/{variant_name}'] = det.name
@@ -391,7 +498,9 @@ def main(argv=None) -> int:
             if kind == 'mmpose':
                 try:
                     cfg = MMPOSE_CONFIGS[variant]
-                    kw = dict(mmpose_config=cfg, mmpose_checkpoint=random_mmpose_checkpoint(cfg, tmp))
+                    kw = dict(
+                        mmpose_config=cfg, mmpose_checkpoint=random_mmpose_checkpoint(cfg, tmp)
+                    )
                 except ImportError as e:
                     print(f'skip {b}: mmpose not importable ({e})')
                     continue
@@ -408,30 +517,47 @@ def main(argv=None) -> int:
                 e2e = time_calls(lambda: pipe.process(Frame(frame, 0.0, 'cam', 0)), a.iters)
                 det_only = time_calls(lambda: det.detect(frame), a.iters)
                 pose_only = time_calls(lambda: est.estimate(frame, boxes), a.iters)
-                row = {'backend': b, 'runtime': getattr(est, 'runtime', 'torch'), 'device': device,
-                       'variant': variant_name, 'fp16': fp16, 'cuda_graphs': graphs, 'detector': det.name,
-                       'persons': n, 'detected': detected, 'end_to_end': stats(e2e), 'detect': stats(det_only),
-                       'pose_stage': stats(pose_only)}
+                row = {
+                    'backend': b,
+                    'runtime': getattr(est, 'runtime', 'torch'),
+                    'device': device,
+                    'variant': variant_name,
+                    'fp16': fp16,
+                    'cuda_graphs': graphs,
+                    'detector': det.name,
+                    'persons': n,
+                    'detected': detected,
+                    'end_to_end': stats(e2e),
+                    'detect': stats(det_only),
+                    'pose_stage': stats(pose_only),
+                }
                 if kind == 'mmpose':
                     # MMPose's own loop on the same model and boxes, FP32 (its pipeline feeds float32),
                     # measured once per backend/device/persons and compared with every variant
                     key = (b, device, n)
                     if key not in ref_ms and not fp16:
                         from mmpose.apis import inference_topdown
+
                         ref_ms[key] = time_calls(
-                            lambda: inference_topdown(est.model, frame, boxes, bbox_format='xyxy'), a.iters)
+                            lambda: inference_topdown(est.model, frame, boxes, bbox_format='xyxy'),
+                            a.iters,
+                        )
                     ref = ref_ms.get(key)
                 if kind == 'mmpose' and ref is not None:
                     row['mmpose_inference_topdown'] = stats(ref)
                     row['speedup_vs_inference_topdown'] = float(np.mean(ref) / np.mean(pose_only))
                 report['results'].append(row)
-                line = (f'{b:22s} {device[:4]:4s} {variant_name:11s} {n:2d} {detected:3d} | '
-                        f'{row["end_to_end"]["fps"]:9.1f} {row["end_to_end"]["p50_ms"]:8.2f} '
-                        f'{row["end_to_end"]["p99_ms"]:7.2f} | {row["detect"]["mean_ms"]:6.2f} | '
-                        f'{row["pose_stage"]["mean_ms"]:8.2f}')
+                line = (
+                    f'{b:22s} {device[:4]:4s} {variant_name:11s} {n:2d} {detected:3d} | '
+                    f'{row["end_to_end"]["fps"]:9.1f} {row["end_to_end"]["p50_ms"]:8.2f} '
+                    f'{row["end_to_end"]["p99_ms"]:7.2f} | {row["detect"]["mean_ms"]:6.2f} | '
+                    f'{row["pose_stage"]["mean_ms"]:8.2f}'
+                )
                 if 'mmpose_inference_topdown' in row:
-                    line += (f' | {row["mmpose_inference_topdown"]["mean_ms"]:8.2f} '
-                             f'(x{row["speedup_vs_inference_topdown"]:.2f})')
+                    line += (
+                        f' | {row["mmpose_inference_topdown"]["mean_ms"]:8.2f} '
+                        f'(x{row["speedup_vs_inference_topdown"]:.2f})'
+                    )
                 print(line, flush=True)
                 save(report, a.out)
             del est
@@ -442,11 +568,19 @@ def main(argv=None) -> int:
         est = make_pose_estimator('blazepose', device=device)
         pipe = PosePipeline(det, est, Tracker(TrackerConfig()), max_persons=n)
         core, node = bench_node_vs_core(pipe, [frames[n][0]], a.iters)
-        report['node_vs_core'] = {'backend': 'blazepose', 'device': device, 'persons': n, 'core': core,
-                                  'ros_node_over_dds': node, 'ratio': node['mean_ms'] / core['mean_ms']}
-        print(f'node vs core (blazepose, {device}, {n} persons, 640x480): core {core["mean_ms"]:.1f} ms, '
-              f'node over DDS (publish -> TrackedPoseArray received) {node["mean_ms"]:.1f} ms, '
-              f'ratio {node["mean_ms"] / core["mean_ms"]:.3f}')
+        report['node_vs_core'] = {
+            'backend': 'blazepose',
+            'device': device,
+            'persons': n,
+            'core': core,
+            'ros_node_over_dds': node,
+            'ratio': node['mean_ms'] / core['mean_ms'],
+        }
+        print(
+            f'node vs core (blazepose, {device}, {n} persons, 640x480): core {core["mean_ms"]:.1f} ms, '
+            f'node over DDS (publish -> TrackedPoseArray received) {node["mean_ms"]:.1f} ms, '
+            f'ratio {node["mean_ms"] / core["mean_ms"]:.3f}'
+        )
     save(report, a.out)
     print(f'wrote {a.out}')
     return 0

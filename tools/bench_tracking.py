@@ -24,6 +24,7 @@ association speed of tools/bench_association.py and (unless
 
 Only our numbers (no .venv-bench needed, a few seconds): --skip-peers --skip-churn --skip-assoc.
 """
+
 import argparse
 import json
 import subprocess
@@ -53,9 +54,15 @@ COLS = ('MOTA', 'IDF1', 'HOTA', 'DetA', 'AssA', 'IDsw', 'FP', 'FN', 'ms_per_fram
 def load_seq(mot15: Path, name: str):
     info = mot_io.read_seqinfo(mot15 / name)
     gt = mot_io.evaluated_gt(mot_io.read_mot(mot15 / name / 'gt' / 'gt.txt'))
-    return {'name': name, 'n': int(info['seq_length']), 'fps': int(info.get('frame_rate', DEFAULT_FPS)),
-            'w': int(info.get('width', DEFAULT_W)), 'h': int(info.get('height', DEFAULT_H)), 'gt': gt,
-            'results': mot_io.read_mot(mot15 / 'results' / f'{name}.txt')}
+    return {
+        'name': name,
+        'n': int(info['seq_length']),
+        'fps': int(info.get('frame_rate', DEFAULT_FPS)),
+        'w': int(info.get('width', DEFAULT_W)),
+        'h': int(info.get('height', DEFAULT_H)),
+        'gt': gt,
+        'results': mot_io.read_mot(mot15 / 'results' / f'{name}.txt'),
+    }
 
 
 def make_inputs(seqs, seeds):
@@ -78,8 +85,11 @@ def image_step(config, image_size):
         outs = tr.update(TrackerInput(boxes, scores, image_size=image_size))
         if not outs:
             return np.zeros(0, np.int64), np.zeros((0, 4))
-        return (np.fromiter((o.track_id for o in outs), np.int64, len(outs)),
-                np.stack([o.box for o in outs]))
+        return (
+            np.fromiter((o.track_id for o in outs), np.int64, len(outs)),
+            np.stack([o.box for o in outs]),
+        )
+
     return step
 
 
@@ -91,7 +101,11 @@ def save_npz(path: Path, frames, n):
 
 def agg(vals):
     a = np.asarray(vals, float)
-    return {'mean': float(a.mean()), 'std': float(a.std(ddof=1)) if len(a) > 1 else 0.0, 'n': len(a)}
+    return {
+        'mean': float(a.mean()),
+        'std': float(a.std(ddof=1)) if len(a) > 1 else 0.0,
+        'n': len(a),
+    }
 
 
 def hota_case(name, gt, res, n):
@@ -100,13 +114,18 @@ def hota_case(name, gt, res, n):
     e = np.zeros((0, mot_io.N_COLS))
     G = [g.get(f, e) for f in fr]
     R = [r.get(f, e) for f in fr]
-    return {'name': name, 'gt_ids': [x[:, 1].astype(int).tolist() for x in G],
-            'tr_ids': [x[:, 1].astype(int).tolist() for x in R],
-            'sims': [box_iou_xywh(a[:, 2:6], b[:, 2:6]).ravel().tolist() for a, b in zip(G, R)]}
+    return {
+        'name': name,
+        'gt_ids': [x[:, 1].astype(int).tolist() for x in G],
+        'tr_ids': [x[:, 1].astype(int).tolist() for x in R],
+        'sims': [box_iou_xywh(a[:, 2:6], b[:, 2:6]).ravel().tolist() for a, b in zip(G, R)],
+    }
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument('--seeds', default='100,101,102,103,104')
     ap.add_argument('--out', default=str(ROOT / 'out' / 'bench'))
     ap.add_argument('--bench-python', default=str(ROOT / '.venv-bench' / 'bin' / 'python'))
@@ -114,8 +133,11 @@ def main():
     ap.add_argument('--skip-churn', action='store_true')
     ap.add_argument('--skip-assoc', action='store_true')
     ap.add_argument('--config', default='', help='JSON dict of TrackerConfig overrides for ours')
-    ap.add_argument('--no-image-size', action='store_true',
-                    help='do not give ours the image size (its border rules are then off)')
+    ap.add_argument(
+        '--no-image-size',
+        action='store_true',
+        help='do not give ours the image size (its border rules are then off)',
+    )
     a = ap.parse_args()
     t_start = time.time()
     out = Path(a.out)
@@ -127,9 +149,10 @@ def main():
     inputs = make_inputs(seqs, seeds)
     cfg = TrackerConfig.from_dict(json.loads(a.config) if a.config else {})
     from bench_id_churn import PREVIOUS
-    prev = TrackerConfig(**PREVIOUS)     # our defaults before issue #3, for reference ("ours_prev")
 
-    runs = []          # {tracker, setting, seed, seq, file, ms_per_frame}
+    prev = TrackerConfig(**PREVIOUS)  # our defaults before issue #3, for reference ("ours_prev")
+
+    runs = []  # {tracker, setting, seed, seq, file, ms_per_frame}
     jobs = []
     for setting, seed, s, frames in inputs:
         tag = f'{setting}' + (f'_seed{seed}' if seed is not None else '')
@@ -137,34 +160,79 @@ def main():
         save_npz(d / 'dets.npz', frames, s['n'])
         for name, c in (('ours', cfg), ('ours_prev', prev)):
             use_size = name == 'ours' and not a.no_image_size
-            rows, ms = run_tracker(image_step(c, (s['w'], s['h'])) if use_size else ours_step(c), frames)
+            rows, ms = run_tracker(
+                image_step(c, (s['w'], s['h'])) if use_size else ours_step(c), frames
+            )
             mot_io.write_mot(d / f'{name}.txt', rows)
-            runs.append({'tracker': name, 'setting': setting, 'seed': seed, 'seq': s['name'],
-                         'file': str(d / f'{name}.txt'), 'ms_per_frame': ms})
-        jobs.append({'npz': str(d / 'dets.npz'), 'out_dir': str(d), 'fps': s['fps'], 'width': s['w'],
-                     'height': s['h'], 'setting': setting, 'seed': seed, 'seq': s['name']})
+            runs.append(
+                {
+                    'tracker': name,
+                    'setting': setting,
+                    'seed': seed,
+                    'seq': s['name'],
+                    'file': str(d / f'{name}.txt'),
+                    'ms_per_frame': ms,
+                }
+            )
+        jobs.append(
+            {
+                'npz': str(d / 'dets.npz'),
+                'out_dir': str(d),
+                'fps': s['fps'],
+                'width': s['w'],
+                'height': s['h'],
+                'setting': setting,
+                'seed': seed,
+                'seq': s['name'],
+            }
+        )
 
     gts = {s['name']: s for s in seqs}
     # TrackEval cross-check cases: ours and ours_prev on A and on the first seed of B, both sequences
-    check = [hota_case(f"{r['setting']}/{r['seed']}/{r['seq']}/{r['tracker']}", gts[r['seq']]['gt'],
-                       mot_io.read_mot(r['file']), gts[r['seq']]['n'])
-             for r in runs if r['seed'] in (None, seeds[0])]
+    check = [
+        hota_case(
+            f"{r['setting']}/{r['seed']}/{r['seq']}/{r['tracker']}",
+            gts[r['seq']]['gt'],
+            mot_io.read_mot(r['file']),
+            gts[r['seq']]['n'],
+        )
+        for r in runs
+        if r['seed'] in (None, seeds[0])
+    ]
     (out / 'trackeval_cases.json').write_text(json.dumps(check))
     peer_info = {}
     if not a.skip_peers:
         if not Path(a.bench_python).exists():
-            sys.exit(f'{a.bench_python} missing: run tools/setup_bench_venv.sh (make bench-tracking does)')
+            sys.exit(
+                f'{a.bench_python} missing: run tools/setup_bench_venv.sh (make bench-tracking does)'
+            )
         (out / 'peer_jobs.json').write_text(json.dumps(jobs))
         t0 = time.time()
-        subprocess.run([a.bench_python, str(ROOT / 'tools' / 'bench_peers_runner.py'), str(out / 'peer_jobs.json'),
-                        str(out / 'peer_results.json'), '--check-hota', str(out / 'trackeval_cases.json')],
-                       check=True)
+        subprocess.run(
+            [
+                a.bench_python,
+                str(ROOT / 'tools' / 'bench_peers_runner.py'),
+                str(out / 'peer_jobs.json'),
+                str(out / 'peer_results.json'),
+                '--check-hota',
+                str(out / 'trackeval_cases.json'),
+            ],
+            check=True,
+        )
         peer_info = json.loads((out / 'peer_results.json').read_text())
         print(f'[bench] peers ran in {time.time() - t0:.0f} s ({peer_info["versions"]})')
         for job, res in zip(jobs, peer_info['jobs']):
             for name, r in res.items():
-                runs.append({'tracker': name, 'setting': job['setting'], 'seed': job['seed'], 'seq': job['seq'],
-                             'file': r['file'], 'ms_per_frame': r['ms_per_frame']})
+                runs.append(
+                    {
+                        'tracker': name,
+                        'setting': job['setting'],
+                        'seed': job['seed'],
+                        'seq': job['seq'],
+                        'file': r['file'],
+                        'ms_per_frame': r['ms_per_frame'],
+                    }
+                )
 
     for r in runs:
         s = gts[r['seq']]
@@ -176,12 +244,29 @@ def main():
         diffs = []
         for case, te in zip(check, peer_info['trackeval']):
             st, sd, seq, trk = case['name'].split('/')
-            mine = next(r for r in runs if r['tracker'] == trk and r['setting'] == st and r['seq'] == seq
-                        and str(r['seed']) == sd)
-            diffs.append({'case': case['name'], **{k: abs(mine[k] - 100 * te[k]) for k in
-                                                   ('HOTA', 'DetA', 'AssA', 'MOTA', 'IDF1')}})
-        te_check = {'cases': diffs, 'max_abs_diff': {k: max(d[k] for d in diffs)
-                                                     for k in ('HOTA', 'DetA', 'AssA', 'MOTA', 'IDF1')}}
+            mine = next(
+                r
+                for r in runs
+                if r['tracker'] == trk
+                and r['setting'] == st
+                and r['seq'] == seq
+                and str(r['seed']) == sd
+            )
+            diffs.append(
+                {
+                    'case': case['name'],
+                    **{
+                        k: abs(mine[k] - 100 * te[k])
+                        for k in ('HOTA', 'DetA', 'AssA', 'MOTA', 'IDF1')
+                    },
+                }
+            )
+        te_check = {
+            'cases': diffs,
+            'max_abs_diff': {
+                k: max(d[k] for d in diffs) for k in ('HOTA', 'DetA', 'AssA', 'MOTA', 'IDF1')
+            },
+        }
         print('[bench] our metrics vs TrackEval, max |diff| (points):', te_check['max_abs_diff'])
 
     # ---- aggregate: tracker x setting x sequence (+ "both" = mean over the two sequences)
@@ -190,36 +275,62 @@ def main():
     for tr in trackers:
         for setting in ('A', 'B'):
             for seq in SEQS + ('both',):
-                sel = [r for r in runs if r['tracker'] == tr and r['setting'] == setting
-                       and (seq == 'both' or r['seq'] == seq)]
+                sel = [
+                    r
+                    for r in runs
+                    if r['tracker'] == tr
+                    and r['setting'] == setting
+                    and (seq == 'both' or r['seq'] == seq)
+                ]
                 if not sel:
                     continue
-                if seq == 'both':      # per seed: mean of the two sequences; then over seeds
+                if seq == 'both':  # per seed: mean of the two sequences; then over seeds
                     by_seed = {}
                     for r in sel:
                         by_seed.setdefault(r['seed'], []).append(r)
-                    vals = {k: [np.mean([r[k] for r in v]) for v in by_seed.values()] for k in COLS}
+                    vals = {
+                        k: [np.mean([r[k] for r in v]) for v in by_seed.values()] for k in COLS
+                    }
                 else:
                     vals = {k: [r[k] for r in sel] for k in COLS}
-                table.append({'tracker': tr, 'setting': setting, 'seq': seq,
-                              **{k: agg(v) for k, v in vals.items()}})
+                table.append(
+                    {
+                        'tracker': tr,
+                        'setting': setting,
+                        'seq': seq,
+                        **{k: agg(v) for k, v in vals.items()},
+                    }
+                )
 
     print_table(table)
-    res = {'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'seeds_B': seeds, 'our_config': cfg.to_dict(),
-           'our_image_size': not a.no_image_size,
-           'table': table, 'runs': [{k: v for k, v in r.items()} for r in runs],
-           'peer_versions': peer_info.get('versions', {}), 'trackeval_check': te_check,
-           'note': 'ms/frame measured on a 2-core machine shared with other benchmarks: noisy.'}
+    res = {
+        'date': time.strftime('%Y-%m-%d %H:%M:%S'),
+        'seeds_B': seeds,
+        'our_config': cfg.to_dict(),
+        'our_image_size': not a.no_image_size,
+        'table': table,
+        'runs': [{k: v for k, v in r.items()} for r in runs],
+        'peer_versions': peer_info.get('versions', {}),
+        'trackeval_check': te_check,
+        'note': 'ms/frame measured on a 2-core machine shared with other benchmarks: noisy.',
+    }
     if not a.skip_assoc:
         import bench_association
+
         res['association_ms_per_frame'] = {}
         for n in (10, 50):
             amed, amean, umed, live = bench_association.bench(n, 400, 0, False)
-            res['association_ms_per_frame'][f'{n}_tracks'] = {'median': amed, 'mean': amean,
-                                                              'update_median': umed}
-            print(f'[bench] association {n} tracks: median {amed:.3f} ms/frame (update() {umed:.3f} ms)')
+            res['association_ms_per_frame'][f'{n}_tracks'] = {
+                'median': amed,
+                'mean': amean,
+                'update_median': umed,
+            }
+            print(
+                f'[bench] association {n} tracks: median {amed:.3f} ms/frame (update() {umed:.3f} ms)'
+            )
     if not a.skip_churn:
         import bench_id_churn
+
         res['id_churn'] = bench_id_churn.run(out)
     res['wall_s'] = time.time() - t_start
     (out / 'tracking.json').write_text(json.dumps(res, indent=1))
@@ -240,7 +351,10 @@ def print_table(table):
     print(hdr)
     print('-' * len(hdr))
     for t in table:
-        print(f"{t['tracker']:12s} {t['setting']:3s} {t['seq']:15s} " + ' '.join(f'{fmt(t[k], k):>11s}' for k in COLS))
+        print(
+            f"{t['tracker']:12s} {t['setting']:3s} {t['seq']:15s} "
+            + ' '.join(f'{fmt(t[k], k):>11s}' for k in COLS)
+        )
 
 
 if __name__ == '__main__':

@@ -25,6 +25,7 @@ Writes out/eval/detector.json and prints the table.
 Setting names: ``320`` (square canvas, as exported), ``fitN`` (input N, fit canvas), ``tilesT@N``
 (tiles of T pixels, overlap 0.25, plus the whole frame, input N, fit canvas).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,10 +45,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poseflow_ros.paths import REPO_ROOT, shared_dir  # noqa: E402
 from poseflow_ros.geometry import iou_matrix  # noqa: E402
 
-DEFAULT_SETTINGS = ('320', 'fit320', '384', '416', '448', 'fit448', '480', '640', 'fit640', '960', 'fit960',
-                    'fit1280', 'tiles640@320', 'tiles960@480', 'tiles640@640')
-SCORE_THRESHOLD = 0.25      # the pipeline's default (detector_score_threshold)
-AP_SCORE_THRESHOLD = 0.05   # the graph's own NMS threshold: everything it outputs
+DEFAULT_SETTINGS = (
+    '320',
+    'fit320',
+    '384',
+    '416',
+    '448',
+    'fit448',
+    '480',
+    '640',
+    'fit640',
+    '960',
+    'fit960',
+    'fit1280',
+    'tiles640@320',
+    'tiles960@480',
+    'tiles640@640',
+)
+SCORE_THRESHOLD = 0.25  # the pipeline's default (detector_score_threshold)
+AP_SCORE_THRESHOLD = 0.05  # the graph's own NMS threshold: everything it outputs
 MIN_VISIBILITY, MATCH_IOU = 0.5, 0.5
 
 
@@ -61,11 +77,17 @@ def parse_setting(name: str) -> dict:
         return {'input_size': int(m[1]), 'canvas': 'fit'}
     m = re.fullmatch(r'tiles(\d+)@(\d+)', name)
     if m:
-        return {'input_size': int(m[2]), 'canvas': 'fit', 'tile_size': int(m[1]), 'tile_overlap': 0.25}
+        return {
+            'input_size': int(m[2]),
+            'canvas': 'fit',
+            'tile_size': int(m[1]),
+            'tile_overlap': 0.25,
+        }
     raise ValueError(f'unknown setting {name!r} (use 320, fitN or tilesT@N)')
 
 
 # ----------------------------------------------------------------------------- MOT17 ground truth
+
 
 def load_mot(root: Path) -> list:
     """-> [(sequence, frame, image path, positives (P,4) xyxy, ignored (Q,4) xyxy)] for every image."""
@@ -77,13 +99,19 @@ def load_mot(root: Path) -> list:
         for img in sorted((seq / info['Sequence'].get('imDir', 'img1')).glob('*.jpg')):
             f = int(img.stem)
             rows = gt[gt[:, 0] == f]
-            xyxy = np.concatenate([rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6]], 1)   # 1-based MOT
+            xyxy = np.concatenate(
+                [rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6]], 1
+            )  # 1-based MOT
             pos = (rows[:, 6] == 1) & (rows[:, 7] == 1) & (rows[:, 8] >= MIN_VISIBILITY)
-            frames.append((seq.name, f, img, xyxy[pos].astype(np.float32), xyxy[~pos].astype(np.float32)))
+            frames.append(
+                (seq.name, f, img, xyxy[pos].astype(np.float32), xyxy[~pos].astype(np.float32))
+            )
     return frames
 
 
-def match_frame(boxes: np.ndarray, scores: np.ndarray, pos: np.ndarray, ign: np.ndarray) -> np.ndarray:
+def match_frame(
+    boxes: np.ndarray, scores: np.ndarray, pos: np.ndarray, ign: np.ndarray
+) -> np.ndarray:
     """Per detection: 1 TP, 0 FP, -1 ignored (greedy by score, IoU >= MATCH_IOU)."""
     out = np.zeros(len(boxes), np.int8)
     if not len(boxes):
@@ -143,17 +171,22 @@ def eval_mot(det, det_ap, frames, scale: float = 1.0) -> dict:
         a['recall'] = a['tp'] / max(a['positives'], 1)
         a['precision'] = a['tp'] / max(a['tp'] + a['fp'], 1)
         return a
+
     out = rates(tot)
     out['per_sequence'] = {k: rates(v) for k, v in per_seq.items()}
-    out['ap50'] = average_precision(np.concatenate(all_ap[0]), np.concatenate(all_ap[1]), tot['positives'])
+    out['ap50'] = average_precision(
+        np.concatenate(all_ap[0]), np.concatenate(all_ap[1]), tot['positives']
+    )
     return out
 
 
 # ----------------------------------------------------------------------------- COCO sample
 
+
 def eval_coco(det_ap, data_dir: Path) -> dict:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
+
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(str(data_dir / 'test_coco.json'))
     results = []
@@ -161,8 +194,14 @@ def eval_coco(det_ap, data_dir: Path) -> dict:
         info = coco.loadImgs(img_id)[0]
         d = det_ap.detect(cv2.imread(str(data_dir / info['file_name'])))
         for b, s in zip(d.boxes, d.scores):
-            results.append({'image_id': img_id, 'category_id': 1, 'score': float(s),
-                            'bbox': [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
+            results.append(
+                {
+                    'image_id': img_id,
+                    'category_id': 1,
+                    'score': float(s),
+                    'bbox': [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+                }
+            )
     if not results:
         return {'AP': 0.0, 'AP50': 0.0, 'AP75': 0.0, 'AR100': 0.0}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -171,11 +210,16 @@ def eval_coco(det_ap, data_dir: Path) -> dict:
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    return {'AP': float(ev.stats[0]), 'AP50': float(ev.stats[1]), 'AP75': float(ev.stats[2]),
-            'AR100': float(ev.stats[8])}
+    return {
+        'AP': float(ev.stats[0]),
+        'AP50': float(ev.stats[1]),
+        'AP75': float(ev.stats[2]),
+        'AR100': float(ev.stats[8]),
+    }
 
 
 # ----------------------------------------------------------------------------- timing
+
 
 def time_frames(det, images, repeat: int = 1) -> dict:
     """Median ms of detect() per image (after one warm-up call): wall time, and the CPU time of this
@@ -197,19 +241,26 @@ def vga(img: np.ndarray) -> np.ndarray:
     h, w = img.shape[:2]
     cw = min(w, h * 4 // 3)
     x0 = (w - cw) // 2
-    return cv2.resize(img[:, x0:x0 + cw], (640, 480), interpolation=cv2.INTER_AREA)
+    return cv2.resize(img[:, x0 : x0 + cw], (640, 480), interpolation=cv2.INTER_AREA)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument('--settings', nargs='+', default=list(DEFAULT_SETTINGS))
     ap.add_argument('--threads', type=int, default=1, help='onnxruntime intra-op threads')
-    ap.add_argument('--max-detections', type=int, default=100,
-                    help='boxes kept per frame (the graph keeps at most 100 per pass)')
+    ap.add_argument(
+        '--max-detections',
+        type=int,
+        default=100,
+        help='boxes kept per frame (the graph keeps at most 100 per pass)',
+    )
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'eval' / 'detector.json'))
     a = ap.parse_args(argv)
     from poseflow_ros import models
     from poseflow_ros.detect import make_detector
+
     models.fetch('rtmdet_nano_person')
     data = shared_dir() / 'data'
     frames = load_mot(data / 'mot17-mini')
@@ -218,16 +269,21 @@ def main(argv=None) -> int:
         return 1
     big = [cv2.imread(str(f[2])) for f in frames]
     small = [vga(im) for im in big]
-    report = {'protocol': {'mot': f'pedestrians (class 1, flag 1) with visibility >= {MIN_VISIBILITY}, '
-                                  f'IoU >= {MATCH_IOU}, greedy by score; detections on ignored GT boxes '
-                                  f'not counted; recall/precision at score >= {SCORE_THRESHOLD}, '
-                                  f'AP50 at score >= {AP_SCORE_THRESHOLD}',
-                           'coco': 'pycocotools bbox AP, person, score >= 0.05',
-                           'ms': f'median detect() ms per frame (thread CPU time and wall), onnxruntime '
-                                 f'CPU, {a.threads} thread(s)',
-                           'max_detections': a.max_detections},
-              'mot_frames': len(frames), 'mot_positives': int(sum(len(f[3]) for f in frames)),
-              'settings': {}}
+    report = {
+        'protocol': {
+            'mot': f'pedestrians (class 1, flag 1) with visibility >= {MIN_VISIBILITY}, '
+            f'IoU >= {MATCH_IOU}, greedy by score; detections on ignored GT boxes '
+            f'not counted; recall/precision at score >= {SCORE_THRESHOLD}, '
+            f'AP50 at score >= {AP_SCORE_THRESHOLD}',
+            'coco': 'pycocotools bbox AP, person, score >= 0.05',
+            'ms': f'median detect() ms per frame (thread CPU time and wall), onnxruntime '
+            f'CPU, {a.threads} thread(s)',
+            'max_detections': a.max_detections,
+        },
+        'mot_frames': len(frames),
+        'mot_positives': int(sum(len(f[3]) for f in frames)),
+        'settings': {},
+    }
     for name in a.settings:
         kw = parse_setting(name)
         common = dict(num_threads=a.threads, max_detections=a.max_detections, **kw)
@@ -244,20 +300,28 @@ def main(argv=None) -> int:
         print(f'{name}: done', file=sys.stderr, flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2))
-    print(f'MOT17-mini: {report["mot_frames"]} frames, {report["mot_positives"]} pedestrians '
-          f'(visibility >= {MIN_VISIBILITY}); {a.threads} CPU thread(s)')
-    hdr = (f'{"setting":14s} {"recall":>6s} {"prec":>6s} {"AP50":>6s} | {"rec360":>6s} | {"COCO AP":>7s} '
-           f'{"AP50":>6s} | {"ms 1080p":>8s} {"passes":>6s} {"ms VGA":>6s} | per-seq recall 02/04/09')
+    print(
+        f'MOT17-mini: {report["mot_frames"]} frames, {report["mot_positives"]} pedestrians '
+        f'(visibility >= {MIN_VISIBILITY}); {a.threads} CPU thread(s)'
+    )
+    hdr = (
+        f'{"setting":14s} {"recall":>6s} {"prec":>6s} {"AP50":>6s} | {"rec360":>6s} | {"COCO AP":>7s} '
+        f'{"AP50":>6s} | {"ms 1080p":>8s} {"passes":>6s} {"ms VGA":>6s} | per-seq recall 02/04/09'
+    )
     print(hdr)
     for name, r in report['settings'].items():
         m, ps = r['mot'], r['mot']['per_sequence']
         seqs = '/'.join(f'{v["recall"] * 100:.0f}' for _, v in sorted(ps.items()))
-        print(f'{name:14s} {m["recall"] * 100:6.1f} {m["precision"] * 100:6.1f} {m["ap50"] * 100:6.1f} | '
-              f'{r["mot_640x360"]["recall"] * 100:6.1f} | {r["coco"]["AP"] * 100:7.1f} '
-              f'{r["coco"]["AP50"] * 100:6.1f} | {r["ms_1920x1080"]["cpu"]:8.1f} {r["passes_1920x1080"]:6d} '
-              f'{r["ms_640x480"]["cpu"]:6.1f} | {seqs}')
-    print('ms = median thread CPU ms per frame (wall times in the json); rec360 = recall on the frames '
-          'shrunk to 640x360; VGA = 640x480 frames')
+        print(
+            f'{name:14s} {m["recall"] * 100:6.1f} {m["precision"] * 100:6.1f} {m["ap50"] * 100:6.1f} | '
+            f'{r["mot_640x360"]["recall"] * 100:6.1f} | {r["coco"]["AP"] * 100:7.1f} '
+            f'{r["coco"]["AP50"] * 100:6.1f} | {r["ms_1920x1080"]["cpu"]:8.1f} {r["passes_1920x1080"]:6d} '
+            f'{r["ms_640x480"]["cpu"]:6.1f} | {seqs}'
+        )
+    print(
+        'ms = median thread CPU ms per frame (wall times in the json); rec360 = recall on the frames '
+        'shrunk to 640x360; VGA = 640x480 frames'
+    )
     print(f'wrote {a.out}')
     return 0
 

@@ -28,6 +28,7 @@ this machine (the last frame for temporal variants), with the --runtime given.
 The sample is small (4 images, 12 scored persons): the numbers are a regression guard and a way to
 compare variants, not a benchmark comparable to full COCO val.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ from poseflow_ros.paths import REPO_ROOT, shared_dir  # noqa: E402
 from poseflow_ros.pipeline import PipelineConfig  # noqa: E402
 
 METRICS = ('AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl')
-VARIANTS = {            # name -> (refine passes on new people, frames of the synthetic track, flip test)
+VARIANTS = {  # name -> (refine passes on new people, frames of the synthetic track, flip test)
     'box': (0, 1, False),
     'refine': (1, 1, False),
     'refine2': (2, 1, False),
@@ -59,17 +60,19 @@ VARIANTS = {            # name -> (refine passes on new people, frames of the sy
 }
 SOURCES = ('gt', 'det_file', 'detector')
 LOST_THRESHOLD = 0.3
-CUT_ABOVE_HIPS = 0.15                # fraction of shoulder-hip distance above the higher hip
+CUT_ABOVE_HIPS = 0.15  # fraction of shoulder-hip distance above the higher hip
 
 
 def load_coco(path: Path):
     from pycocotools.coco import COCO
+
     with contextlib.redirect_stdout(io.StringIO()):
         return COCO(str(path))
 
 
 def coco_from_dict(d: dict):
     from pycocotools.coco import COCO
+
     c = COCO()
     c.dataset = d
     with contextlib.redirect_stdout(io.StringIO()):
@@ -79,6 +82,7 @@ def coco_from_dict(d: dict):
 
 def coco_eval(coco, results) -> dict:
     from pycocotools.cocoeval import COCOeval
+
     if not results:
         return {m: 0.0 for m in METRICS}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -107,8 +111,13 @@ def waist_cut_set(coco, images: dict):
         iid = next_id
         next_id += 1
         new_images[iid] = np.ascontiguousarray(img)
-        info = dict(coco.loadImgs(a['image_id'])[0], id=iid, height=cut, cut_from=a['image_id'],
-                    cut_person=a['id'])
+        info = dict(
+            coco.loadImgs(a['image_id'])[0],
+            id=iid,
+            height=cut,
+            cut_from=a['image_id'],
+            cut_person=a['id'],
+        )
         out_imgs.append(info)
         for b in coco.loadAnns(coco.getAnnIds(imgIds=a['image_id'])):
             k = np.array(b['keypoints'], np.float64).reshape(17, 3)
@@ -120,16 +129,31 @@ def waist_cut_set(coco, images: dict):
             frac = h2 / max(h, 1e-6)
             # the other people of the image are cut somewhere else (often to a strip): crowd regions,
             # so that poses found on them neither count nor hurt
-            out_anns.append(dict(b, id=len(out_anns) + 1, image_id=iid, keypoints=k.reshape(-1).tolist(),
-                                 num_keypoints=int((k[:, 2] > 0).sum()), bbox=[x, y, w, h2],
-                                 area=float(b['area']) * frac, segmentation=[],
-                                 iscrowd=int(b['id'] != a['id'] or b['iscrowd'])))
+            out_anns.append(
+                dict(
+                    b,
+                    id=len(out_anns) + 1,
+                    image_id=iid,
+                    keypoints=k.reshape(-1).tolist(),
+                    num_keypoints=int((k[:, 2] > 0).sum()),
+                    bbox=[x, y, w, h2],
+                    area=float(b['area']) * frac,
+                    segmentation=[],
+                    iscrowd=int(b['id'] != a['id'] or b['iscrowd']),
+                )
+            )
     d = {'images': out_imgs, 'annotations': out_anns, 'categories': coco.dataset['categories']}
     return coco_from_dict(d), new_images
 
 
-def box_sources(coco, images: dict, detector, det_file: list, det_file_threshold: float,
-                cut_from: Optional[dict] = None) -> dict:
+def box_sources(
+    coco,
+    images: dict,
+    detector,
+    det_file: list,
+    det_file_threshold: float,
+    cut_from: Optional[dict] = None,
+) -> dict:
     """source -> {image_id: (xyxy (N,4), scores (N,))}. ``cut_from`` maps cut image ids to originals (the
     det_file boxes are clipped to the cut)."""
     out = {s: {} for s in SOURCES}
@@ -137,16 +161,31 @@ def box_sources(coco, images: dict, detector, det_file: list, det_file_threshold
     for d in det_file:
         by_img.setdefault(d['image_id'], []).append(d)
     for img_id in coco.getImgIds():
-        anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id, iscrowd=False))
-                if a['num_keypoints'] > 0]
+        anns = [
+            a
+            for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id, iscrowd=False))
+            if a['num_keypoints'] > 0
+        ]
         xywh = np.array([a['bbox'] for a in anns], np.float32).reshape(-1, 4)
-        out['gt'][img_id] = (np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1),
-                             np.ones(len(anns), np.float32))
+        out['gt'][img_id] = (
+            np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1),
+            np.ones(len(anns), np.float32),
+        )
         src = cut_from.get(img_id, img_id) if cut_from else img_id
         h = images[img_id].shape[0]
         dets = [d for d in by_img.get(src, []) if d['score'] >= det_file_threshold]
-        b = np.array([[d['bbox'][0], d['bbox'][1], d['bbox'][0] + d['bbox'][2], d['bbox'][1] + d['bbox'][3]]
-                      for d in dets], np.float32).reshape(-1, 4)
+        b = np.array(
+            [
+                [
+                    d['bbox'][0],
+                    d['bbox'][1],
+                    d['bbox'][0] + d['bbox'][2],
+                    d['bbox'][1] + d['bbox'][3],
+                ]
+                for d in dets
+            ],
+            np.float32,
+        ).reshape(-1, 4)
         s = np.array([d['score'] for d in dets], np.float32)
         b[:, 3] = np.minimum(b[:, 3], h)
         keep = b[:, 3] - b[:, 1] > 4
@@ -160,6 +199,7 @@ def run_variant(est, images: dict, boxes_by_image: dict, refine: int, frames: in
     """-> (COCO results, ms per person and crops per person (steady state: the last frame), persons
     without a skeleton)."""
     from poseflow_ros.pose.roi import RoiMemory
+
     if hasattr(est, 'refine_passes'):
         est.refine_passes = refine
     results, ms, crops, persons, lost = [], 0.0, 0, 0, 0
@@ -170,7 +210,9 @@ def run_variant(est, images: dict, boxes_by_image: dict, refine: int, frames: in
         mem = RoiMemory()
         for f in range(frames):
             t = time.perf_counter()
-            poses = est.estimate(img, boxes, rois=mem.prior(boxes)) if f else est.estimate(img, boxes)
+            poses = (
+                est.estimate(img, boxes, rois=mem.prior(boxes)) if f else est.estimate(img, boxes)
+            )
             dt = time.perf_counter() - t
             mem.update(boxes, poses.rois)
         ms += dt * 1e3
@@ -181,21 +223,38 @@ def run_variant(est, images: dict, boxes_by_image: dict, refine: int, frames: in
             kp = np.concatenate([poses.keypoints[i], poses.scores[i][:, None]], 1)
             vis = poses.scores[i] > 0.2
             kp_score = float(poses.scores[i][vis].mean()) if vis.any() else 0.0
-            results.append({'image_id': int(img_id), 'category_id': 1, 'keypoints': kp.reshape(-1).tolist(),
-                            'score': float(scores[i]) * kp_score})
+            results.append(
+                {
+                    'image_id': int(img_id),
+                    'category_id': 1,
+                    'keypoints': kp.reshape(-1).tolist(),
+                    'score': float(scores[i]) * kp_score,
+                }
+            )
     return results, ms / max(persons, 1), crops / max(persons, 1), lost
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument('--sources', nargs='+', default=list(SOURCES), choices=list(SOURCES))
-    ap.add_argument('--frames', type=int, default=3, help='frames of the synthetic track (temporal variants)')
-    ap.add_argument('--runtime', default='auto', help='BlazePose runtime: auto | onnxruntime | torch')
+    ap.add_argument(
+        '--frames', type=int, default=3, help='frames of the synthetic track (temporal variants)'
+    )
+    ap.add_argument(
+        '--runtime', default='auto', help='BlazePose runtime: auto | onnxruntime | torch'
+    )
     ap.add_argument('--device', default='cpu')
-    ap.add_argument('--border', default=PipelineConfig.pose_crop_border,
-                    help='BlazePose crop border: zero | replicate (default: the pipeline default)')
-    ap.add_argument('--mmpose-config', default='', help='also score an MMPose model (its own box crops)')
+    ap.add_argument(
+        '--border',
+        default=PipelineConfig.pose_crop_border,
+        help='BlazePose crop border: zero | replicate (default: the pipeline default)',
+    )
+    ap.add_argument(
+        '--mmpose-config', default='', help='also score an MMPose model (its own box crops)'
+    )
     ap.add_argument('--mmpose-checkpoint', default='')
     ap.add_argument('--det-file-threshold', type=float, default=0.3)
     ap.add_argument('--no-waist-cut', action='store_true', help='skip the hips-out-of-view set')
@@ -204,6 +263,7 @@ def main(argv=None) -> int:
     from poseflow_ros import models
     from poseflow_ros.detect import make_detector
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
     data_dir = shared_dir() / 'data' / 'coco_val_sample'
     models.fetch('rtmdet_nano_person')
     models.fetch('blazepose_full')
@@ -211,19 +271,36 @@ def main(argv=None) -> int:
     est = BlazePoseEstimator(device=a.device, runtime=a.runtime, border=a.border)
     est.warmup()
     coco = load_coco(data_dir / 'test_coco.json')
-    images = {i: cv2.imread(str(data_dir / coco.loadImgs(i)[0]['file_name'])) for i in coco.getImgIds()}
+    images = {
+        i: cv2.imread(str(data_dir / coco.loadImgs(i)[0]['file_name'])) for i in coco.getImgIds()
+    }
     det_file = json.loads((data_dir / 'test_coco_det_AP_H_56.json').read_text())
-    sets = {'full': (coco, images, box_sources(coco, images, detector, det_file, a.det_file_threshold))}
-    hips_unlabelled = sum(1 for x in coco.loadAnns(coco.getAnnIds(iscrowd=False))
-                          if x['num_keypoints'] > 0 and (x['keypoints'][35] == 0 or x['keypoints'][38] == 0))
+    sets = {
+        'full': (coco, images, box_sources(coco, images, detector, det_file, a.det_file_threshold))
+    }
+    hips_unlabelled = sum(
+        1
+        for x in coco.loadAnns(coco.getAnnIds(iscrowd=False))
+        if x['num_keypoints'] > 0 and (x['keypoints'][35] == 0 or x['keypoints'][38] == 0)
+    )
     if not a.no_waist_cut:
         cut, cut_images = waist_cut_set(coco, images)
         cut_from = {i['id']: i['cut_from'] for i in cut.dataset['images']}
-        sets['waist_cut'] = (cut, cut_images,
-                             box_sources(cut, cut_images, detector, det_file, a.det_file_threshold, cut_from))
-    report = {'data': str(data_dir), 'runtime': est.runtime, 'device': a.device, 'border': est.border,
-              'frames': a.frames, 'det_file_threshold': a.det_file_threshold,
-              'persons_with_hips_unlabelled': hips_unlabelled, 'sets': {}}
+        sets['waist_cut'] = (
+            cut,
+            cut_images,
+            box_sources(cut, cut_images, detector, det_file, a.det_file_threshold, cut_from),
+        )
+    report = {
+        'data': str(data_dir),
+        'runtime': est.runtime,
+        'device': a.device,
+        'border': est.border,
+        'frames': a.frames,
+        'det_file_threshold': a.det_file_threshold,
+        'persons_with_hips_unlabelled': hips_unlabelled,
+        'sets': {},
+    }
     for set_name, (c, imgs, sources) in sets.items():
         rep = report['sets'][set_name] = {'images': len(imgs), 'variants': {}}
         for v in a.variants:
@@ -232,28 +309,50 @@ def main(argv=None) -> int:
             rv = rep['variants'][v] = {}
             for s in a.sources:
                 res, ms, crops, lost = run_variant(est, imgs, sources[s], refine, frames)
-                rv[s] = dict(coco_eval(c, res), ms_per_person=ms, crops_per_person=crops, persons=len(res),
-                             lost=lost)
+                rv[s] = dict(
+                    coco_eval(c, res),
+                    ms_per_person=ms,
+                    crops_per_person=crops,
+                    persons=len(res),
+                    lost=lost,
+                )
         if a.mmpose_config:
             from poseflow_ros.pose import make_pose_estimator
-            mm = make_pose_estimator('mmpose', device=a.device, mmpose_config=a.mmpose_config,
-                                     mmpose_checkpoint=a.mmpose_checkpoint)
+
+            mm = make_pose_estimator(
+                'mmpose',
+                device=a.device,
+                mmpose_config=a.mmpose_config,
+                mmpose_checkpoint=a.mmpose_checkpoint,
+            )
             rv = rep['variants']['mmpose'] = {}
             for s in a.sources:
                 res, ms, crops, lost = run_variant(mm, imgs, sources[s], 0, 1)
-                rv[s] = dict(coco_eval(c, res), ms_per_person=ms, crops_per_person=crops, persons=len(res),
-                             lost=lost)
+                rv[s] = dict(
+                    coco_eval(c, res),
+                    ms_per_person=ms,
+                    crops_per_person=crops,
+                    persons=len(res),
+                    lost=lost,
+                )
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2))
-    print(f'runtime {est.runtime}, border {est.border}, temporal frames {a.frames}; '
-          f'AP / AR (x100), lost = boxes without a skeleton, ms per person on this machine')
+    print(
+        f'runtime {est.runtime}, border {est.border}, temporal frames {a.frames}; '
+        f'AP / AR (x100), lost = boxes without a skeleton, ms per person on this machine'
+    )
     for set_name, rep in report['sets'].items():
         print(f'\n[{set_name}: {rep["images"]} images]')
-        print(f'{"variant":16s} ' + ' '.join(f'{s + " AP":>12s} {"AR":>5s} {"lost":>4s}' for s in a.sources)
-              + f' {"crops/person":>12s} {"ms/person":>9s}')
+        print(
+            f'{"variant":16s} '
+            + ' '.join(f'{s + " AP":>12s} {"AR":>5s} {"lost":>4s}' for s in a.sources)
+            + f' {"crops/person":>12s} {"ms/person":>9s}'
+        )
         for v, rv in rep['variants'].items():
-            cells = ' '.join(f'{rv[s]["AP"] * 100:12.1f} {rv[s]["AR"] * 100:5.1f} {rv[s]["lost"]:4d}'
-                             for s in a.sources)
+            cells = ' '.join(
+                f'{rv[s]["AP"] * 100:12.1f} {rv[s]["AR"] * 100:5.1f} {rv[s]["lost"]:4d}'
+                for s in a.sources
+            )
             ms = np.mean([rv[s]['ms_per_person'] for s in a.sources])
             crops = np.mean([rv[s]['crops_per_person'] for s in a.sources])
             print(f'{v:16s} {cells} {crops:12.2f} {ms:9.1f}')

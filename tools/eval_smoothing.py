@@ -23,6 +23,7 @@ reported, measurement-backed track keypoints:
 
 Writes out/eval/smoothing.json and prints the table.
 """
+
 import argparse
 import json
 import sys
@@ -37,9 +38,9 @@ from poseflow_ros.paths import shared_dir  # noqa: E402
 VIDEOS = ('walk.small.mp4', 'people.small.mp4')
 CACHE_VERSION = 2
 POSE_KEYS = ('pose_backend', 'pose_runtime', 'pose_crop', 'pose_refine_passes', 'pose_crop_border')
-DET_THRESHOLD = 0.25            # PipelineConfig default
-LAG_JOINTS = (9, 10, 15, 16)    # COCO wrists and ankles
-MIN_TRAVEL_PX = 20.0            # a run counts for the lag when its joint x spans at least this
+DET_THRESHOLD = 0.25  # PipelineConfig default
+LAG_JOINTS = (9, 10, 15, 16)  # COCO wrists and ankles
+MIN_TRAVEL_PX = 20.0  # a run counts for the lag when its joint x spans at least this
 
 
 def build_cache(video: Path, path: Path, max_frames: int) -> dict:
@@ -48,6 +49,7 @@ def build_cache(video: Path, path: Path, max_frames: int) -> dict:
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from poseflow_ros.types import Frame
     from poseflow_ros.video import VideoReader
+
     cfg = PipelineConfig(device='cpu', detector_score_threshold=DET_THRESHOLD)
     pipe = PosePipeline.from_config(cfg)
     rd = VideoReader(video)
@@ -67,12 +69,23 @@ def build_cache(video: Path, path: Path, max_frames: int) -> dict:
         cols['kp_scores'].append(res.poses.scores.reshape(k, 17))
         n += 1
         if n % 50 == 0:
-            print(f'[smoothing] {video.name}: {n} frames, {time.time() - t_start:.0f} s', flush=True)
+            print(
+                f'[smoothing] {video.name}: {n} frames, {time.time() - t_start:.0f} s', flush=True
+            )
     rd.close()
     out = {k: np.concatenate(v) for k, v in cols.items()}
-    meta = {'version': CACHE_VERSION, 'video': str(video), 'size': video.stat().st_size, 'frames': n,
-            'max_frames': max_frames, 'fps': rd.fps, 'width': rd.width, 'height': rd.height,
-            'det_threshold': DET_THRESHOLD, 'pose': pose_settings()}
+    meta = {
+        'version': CACHE_VERSION,
+        'video': str(video),
+        'size': video.stat().st_size,
+        'frames': n,
+        'max_frames': max_frames,
+        'fps': rd.fps,
+        'width': rd.width,
+        'height': rd.height,
+        'det_threshold': DET_THRESHOLD,
+        'pose': pose_settings(),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, meta=json.dumps(meta), **out)
     return load_cache(path)
@@ -80,6 +93,7 @@ def build_cache(video: Path, path: Path, max_frames: int) -> dict:
 
 def pose_settings() -> dict:
     from poseflow_ros.pipeline import PipelineConfig
+
     d = PipelineConfig().to_dict()
     return {k: d[k] for k in POSE_KEYS if k in d}
 
@@ -94,38 +108,79 @@ def get_cache(video: Path, out: Path, max_frames: int) -> dict:
     if path.exists():
         c = load_cache(path)
         m = c['meta']
-        if m.get('version') == CACHE_VERSION and m.get('size') == video.stat().st_size \
-                and m.get('max_frames') == max_frames and m.get('det_threshold') == DET_THRESHOLD \
-                and m.get('pose') == pose_settings():
+        if (
+            m.get('version') == CACHE_VERSION
+            and m.get('size') == video.stat().st_size
+            and m.get('max_frames') == max_frames
+            and m.get('det_threshold') == DET_THRESHOLD
+            and m.get('pose') == pose_settings()
+        ):
             return c
-    print(f'[smoothing] computing detections and poses of {video.name} (once; cached in {path})', flush=True)
+    print(
+        f'[smoothing] computing detections and poses of {video.name} (once; cached in {path})',
+        flush=True,
+    )
     return build_cache(video, path, max_frames)
 
 
 # (min_cutoff Hz, beta) sets measured; None = smoothing off. MediaPipe's pose landmarks: (0.05, 80).
-PARAM_SETS = (None, (0.05, 80.0), (0.3, 20.0), (0.5, 10.0), (1.0, 2.0), (1.0, 5.0), (1.0, 20.0),
-              (2.0, 1.0), (2.0, 2.0), (2.0, 5.0), (3.0, 1.0), (3.0, 2.0), (3.0, 5.0), (5.0, 0.5), (5.0, 2.0))
+PARAM_SETS = (
+    None,
+    (0.05, 80.0),
+    (0.3, 20.0),
+    (0.5, 10.0),
+    (1.0, 2.0),
+    (1.0, 5.0),
+    (1.0, 20.0),
+    (2.0, 1.0),
+    (2.0, 2.0),
+    (2.0, 5.0),
+    (3.0, 1.0),
+    (3.0, 2.0),
+    (3.0, 5.0),
+    (5.0, 0.5),
+    (5.0, 2.0),
+)
 
 
 def track_video(c: dict, params, d_cutoff: float = 1.0):
     """Run the tracker over a cached video; per reported, matched track: {frame: (raw, smoothed, scores)}."""
     from poseflow_ros.track import Tracker, TrackerConfig
     from poseflow_ros.types import TrackerInput
+
     m = c['meta']
     n, fps = m['frames'], m['fps']
-    over = {'smooth_keypoints': False} if params is None else {
-        'smoothing_min_cutoff': params[0], 'smoothing_beta': params[1],
-        'smoothing_derivative_cutoff': d_cutoff}
+    over = (
+        {'smooth_keypoints': False}
+        if params is None
+        else {
+            'smoothing_min_cutoff': params[0],
+            'smoothing_beta': params[1],
+            'smoothing_derivative_cutoff': d_cutoff,
+        }
+    )
     tr = Tracker(TrackerConfig(**over))
     starts = np.searchsorted(c['frame'], np.arange(n + 1))
     series = {}
     for i in range(n):
         s = slice(starts[i], starts[i + 1])
-        outs = tr.update(TrackerInput(c['boxes'][s], c['scores'][s], c['kps'][s], c['kp_scores'][s],
-                                      image_size=(m['width'], m['height']), stamp=i / fps))
+        outs = tr.update(
+            TrackerInput(
+                c['boxes'][s],
+                c['scores'][s],
+                c['kps'][s],
+                c['kp_scores'][s],
+                image_size=(m['width'], m['height']),
+                stamp=i / fps,
+            )
+        )
         for o in outs:
             if o.detection_index >= 0 and o.keypoints is not None:
-                series.setdefault(o.track_id, {})[i] = (o.keypoints_raw, o.keypoints, o.keypoint_scores)
+                series.setdefault(o.track_id, {})[i] = (
+                    o.keypoints_raw,
+                    o.keypoints,
+                    o.keypoint_scores,
+                )
     return series
 
 
@@ -144,7 +199,9 @@ def runs_of(frames, ok):
     return out
 
 
-def lag_frames(raw: np.ndarray, smooth: np.ndarray, max_lag: float = 8.0, step: float = 0.05) -> float:
+def lag_frames(
+    raw: np.ndarray, smooth: np.ndarray, max_lag: float = 8.0, step: float = 0.05
+) -> float:
     """Delay (frames) of ``smooth`` behind ``raw``: the shift ``tau`` that best aligns them,
     ``argmin mean (smooth(t) - raw(t - tau))^2`` with ``raw`` linearly interpolated between frames (the
     peak of their cross-correlation for signals of equal energy; unlike the raw cross-correlation peak it
@@ -181,21 +238,28 @@ def measure(series: dict, score: float, min_run: int) -> dict:
                     continue
                 raw = np.array([fr[f][0][j, 0] for f in run], np.float64)
                 sm = np.array([fr[f][1][j, 0] for f in run], np.float64)
-                if np.ptp(raw) < MIN_TRAVEL_PX:      # the lag is only defined on a moving joint
+                if np.ptp(raw) < MIN_TRAVEL_PX:  # the lag is only defined on a moving joint
                     continue
                 lags.append(lag_frames(raw, sm))
                 weights.append(len(run))
+
     def cat(v):
         return np.concatenate(v) if v else np.zeros(0)
-    return {'jitter_raw_px': float(cat(acc_raw).mean()) if acc_raw else float('nan'),
-            'jitter_px': float(cat(acc_sm).mean()) if acc_sm else float('nan'),
-            'err_px': float(cat(err).mean()) if err else float('nan'),
-            'lag_frames': float(np.average(lags, weights=weights)) if lags else float('nan'),
-            'lag_runs': len(lags), 'n_accel': int(sum(len(a) for a in acc_sm))}
+
+    return {
+        'jitter_raw_px': float(cat(acc_raw).mean()) if acc_raw else float('nan'),
+        'jitter_px': float(cat(acc_sm).mean()) if acc_sm else float('nan'),
+        'err_px': float(cat(err).mean()) if err else float('nan'),
+        'lag_frames': float(np.average(lags, weights=weights)) if lags else float('nan'),
+        'lag_runs': len(lags),
+        'n_accel': int(sum(len(a) for a in acc_sm)),
+    }
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument('--frames', type=int, default=300, help='first frames of each video')
     ap.add_argument('--score', type=float, default=0.5, help='confident keypoint score')
     ap.add_argument('--min-run', type=int, default=20, help='shortest run of frames for the lag')
@@ -212,18 +276,35 @@ def main():
         fps = {v: c['meta']['fps'] for v, c in caches.items()}
         w = {v: per[v]['n_accel'] for v in per}
         tot = max(1, sum(w.values()))
-        mean = {k: sum(per[v][k] * w[v] for v in per) / tot
-                for k in ('jitter_raw_px', 'jitter_px', 'err_px', 'lag_frames')}
+        mean = {
+            k: sum(per[v][k] * w[v] for v in per) / tot
+            for k in ('jitter_raw_px', 'jitter_px', 'err_px', 'lag_frames')
+        }
         mean['lag_ms'] = sum(per[v]['lag_frames'] * 1e3 / fps[v] * w[v] for v in per) / tot
-        rows.append({'min_cutoff': None if params is None else params[0],
-                     'beta': None if params is None else params[1], 'per_video': per, 'mean': mean})
+        rows.append(
+            {
+                'min_cutoff': None if params is None else params[0],
+                'beta': None if params is None else params[1],
+                'per_video': per,
+                'mean': mean,
+            }
+        )
     from poseflow_ros.track import TrackerConfig
+
     d = TrackerConfig()
-    res = {'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'frames_per_video': a.frames, 'score': a.score,
-           'min_run': a.min_run, 'videos': {v: c['meta'] for v, c in caches.items()},
-           'default': {'min_cutoff': d.smoothing_min_cutoff, 'beta': d.smoothing_beta,
-                       'derivative_cutoff': d.smoothing_derivative_cutoff},
-           'rows': rows}
+    res = {
+        'date': time.strftime('%Y-%m-%d %H:%M:%S'),
+        'frames_per_video': a.frames,
+        'score': a.score,
+        'min_run': a.min_run,
+        'videos': {v: c['meta'] for v, c in caches.items()},
+        'default': {
+            'min_cutoff': d.smoothing_min_cutoff,
+            'beta': d.smoothing_beta,
+            'derivative_cutoff': d.smoothing_derivative_cutoff,
+        },
+        'rows': rows,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / 'smoothing.json').write_text(json.dumps(res, indent=1))
     print_table(rows, res['default'])
@@ -232,18 +313,24 @@ def main():
 
 
 def print_table(rows, default):
-    hdr = (f"{'min_cutoff':>10s} {'beta':>6s} {'jitter px':>10s} {'(raw)':>7s} {'reduction':>9s} "
-           f"{'lag frames':>10s} {'lag ms':>7s} {'|sm-raw| px':>11s}")
+    hdr = (
+        f"{'min_cutoff':>10s} {'beta':>6s} {'jitter px':>10s} {'(raw)':>7s} {'reduction':>9s} "
+        f"{'lag frames':>10s} {'lag ms':>7s} {'|sm-raw| px':>11s}"
+    )
     print(hdr)
     print('-' * len(hdr))
     for r in rows:
         m = r['mean']
-        name = ('off', '') if r['min_cutoff'] is None else (f"{r['min_cutoff']:g}", f"{r['beta']:g}")
+        name = (
+            ('off', '') if r['min_cutoff'] is None else (f"{r['min_cutoff']:g}", f"{r['beta']:g}")
+        )
         is_default = (r['min_cutoff'], r['beta']) == (default['min_cutoff'], default['beta'])
         mark = ' <- default' if is_default else ''
-        print(f"{name[0]:>10s} {name[1]:>6s} {m['jitter_px']:10.2f} {m['jitter_raw_px']:7.2f} "
-              f"{1 - m['jitter_px'] / m['jitter_raw_px']:9.0%} {m['lag_frames']:10.2f} {m['lag_ms']:7.1f} "
-              f"{m['err_px']:11.2f}{mark}")
+        print(
+            f"{name[0]:>10s} {name[1]:>6s} {m['jitter_px']:10.2f} {m['jitter_raw_px']:7.2f} "
+            f"{1 - m['jitter_px'] / m['jitter_raw_px']:9.0%} {m['lag_frames']:10.2f} {m['lag_ms']:7.1f} "
+            f"{m['err_px']:11.2f}{mark}"
+        )
 
 
 if __name__ == '__main__':

@@ -33,6 +33,7 @@ restart).
 DDS stays on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST unless set) on a free-looking domain id in
 102..200 unless ROS_DOMAIN_ID is set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,7 @@ if str(ROOT) not in sys.path:
 
 from poseflow_ros.ros.process import rss_mb  # noqa: E402 -- no rclpy: safe before the DDS environment is set
 
-CAMERA_FRAME_ID = 'camera'                     # video_source's default frame_id
+CAMERA_FRAME_ID = 'camera'  # video_source's default frame_id
 FAULT_KINDS = ('second_publisher', 'burst', 'params', 'frame_size', 'lifecycle', 'camera_restart')
 # node log lines: expected answers to our bad frames vs everything else that looks like trouble
 EXPECTED_BAD_INPUT = ('bad image on ', 'differs from expected_width')
@@ -101,6 +102,7 @@ def percentile(values, q):
     if not values:
         return None
     import numpy as np
+
     return float(np.percentile(np.asarray(values, np.float64), q))
 
 
@@ -109,6 +111,7 @@ def slope_per_min(samples):
     if len(samples) < 3:
         return None
     import numpy as np
+
     t = np.array([s[0] for s in samples]) / 60.0
     y = np.array([s[1] for s in samples])
     if np.ptp(t) <= 0:
@@ -139,13 +142,18 @@ class Proc:
     def __init__(self, name: str, cmd, log_path: Path):
         self.name, self.cmd, self.log_path = name, cmd, log_path
         self.lines = []
-        self.trouble = []            # unexpected error lines
-        self.expected_bad = 0        # bad-input log lines (answers to our bad frames)
+        self.trouble = []  # unexpected error lines
+        self.expected_bad = 0  # bad-input log lines (answers to our bad frames)
         self.warnings = collections.Counter()
         self._log = open(log_path, 'a', buffering=1)
         self._log.write(f'$ {" ".join(map(str, cmd))}\n')
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  start_new_session=True)     # our Ctrl-C is not theirs: we stop them in order
+        self.p = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )  # our Ctrl-C is not theirs: we stop them in order
         self.t_start = time.monotonic()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -265,23 +273,29 @@ class Soak:
         self.outputs = collections.Counter()
         self.latency = collections.defaultdict(list)
         self.camera_rx = []
-        self.window_latency = []          # camera latencies since the last progress line
+        self.window_latency = []  # camera latencies since the last progress line
         self.diag = {}
-        self.rss = []                     # (t_s since soak start, MB)
+        self.rss = []  # (t_s since soak start, MB)
         self.faults = collections.Counter()
-        self.fault_log = []               # dicts: kind, t_start, t_end, ok, detail
-        self.failures = []                # faults not answered as expected
-        self.sent = collections.Counter()  # frames this process (and the second camera) published, per kind
-        self.camera_published = 0         # frames of the video_source instances that exited
+        self.fault_log = []  # dicts: kind, t_start, t_end, ok, detail
+        self.failures = []  # faults not answered as expected
+        self.sent = (
+            collections.Counter()
+        )  # frames this process (and the second camera) published, per kind
+        self.camera_published = 0  # frames of the video_source instances that exited
         self.camera_restarts = 0
         self.camera_unexpected_exits = []
-        self.sources = []                 # every video_source Proc
+        self.sources = []  # every video_source Proc
         self.second_cameras = []
         self.interrupted = False
-        self.kinds = [k for k in (a.faults.split(',') if a.faults not in ('', 'none') else []) if k]
+        self.kinds = [
+            k for k in (a.faults.split(',') if a.faults not in ('', 'none') else []) if k
+        ]
         unknown = [k for k in self.kinds if k not in FAULT_KINDS]
         if unknown:
-            raise SystemExit(f'unknown fault kind(s) {unknown}; choose from {",".join(FAULT_KINDS)}')
+            raise SystemExit(
+                f'unknown fault kind(s) {unknown}; choose from {",".join(FAULT_KINDS)}'
+            )
 
     # -------------------------------------------------------------- ROS side of this process
     def start_ros(self):
@@ -300,7 +314,9 @@ class Soak:
         rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
         self.rclpy = rclpy
         self.node = Node('soak')
-        self.node.create_subscription(TrackedPoseArray, 'tracked_poses', self._on_poses, make_qos('reliable', 100))
+        self.node.create_subscription(
+            TrackedPoseArray, 'tracked_poses', self._on_poses, make_qos('reliable', 100)
+        )
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
         self.pub = self.node.create_publisher(Image, 'image', make_qos('reliable', 5))
         self.params = AsyncParameterClient(self.node, 'pose_tracker')
@@ -356,18 +372,22 @@ class Soak:
         frames = [f for i, f in zip(range(100), r) if i % 10 == 0]
         r.close()
         from std_msgs.msg import Header
+
         self.burst_msgs = [bgr_to_image(f, Header(frame_id='soak_burst')) for f in frames]
-        self.big_msgs = [bgr_to_image(cv2.resize(f, (1280, 720)), Header(frame_id='soak_big')) for f in frames[:5]]
+        self.big_msgs = [
+            bgr_to_image(cv2.resize(f, (1280, 720)), Header(frame_id='soak_big'))
+            for f in frames[:5]
+        ]
         w, h = frames[0].shape[1], frames[0].shape[0]
         data = np.zeros((h, w, 3), np.uint8).tobytes()
         bad = []
-        m = Image(height=h, width=w, encoding='yuv_nonsense', step=w * 3)        # unknown encoding
+        m = Image(height=h, width=w, encoding='yuv_nonsense', step=w * 3)  # unknown encoding
         m.data = data
         bad.append(('encoding', m))
-        m = Image(height=h, width=w, encoding='bgr8', step=w * 3 + 64)           # data shorter than step*h
+        m = Image(height=h, width=w, encoding='bgr8', step=w * 3 + 64)  # data shorter than step*h
         m.data = data
         bad.append(('step', m))
-        m = Image(height=0, width=0, encoding='bgr8', step=0)                    # zero size
+        m = Image(height=0, width=0, encoding='bgr8', step=0)  # zero size
         bad.append(('zero_size', m))
         self.bad_msgs = bad
 
@@ -388,15 +408,33 @@ class Soak:
 
     # -------------------------------------------------------------- processes
     def start_node(self):
-        cmd = [self.py, '-m', 'poseflow_ros.ros.pose_tracker_node', '--ros-args',
-               '-p', 'device:=cpu', '-p', f'stats_file:={self.stats_file}']
+        cmd = [
+            self.py,
+            '-m',
+            'poseflow_ros.ros.pose_tracker_node',
+            '--ros-args',
+            '-p',
+            'device:=cpu',
+            '-p',
+            f'stats_file:={self.stats_file}',
+        ]
         for p in self.a.param:
             cmd += ['-p', p]
         self.tracker = Proc('pose_tracker', cmd, self.dir / 'node.log')
 
     def start_camera(self):
-        cmd = [self.py, '-m', 'poseflow_ros.ros.video_source_node', '--ros-args',
-               '-p', f'video_path:={self.a.video}', '-p', 'loop:=true', '-p', 'wait_for_subscribers:=10.0']
+        cmd = [
+            self.py,
+            '-m',
+            'poseflow_ros.ros.video_source_node',
+            '--ros-args',
+            '-p',
+            f'video_path:={self.a.video}',
+            '-p',
+            'loop:=true',
+            '-p',
+            'wait_for_subscribers:=10.0',
+        ]
         self.source = Proc('video_source', cmd, self.dir / 'video_source.log')
         self.sources.append(self.source)
 
@@ -409,9 +447,25 @@ class Soak:
     def _fault_second_publisher(self, n):
         rel = 'best_effort' if n % 2 == 0 else 'reliable'
         secs = self.a.fault_seconds
-        cmd = [self.py, str(Path(__file__).resolve()), '--camera', '--width', '640', '--height', '480',
-               '--rate', '15', '--seconds', str(secs), '--reliability', rel, '--frame-id', 'soak_second',
-               '--video', str(self.a.video)]
+        cmd = [
+            self.py,
+            str(Path(__file__).resolve()),
+            '--camera',
+            '--width',
+            '640',
+            '--height',
+            '480',
+            '--rate',
+            '15',
+            '--seconds',
+            str(secs),
+            '--reliability',
+            rel,
+            '--frame-id',
+            'soak_second',
+            '--video',
+            str(self.a.video),
+        ]
         p = Proc('second_camera', cmd, self.dir / 'second_camera.log')
         self.second_cameras.append(p)
         try:
@@ -444,6 +498,7 @@ class Soak:
 
     def _fault_params(self, n):
         from rclpy.parameter import Parameter, parameter_value_to_python
+
         if not self.params.wait_for_services(timeout_sec=5.0):
             return False, 'parameter services of /pose_tracker not available'
         names = ['detector_score_threshold', 'tracker.max_age', 'keypoint_score_threshold']
@@ -451,18 +506,30 @@ class Soak:
             r = self._wait_future(self.params.get_parameters(names), 5.0)
             if r is None:
                 return False, 'get_parameters timed out'
-            self._param_defaults = {nm: parameter_value_to_python(v) for nm, v in zip(names, r.values)}
-        changed = {'detector_score_threshold': 0.3, 'tracker.max_age': 60, 'keypoint_score_threshold': 0.4}
+            self._param_defaults = {
+                nm: parameter_value_to_python(v) for nm, v in zip(names, r.values)
+            }
+        changed = {
+            'detector_score_threshold': 0.3,
+            'tracker.max_age': 60,
+            'keypoint_score_threshold': 0.4,
+        }
         values = changed if n % 2 == 0 else self._param_defaults
         problems = []
-        r = self._wait_future(self.params.set_parameters([Parameter(k, value=v) for k, v in values.items()]), 5.0)
+        r = self._wait_future(
+            self.params.set_parameters([Parameter(k, value=v) for k, v in values.items()]), 5.0
+        )
         if r is None:
             problems.append('set_parameters timed out')
         else:
             for k, res in zip(values, r.results):
                 if not res.successful:
                     problems.append(f'valid {k}={values[k]!r} refused: {res.reason}')
-        invalid = [('detector_score_threshold', 1.5), ('tracker.low_score_threshold', 0.9), ('device', 'cuda')]
+        invalid = [
+            ('detector_score_threshold', 1.5),
+            ('tracker.low_score_threshold', 0.9),
+            ('device', 'cuda'),
+        ]
         refused = 0
         for k, v in invalid:
             r = self._wait_future(self.params.set_parameters([Parameter(k, value=v)]), 5.0)
@@ -479,11 +546,14 @@ class Soak:
                 if abs(got[nm] - values[nm]) > 1e-9:
                     problems.append(f'{nm} reads {got[nm]} after set {values[nm]}')
         self.faults['params_invalid_refused'] += refused
-        return not problems, (f'set {values}; {refused}/{len(invalid)} invalid refused'
-                              + ('; ' + '; '.join(problems) if problems else ''))
+        return not problems, (
+            f'set {values}; {refused}/{len(invalid)} invalid refused'
+            + ('; ' + '; '.join(problems) if problems else '')
+        )
 
     def _transition(self, tid):
         from lifecycle_msgs.srv import ChangeState
+
         if not self.change_state.wait_for_service(timeout_sec=5.0):
             return False
         req = ChangeState.Request()
@@ -493,6 +563,7 @@ class Soak:
 
     def _node_state(self):
         from lifecycle_msgs.srv import GetState
+
         if not self.get_state.wait_for_service(timeout_sec=5.0):
             return '?'
         r = self._wait_future(self.get_state.call_async(GetState.Request()), 5.0)
@@ -500,6 +571,7 @@ class Soak:
 
     def _fault_lifecycle(self, n):
         from lifecycle_msgs.msg import Transition
+
         t0 = time.monotonic()
         ok_d = self._transition(Transition.TRANSITION_DEACTIVATE)
         t_d = time.monotonic() - t0
@@ -510,8 +582,10 @@ class Soak:
         t_a = time.monotonic() - t1
         end = self._node_state()
         ok = ok_d and ok_a and mid == 'inactive' and end == 'active'
-        return ok, (f'deactivate {"ok" if ok_d else "FAILED"} ({t_d:.2f} s, state {mid}), '
-                    f'activate {"ok" if ok_a else "FAILED"} ({t_a:.2f} s, state {end})')
+        return ok, (
+            f'deactivate {"ok" if ok_d else "FAILED"} ({t_d:.2f} s, state {mid}), '
+            f'activate {"ok" if ok_a else "FAILED"} ({t_a:.2f} s, state {end})'
+        )
 
     def _fault_camera_restart(self, n):
         self.restarting.set()
@@ -548,13 +622,22 @@ class Soak:
             te = time.monotonic()
             n_kind[kind] += 1
             self.faults[kind] += 1
-            rec = {'kind': kind, 't_start_s': round(ts - t_soak0, 2), 't_end_s': round(te - t_soak0, 2),
-                   'ok': ok, 'detail': detail, '_t_end_mono': te}
+            rec = {
+                'kind': kind,
+                't_start_s': round(ts - t_soak0, 2),
+                't_end_s': round(te - t_soak0, 2),
+                'ok': ok,
+                'detail': detail,
+                '_t_end_mono': te,
+            }
             self.fault_log.append(rec)
             if not ok:
                 self.failures.append(f'{kind} at {ts - t_soak0:.0f} s: {detail}')
-            print(f'  fault {kind} at {ts - t_soak0:5.1f} s ({te - ts:.1f} s): {"ok" if ok else "FAILED"}: '
-                  f'{detail}', flush=True)
+            print(
+                f'  fault {kind} at {ts - t_soak0:5.1f} s ({te - ts:.1f} s): {"ok" if ok else "FAILED"}: '
+                f'{detail}',
+                flush=True,
+            )
             next_t = max(next_t + period, time.monotonic() + 2.0)
 
     # -------------------------------------------------------------- run
@@ -568,7 +651,9 @@ class Soak:
         self.start_node()
         while self.node.count_publishers('tracked_poses') == 0:
             if not self.tracker.alive():
-                raise RuntimeError('pose_tracker exited during start-up:\n' + '\n'.join(self.tracker.lines[-30:]))
+                raise RuntimeError(
+                    'pose_tracker exited during start-up:\n' + '\n'.join(self.tracker.lines[-30:])
+                )
             if time.monotonic() - t_boot > 180:
                 raise RuntimeError('pose_tracker did not start within 180 s')
             time.sleep(0.1)
@@ -577,18 +662,25 @@ class Soak:
         t_cam = time.monotonic()
         while not self.camera_rx:
             if time.monotonic() - t_cam > 60:
-                raise RuntimeError('no tracked_poses from the camera within 60 s:\n'
-                                   + '\n'.join(self.tracker.lines[-20:] + self.source.lines[-20:]))
+                raise RuntimeError(
+                    'no tracked_poses from the camera within 60 s:\n'
+                    + '\n'.join(self.tracker.lines[-20:] + self.source.lines[-20:])
+                )
             time.sleep(0.05)
-        print(f'soak: node up in {node_start_s:.1f} s, first output {time.monotonic() - t_cam:.1f} s after the '
-              f'camera started; injecting faults', flush=True)
+        print(
+            f'soak: node up in {node_start_s:.1f} s, first output {time.monotonic() - t_cam:.1f} s after the '
+            f'camera started; injecting faults',
+            flush=True,
+        )
 
         # schedule: a fault every `period` s, scaled so that a short run still gets each kind once
         t0 = time.monotonic()
         lead, tail = min(4.0, a.seconds * 0.1), min(10.0, max(4.0, a.seconds * 0.15))
         span = max(1.0, a.seconds - lead - tail)
         period = min(a.fault_period, max(6.0, span / max(1, len(self.kinds))))
-        faults = threading.Thread(target=self._fault_loop, args=(t0, period, lead, a.seconds - tail), daemon=True)
+        faults = threading.Thread(
+            target=self._fault_loop, args=(t0, period, lead, a.seconds - tail), daemon=True
+        )
         bad = threading.Thread(target=self._bad_input_loop, daemon=True)
         faults.start()
         if a.bad_input:
@@ -608,11 +700,15 @@ class Soak:
                 self._progress(el)
                 next_progress += a.progress_every
             if not self.tracker.alive():
-                print(f'soak: pose_tracker DIED (rc {self.tracker.p.returncode}) at {el:.1f} s', flush=True)
+                print(
+                    f'soak: pose_tracker DIED (rc {self.tracker.p.returncode}) at {el:.1f} s',
+                    flush=True,
+                )
                 break
             if not self.restarting.is_set() and not self.source.alive():
-                self.camera_unexpected_exits.append(f'video_source exited with rc {self.source.p.returncode} '
-                                                    f'at {el:.1f} s')
+                self.camera_unexpected_exits.append(
+                    f'video_source exited with rc {self.source.p.returncode} at {el:.1f} s'
+                )
                 self.camera_published += self.source.published_frames()
                 self.start_camera()
             time.sleep(0.1)
@@ -647,7 +743,11 @@ class Soak:
     def abort(self):
         """Stop every child process we started (in order: cameras, then the node)."""
         self.stop_faults.set()
-        for p in self.second_cameras + self.sources + ([self.tracker] if hasattr(self, 'tracker') else []):
+        for p in (
+            self.second_cameras
+            + self.sources
+            + ([self.tracker] if hasattr(self, 'tracker') else [])
+        ):
             try:
                 p.stop(timeout=20)
                 p.close()
@@ -661,15 +761,22 @@ class Soak:
             win, self.window_latency = self.window_latency, []
             d = dict(self.diag)
         rss = f'{self.rss[-1][1]:.0f} MB' if self.rss else '?'
-        lat = (f'p50 {percentile(win, 50):.0f} p99 {percentile(win, 99):.0f} ms' if win else 'no camera output')
+        lat = (
+            f'p50 {percentile(win, 50):.0f} p99 {percentile(win, 99):.0f} ms'
+            if win
+            else 'no camera output'
+        )
         n_f = sum(self.faults[k] for k in FAULT_KINDS)
         trouble = len(self.tracker.trouble)
-        print(f'[soak {el:6.0f}/{self.a.seconds:.0f} s] outputs {n_out} (camera {n_cam}), node processed '
-              f'{d.get("frames_processed", "?")} / received {d.get("frames_received", "?")}, '
-              f'state {d.get("lifecycle_state", "?")}, rss {rss}, camera latency (last {self.a.progress_every:.0f} s) '
-              f'{lat}, faults {n_f}, failed {len(self.failures)}, unexpected log errors {trouble}; node loss '
-              f'counters: transport {d.get("frames_lost_in_transport", "?")}, stamp gaps '
-              f'{d.get("frames_missing_by_stamp_gaps", "?")}', flush=True)
+        print(
+            f'[soak {el:6.0f}/{self.a.seconds:.0f} s] outputs {n_out} (camera {n_cam}), node processed '
+            f'{d.get("frames_processed", "?")} / received {d.get("frames_received", "?")}, '
+            f'state {d.get("lifecycle_state", "?")}, rss {rss}, camera latency (last {self.a.progress_every:.0f} s) '
+            f'{lat}, faults {n_f}, failed {len(self.failures)}, unexpected log errors {trouble}; node loss '
+            f'counters: transport {d.get("frames_lost_in_transport", "?")}, stamp gaps '
+            f'{d.get("frames_missing_by_stamp_gaps", "?")}',
+            flush=True,
+        )
 
     # -------------------------------------------------------------- summary
     def _summary(self, duration, node_alive, node_rc, cam_rc, node_start_s, period) -> dict:
@@ -693,7 +800,7 @@ class Soak:
         ratio = n_out / processed if processed else None
         cam = self.latency.get(CAMERA_FRAME_ID, [])
         # the second half of the RSS samples, as the goal says
-        half = self.rss[len(self.rss) // 2:]
+        half = self.rss[len(self.rss) // 2 :]
         slope = slope_per_min(half)
         trouble = list(self.tracker.trouble)
         # worker exceptions are logged ('frame skipped: <Type>: ...') and counted in counters.errors: count once
@@ -703,23 +810,43 @@ class Soak:
         for rec in self.fault_log:
             te = rec.pop('_t_end_mono')
             i = bisect.bisect_right(self.camera_rx, te)
-            rec['camera_output_after_s'] = round(self.camera_rx[i] - te, 2) if i < len(self.camera_rx) else None
+            rec['camera_output_after_s'] = (
+                round(self.camera_rx[i] - te, 2) if i < len(self.camera_rx) else None
+            )
             if rec['camera_output_after_s'] is None and rec['t_end_s'] < duration - 10:
-                self.failures.append(f'no camera output after {rec["kind"]} at {rec["t_start_s"]:.0f} s')
+                self.failures.append(
+                    f'no camera output after {rec["kind"]} at {rec["t_start_s"]:.0f} s'
+                )
         self.failures.extend(self.camera_unexpected_exits)
         src_published = self.camera_published
-        own = {k: v for k, v in self.sent.items() if k in ('burst', 'frame_size', 'bad_input', 'second_publisher')}
-        lat_by_src = {src: {'n': len(v), 'p50': round(percentile(v, 50), 1), 'p99': round(percentile(v, 99), 1),
-                            'max': round(max(v), 1)} for src, v in self.latency.items() if v}
+        own = {
+            k: v
+            for k, v in self.sent.items()
+            if k in ('burst', 'frame_size', 'bad_input', 'second_publisher')
+        }
+        lat_by_src = {
+            src: {
+                'n': len(v),
+                'p50': round(percentile(v, 50), 1),
+                'p99': round(percentile(v, 99), 1),
+                'max': round(max(v), 1),
+            }
+            for src, v in self.latency.items()
+            if v
+        }
         p99 = percentile(cam, 99)
         judge_rss = duration >= a.rss_goal_min_s
         goals = {
-            f'rss_slope_mb_per_min<={a.rss_slope_goal:g}': (slope is not None and slope <= a.rss_slope_goal)
-            if judge_rss else f'not judged (run shorter than --rss-goal-min-s {a.rss_goal_min_s:.0f} s)',
+            f'rss_slope_mb_per_min<={a.rss_slope_goal:g}': (
+                slope is not None and slope <= a.rss_slope_goal
+            )
+            if judge_rss
+            else f'not judged (run shorter than --rss-goal-min-s {a.rss_goal_min_s:.0f} s)',
             'unhandled_errors==0': unhandled == 0,
             'node_alive': bool(node_alive) and node_rc == 0,
             'outputs>=99%_of_processed': ratio is not None and ratio >= 0.99,
-            f'camera_latency_p99<{a.latency_goal_ms:.0f}ms': p99 is not None and p99 < a.latency_goal_ms,
+            f'camera_latency_p99<{a.latency_goal_ms:.0f}ms': p99 is not None
+            and p99 < a.latency_goal_ms,
             'faults_answered_as_expected': not self.failures,
             'ran_to_the_end': not self.interrupted,
         }
@@ -729,10 +856,14 @@ class Soak:
         published_all = src_published + sum(own.values())
         gaps = find_counter(stats, 'missing_by_stamp_gaps')
         if gaps is not None and gaps > published_all:
-            notes.append(f"node counter missing_by_stamp_gaps = {gaps} exceeds every frame published "
-                         f"({published_all}): the stamp-gap loss estimate is implausible")
+            notes.append(
+                f"node counter missing_by_stamp_gaps = {gaps} exceeds every frame published "
+                f"({published_all}): the stamp-gap loss estimate is implausible"
+            )
         if bad_input_node is not None and bad_input_node > self.sent['bad_input']:
-            notes.append(f'node counted {bad_input_node} bad frames, {self.sent["bad_input"]} were sent')
+            notes.append(
+                f'node counted {bad_input_node} bad frames, {self.sent["bad_input"]} were sent'
+            )
         summary = {
             'ok': ok,
             'goals': goals,
@@ -756,23 +887,32 @@ class Soak:
             'rss_end_mb': round(self.rss[-1][1], 1) if self.rss else None,
             'rss_max_mb': round(max(m for _, m in self.rss), 1) if self.rss else None,
             'rss_slope_mb_per_min': round(slope, 3) if slope is not None else None,
-            'rss_slope_all_mb_per_min': (round(slope_per_min(self.rss), 3)
-                                         if slope_per_min(self.rss) is not None else None),
+            'rss_slope_all_mb_per_min': (
+                round(slope_per_min(self.rss), 3) if slope_per_min(self.rss) is not None else None
+            ),
             'rss_samples': [[round(t, 1), round(m, 1)] for t, m in self.rss],
             'latency_ms_p50': round(percentile(cam, 50), 1) if cam else None,
             'latency_ms_p99': round(p99, 1) if cam else None,
             'latency_ms_max': round(max(cam), 1) if cam else None,
             'latency_ms_by_source': lat_by_src,
             'errors': unhandled,
-            'errors_detail': {'node_counter_errors': counter_errors, 'unexpected_log_lines': len(log_only),
-                              'unexpected_log_examples': trouble[:20],
-                              'video_source_log_errors': sum(len(p.trouble) for p in self.sources),
-                              'second_camera_log_errors': sum(len(p.trouble) for p in self.second_cameras)},
-            'bad_input': {'sent': self.sent['bad_input'],
-                          'by_kind': {k[len('bad_input_'):]: v for k, v in self.sent.items()
-                                      if k.startswith('bad_input_')},
-                          'counted_by_node': bad_input_node,
-                          'expected_log_lines': self.tracker.expected_bad},
+            'errors_detail': {
+                'node_counter_errors': counter_errors,
+                'unexpected_log_lines': len(log_only),
+                'unexpected_log_examples': trouble[:20],
+                'video_source_log_errors': sum(len(p.trouble) for p in self.sources),
+                'second_camera_log_errors': sum(len(p.trouble) for p in self.second_cameras),
+            },
+            'bad_input': {
+                'sent': self.sent['bad_input'],
+                'by_kind': {
+                    k[len('bad_input_') :]: v
+                    for k, v in self.sent.items()
+                    if k.startswith('bad_input_')
+                },
+                'counted_by_node': bad_input_node,
+                'expected_log_lines': self.tracker.expected_bad,
+            },
             'warnings': dict(self.tracker.warnings.most_common(10)),
             'faults_injected': {k: self.faults[k] for k in FAULT_KINDS},
             'params_invalid_refused': self.faults['params_invalid_refused'],
@@ -782,9 +922,14 @@ class Soak:
             'node_alive': bool(node_alive),
             'node_exit_code': node_rc,
             'video_source_exit_code_at_end': cam_rc,
-            'node_stats_counters': stats.get('counters') if isinstance(stats.get('counters'), dict) else None,
-            'files': {'node_log': str(self.dir / 'node.log'), 'node_stats': str(self.stats_file),
-                      'video_source_log': str(self.dir / 'video_source.log')},
+            'node_stats_counters': stats.get('counters')
+            if isinstance(stats.get('counters'), dict)
+            else None,
+            'files': {
+                'node_log': str(self.dir / 'node.log'),
+                'node_stats': str(self.stats_file),
+                'video_source_log': str(self.dir / 'video_source.log'),
+            },
         }
         self.summary_path.write_text(json.dumps(summary, indent=2))
         return summary
@@ -793,27 +938,46 @@ class Soak:
 def report(s: dict, path) -> None:
     def g(v):
         return 'PASS' if v is True else ('FAIL' if v is False else v)
+
     print('=' * 100)
-    print(f"soak {s['duration_s']:.0f} s (a fault every {s['fault_period_s']} s, kinds {s['fault_kinds']}): "
-          f"{'ALL GOALS MET' if s['ok'] else 'GOALS NOT MET'}")
+    print(
+        f"soak {s['duration_s']:.0f} s (a fault every {s['fault_period_s']} s, kinds {s['fault_kinds']}): "
+        f"{'ALL GOALS MET' if s['ok'] else 'GOALS NOT MET'}"
+    )
     print(f"frames published {s['frames_published']} {s['frames_published_by_source']}")
-    print(f"node: received {s['frames_received_by_node']}, processed {s['frames_processed']} "
-          f"(latest-wins dropped {s['frames_dropped_latest_wins']}, lost in transport "
-          f"{s['frames_lost_in_transport']}); outputs received {s['outputs_received']} "
-          f"= {100 * (s['outputs_over_processed'] or 0):.2f} % of processed; by source {s['outputs_by_source']}")
-    print(f"rss {s['rss_start_mb']} -> {s['rss_end_mb']} MB (max {s['rss_max_mb']}), slope over the second half "
-          f"{s['rss_slope_mb_per_min']} MB/min (whole run {s['rss_slope_all_mb_per_min']})")
-    print(f"camera latency p50 {s['latency_ms_p50']} ms, p99 {s['latency_ms_p99']} ms, max {s['latency_ms_max']} ms; "
-          + ', '.join(f"{k} p99 {v['p99']}" for k, v in s['latency_ms_by_source'].items() if k != CAMERA_FRAME_ID))
-    print(f"faults injected {s['faults_injected']} (invalid parameters refused {s['params_invalid_refused']})")
+    print(
+        f"node: received {s['frames_received_by_node']}, processed {s['frames_processed']} "
+        f"(latest-wins dropped {s['frames_dropped_latest_wins']}, lost in transport "
+        f"{s['frames_lost_in_transport']}); outputs received {s['outputs_received']} "
+        f"= {100 * (s['outputs_over_processed'] or 0):.2f} % of processed; by source {s['outputs_by_source']}"
+    )
+    print(
+        f"rss {s['rss_start_mb']} -> {s['rss_end_mb']} MB (max {s['rss_max_mb']}), slope over the second half "
+        f"{s['rss_slope_mb_per_min']} MB/min (whole run {s['rss_slope_all_mb_per_min']})"
+    )
+    print(
+        f"camera latency p50 {s['latency_ms_p50']} ms, p99 {s['latency_ms_p99']} ms, max {s['latency_ms_max']} ms; "
+        + ', '.join(
+            f"{k} p99 {v['p99']}"
+            for k, v in s['latency_ms_by_source'].items()
+            if k != CAMERA_FRAME_ID
+        )
+    )
+    print(
+        f"faults injected {s['faults_injected']} (invalid parameters refused {s['params_invalid_refused']})"
+    )
     for f in s['fault_failures']:
         print(f'  FAILED: {f}')
     bi = s['bad_input']
-    print(f"bad input: sent {bi['sent']} {bi['by_kind']}, counted by the node {bi['counted_by_node']}, "
-          f"expected log lines {bi['expected_log_lines']}")
+    print(
+        f"bad input: sent {bi['sent']} {bi['by_kind']}, counted by the node {bi['counted_by_node']}, "
+        f"expected log lines {bi['expected_log_lines']}"
+    )
     e = s['errors_detail']
-    print(f"unhandled errors {s['errors']} (node counter {e['node_counter_errors']}, unexpected log lines "
-          f"{e['unexpected_log_lines']})")
+    print(
+        f"unhandled errors {s['errors']} (node counter {e['node_counter_errors']}, unexpected log lines "
+        f"{e['unexpected_log_lines']})"
+    )
     for ln in e['unexpected_log_examples'][:5]:
         print(f'  {ln[:160]}')
     for n in s['observations']:
@@ -827,28 +991,62 @@ def report(s: dict, path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--seconds', type=float, default=1800.0, help='soak duration after start-up (default 1800)')
-    ap.add_argument('--out', default=str(ROOT / 'out' / 'soak'),
-                    help='output directory (summary.json, logs, node stats); a .json path names the summary')
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        '--seconds', type=float, default=1800.0, help='soak duration after start-up (default 1800)'
+    )
+    ap.add_argument(
+        '--out',
+        default=str(ROOT / 'out' / 'soak'),
+        help='output directory (summary.json, logs, node stats); a .json path names the summary',
+    )
     ap.add_argument('--video', default='')
-    ap.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
-                    help='extra pose_tracker parameter')
-    ap.add_argument('--faults', default=','.join(FAULT_KINDS),
-                    help='fault kinds to cycle through, comma-separated, in this order (none = no faults)')
-    ap.add_argument('--bad-input', action=argparse.BooleanOptionalAction, default=True,
-                    help='send a bad frame every --bad-every seconds')
-    ap.add_argument('--fault-period', type=float, default=25.0, help='seconds between faults in long runs')
-    ap.add_argument('--fault-seconds', type=float, default=3.0,
-                    help='how long the second publisher and the 1280x720 frames last')
-    ap.add_argument('--inactive-seconds', type=float, default=2.0, help='time between deactivate and activate')
+    ap.add_argument(
+        '-p',
+        '--param',
+        action='append',
+        default=[],
+        metavar='NAME:=VALUE',
+        help='extra pose_tracker parameter',
+    )
+    ap.add_argument(
+        '--faults',
+        default=','.join(FAULT_KINDS),
+        help='fault kinds to cycle through, comma-separated, in this order (none = no faults)',
+    )
+    ap.add_argument(
+        '--bad-input',
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help='send a bad frame every --bad-every seconds',
+    )
+    ap.add_argument(
+        '--fault-period', type=float, default=25.0, help='seconds between faults in long runs'
+    )
+    ap.add_argument(
+        '--fault-seconds',
+        type=float,
+        default=3.0,
+        help='how long the second publisher and the 1280x720 frames last',
+    )
+    ap.add_argument(
+        '--inactive-seconds', type=float, default=2.0, help='time between deactivate and activate'
+    )
     ap.add_argument('--burst-frames', type=int, default=200)
-    ap.add_argument('--bad-every', type=float, default=3.0, help='seconds between bad-input frames')
+    ap.add_argument(
+        '--bad-every', type=float, default=3.0, help='seconds between bad-input frames'
+    )
     ap.add_argument('--rss-every', type=float, default=2.0)
     ap.add_argument('--progress-every', type=float, default=10.0)
     ap.add_argument('--rss-slope-goal', type=float, default=0.5, help='MB/min')
-    ap.add_argument('--rss-goal-min-s', type=float, default=600.0,
-                    help='judge the RSS slope only in runs at least this long (short runs are too noisy)')
+    ap.add_argument(
+        '--rss-goal-min-s',
+        type=float,
+        default=600.0,
+        help='judge the RSS slope only in runs at least this long (short runs are too noisy)',
+    )
     ap.add_argument('--latency-goal-ms', type=float, default=1000.0)
     # --camera: run as the second publisher (internal)
     ap.add_argument('--camera', action='store_true', help=argparse.SUPPRESS)
@@ -862,6 +1060,7 @@ def main(argv=None) -> int:
         return camera_main(a)
     if not a.video:
         from poseflow_ros.paths import shared_dir
+
         a.video = str(shared_dir() / 'data' / 'videos' / 'walk.small.mp4')
     if not Path(a.video).is_file():
         print(f'video not found: {a.video} (pass --video or set POSEFLOW_SHARED)', file=sys.stderr)
@@ -869,12 +1068,15 @@ def main(argv=None) -> int:
     soak = Soak(a)
     stop = {'n': 0}
 
-    def on_signal(*_):      # Ctrl-C: end the soak early, still stop everything in order and write the summary
+    def on_signal(
+        *_,
+    ):  # Ctrl-C: end the soak early, still stop everything in order and write the summary
         stop['n'] += 1
         soak.interrupted = True
         a.seconds = 0.0
         if stop['n'] > 1:
             raise KeyboardInterrupt
+
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:

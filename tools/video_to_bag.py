@@ -6,6 +6,7 @@ Writes sensor_msgs/Image (bgr8) on /camera/image_raw, or sensor_msgs/CompressedI
 /camera/image_raw/compressed with --compressed, stamped at the video's frame times from --start. Useful to
 try ``python -m poseflow_ros.bag`` or ``ros2 bag play`` when no robot recording is at hand.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,15 @@ from pathlib import Path
 import cv2
 
 
-def video_to_bag(video: Path, out: Path, storage: str = 'mcap', compressed: bool = False,
-                 max_frames: int = 0, frame_id: str = 'camera', start: float = 1.0) -> int:
+def video_to_bag(
+    video: Path,
+    out: Path,
+    storage: str = 'mcap',
+    compressed: bool = False,
+    max_frames: int = 0,
+    frame_id: str = 'camera',
+    start: float = 1.0,
+) -> int:
     """Write the frames of ``video`` into a new ROS 2 bag directory ``out``; returns the frame count."""
     from builtin_interfaces.msg import Time
     from rclpy.serialization import serialize_message
@@ -33,8 +41,9 @@ def video_to_bag(video: Path, out: Path, storage: str = 'mcap', compressed: bool
     w = Writer(out, version=9, storage_plugin=StoragePlugin[storage.upper()])
     w.open()
     if compressed:
-        conn = w.add_connection('/camera/image_raw/compressed', 'sensor_msgs/msg/CompressedImage',
-                                typestore=ts)
+        conn = w.add_connection(
+            '/camera/image_raw/compressed', 'sensor_msgs/msg/CompressedImage', typestore=ts
+        )
     else:
         conn = w.add_connection('/camera/image_raw', 'sensor_msgs/msg/Image', typestore=ts)
     n = 0
@@ -49,8 +58,13 @@ def video_to_bag(video: Path, out: Path, storage: str = 'mcap', compressed: bool
                 m = CompressedImage(header=h, format='jpeg')
                 m.data = cv2.imencode('.jpg', frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
             else:
-                m = Image(header=h, height=frame.shape[0], width=frame.shape[1], encoding='bgr8',
-                          step=frame.shape[1] * 3)
+                m = Image(
+                    header=h,
+                    height=frame.shape[0],
+                    width=frame.shape[1],
+                    encoding='bgr8',
+                    step=frame.shape[1] * 3,
+                )
                 m.data = frame.tobytes()
             w.write(conn, t, serialize_message(m))
             n += 1
@@ -61,11 +75,15 @@ def video_to_bag(video: Path, out: Path, storage: str = 'mcap', compressed: bool
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument('video', type=Path)
     ap.add_argument('out', type=Path, help='bag directory to create (must not exist)')
     ap.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
-    ap.add_argument('--compressed', action='store_true', help='JPEG CompressedImage instead of raw bgr8')
+    ap.add_argument(
+        '--compressed', action='store_true', help='JPEG CompressedImage instead of raw bgr8'
+    )
     ap.add_argument('--max-frames', type=int, default=0)
     ap.add_argument('--frame-id', default='camera')
     ap.add_argument('--start', type=float, default=1.0, help='stamp of the first frame, seconds')

@@ -1,4 +1,5 @@
 """The person-detector interface."""
+
 from __future__ import annotations
 
 import abc
@@ -18,10 +19,7 @@ class PersonDetector(abc.ABC):
     device = 'cpu'
 
     @abc.abstractmethod
-    def detect(self, image_bgr: np.ndarray) -> Detections:
-        ...
+    def detect(self, image_bgr: np.ndarray) -> Detections: ...
 
     def warmup(self, image_hw=(480, 640)) -> None:
         self.detect(np.zeros((*image_hw, 3), np.uint8))
-
-

@@ -11,6 +11,7 @@ input whose sides are multiples of 32 (the largest stride; other sizes fail in t
 next multiple of 32 (a 16:9 frame at 1280 runs 1280 x 736 instead of 1280 x 1280: same boxes where the
 image is, less work), ``'square'`` pads to input_size x input_size as the model was exported.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,13 @@ from ..types import Detections
 from .base import DEFAULT_SCORE_THRESHOLD, PersonDetector
 
 # Defaults equal the shipped pipeline.json (read from it when it sits beside the model).
-_DEFAULT_PRE = {'size': (320, 320), 'pad_val': 114.0,
-                'mean': (103.53, 116.28, 123.675), 'std': (57.375, 57.12, 58.395), 'to_rgb': False}
+_DEFAULT_PRE = {
+    'size': (320, 320),
+    'pad_val': 114.0,
+    'mean': (103.53, 116.28, 123.675),
+    'std': (57.375, 57.12, 58.395),
+    'to_rgb': False,
+}
 
 
 def _read_pipeline(path: Path) -> dict:
@@ -55,7 +61,7 @@ def resolve_model_path(model_path: str = '', models_dir: str = '') -> Path:
 
 
 CANVASES = ('square', 'fit')
-STRIDE = 32          # the largest feature stride: both input sides must be multiples of it
+STRIDE = 32  # the largest feature stride: both input sides must be multiples of it
 
 
 def _ceil_to(x: int, m: int) -> int:
@@ -69,10 +75,16 @@ class RTMDetBase(PersonDetector):
     frame and ``labels`` (K,) like the end2end graph returns them, and finish with :meth:`to_detections`.
     """
 
-    def __init__(self, model_path: str = '', models_dir: str = '',
-                 score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-                 min_box_size: float = 8.0, max_detections: int = 50,
-                 input_size: int = 0, canvas: str = 'square'):
+    def __init__(
+        self,
+        model_path: str = '',
+        models_dir: str = '',
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        min_box_size: float = 8.0,
+        max_detections: int = 50,
+        input_size: int = 0,
+        canvas: str = 'square',
+    ):
         path = resolve_model_path(model_path, models_dir)
         self.model_path = path
         self.pre = _read_pipeline(path.parent / 'pipeline.json')
@@ -80,17 +92,20 @@ class RTMDetBase(PersonDetector):
         self.min_box_size = float(min_box_size)
         self.max_detections = int(max_detections)
         if canvas not in CANVASES:
-            raise ValueError(f"detector canvas must be one of {', '.join(map(repr, CANVASES))}, "
-                             f'got {canvas!r}')
+            raise ValueError(
+                f"detector canvas must be one of {', '.join(map(repr, CANVASES))}, got {canvas!r}"
+            )
         input_size = int(input_size)
-        if input_size:               # long side of the letterbox; 0 = the exported size (pipeline.json)
+        if input_size:  # long side of the letterbox; 0 = the exported size (pipeline.json)
             if input_size < STRIDE or input_size % STRIDE:
-                raise ValueError(f'detector input_size must be a positive multiple of {STRIDE} '
-                                 f'(the network stride), got {input_size}')
+                raise ValueError(
+                    f'detector input_size must be a positive multiple of {STRIDE} '
+                    f'(the network stride), got {input_size}'
+                )
             self.pre['size'] = (input_size, input_size)
         self.input_size = max(self.pre['size'])
         self.canvas = canvas
-        self._canvases = {}          # (w, h) -> float32 HxWx3 letterbox buffer
+        self._canvases = {}  # (w, h) -> float32 HxWx3 letterbox buffer
         self._mean = np.asarray(self.pre['mean'], np.float32)
         self._inv_std = 1.0 / np.asarray(self.pre['std'], np.float32)
 
@@ -127,10 +142,12 @@ class RTMDetBase(PersonDetector):
         """(w, h) of the image after the keep-ratio resize into the network input."""
         ih, iw = image_shape[:2]
         w, h = self.pre['size']
-        scale = min(w / iw, h / ih)   # the same for both canvases: 'fit' only pads less
+        scale = min(w / iw, h / ih)  # the same for both canvases: 'fit' only pads less
         return max(1, int(round(iw * scale))), max(1, int(round(ih * scale)))
 
-    def to_detections(self, dets: np.ndarray, labels: np.ndarray, scale, image_shape) -> Detections:
+    def to_detections(
+        self, dets: np.ndarray, labels: np.ndarray, scale, image_shape
+    ) -> Detections:
         """Network-frame ``dets`` (K,5) + ``labels`` (K,) -> person boxes in image pixels: score threshold,
         clip to the image, minimum size, at most max_detections, highest score first."""
         sx, sy = scale
@@ -156,18 +173,36 @@ class RTMDetONNXDetector(RTMDetBase):
 
     name = 'rtmdet_nano_onnx'
 
-    def __init__(self, model_path: str = '', models_dir: str = '', device: str = 'cpu',
-                 score_threshold: float = DEFAULT_SCORE_THRESHOLD, min_box_size: float = 8.0,
-                 max_detections: int = 50,
-                 num_threads: int = 0, input_size: int = 0, canvas: str = 'square'):
+    def __init__(
+        self,
+        model_path: str = '',
+        models_dir: str = '',
+        device: str = 'cpu',
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        min_box_size: float = 8.0,
+        max_detections: int = 50,
+        num_threads: int = 0,
+        input_size: int = 0,
+        canvas: str = 'square',
+    ):
         import onnxruntime as ort
-        super().__init__(model_path, models_dir, score_threshold, min_box_size, max_detections,
-                         input_size, canvas)
+
+        super().__init__(
+            model_path,
+            models_dir,
+            score_threshold,
+            min_box_size,
+            max_detections,
+            input_size,
+            canvas,
+        )
         providers = ['CPUExecutionProvider']
         if device.startswith('cuda'):
             if 'CUDAExecutionProvider' not in ort.get_available_providers():
-                raise RuntimeError('device=cuda but onnxruntime has no CUDAExecutionProvider: '
-                                   'install onnxruntime-gpu or set device:=cpu')
+                raise RuntimeError(
+                    'device=cuda but onnxruntime has no CUDAExecutionProvider: '
+                    'install onnxruntime-gpu or set device:=cpu'
+                )
             providers.insert(0, 'CUDAExecutionProvider')
         so = ort.SessionOptions()
         # no busy-waiting worker threads: on a small CPU they steal cycles from the other stages
@@ -175,15 +210,19 @@ class RTMDetONNXDetector(RTMDetBase):
         if num_threads > 0:
             so.intra_op_num_threads = num_threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(self.model_path), sess_options=so, providers=providers)
+        self.session = ort.InferenceSession(
+            str(self.model_path), sess_options=so, providers=providers
+        )
         self.device = 'cuda' if providers[0].startswith('CUDA') else 'cpu'
         self.input_name = self.session.get_inputs()[0].name
-        hw = list(self.session.get_inputs()[0].shape[2:])     # ints where the export fixed the size
+        hw = list(self.session.get_inputs()[0].shape[2:])  # ints where the export fixed the size
         want = tuple(self.pre['size'])[::-1]
         if any(isinstance(d, int) and (self.canvas == 'fit' or d != v) for d, v in zip(hw, want)):
-            raise ValueError(f'{self.model_path} takes a fixed height x width {hw} input: set '
-                             f'detector_input_size to it and detector_canvas to square (or re-export the '
-                             f'model with dynamic axes)')
+            raise ValueError(
+                f'{self.model_path} takes a fixed height x width {hw} input: set '
+                f'detector_input_size to it and detector_canvas to square (or re-export the '
+                f'model with dynamic axes)'
+            )
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         x, scale = self.preprocess(image_bgr)

@@ -16,6 +16,7 @@ NonMaxSuppression. Here:
 With ``cuda_graph=True`` on CUDA the network forward (fixed input shape) is captured once per input shape
 into a CUDA graph and replayed per frame.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- ONNX -> torch executor
 
+
 def _attrs(node) -> dict:
     from onnx import helper
+
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
@@ -71,16 +74,20 @@ def _compile_node(node, a: dict, consts: Dict[str, torch.Tensor]):
         _check_auto_pad(a, op)
         w = consts[ins[1]]
         b = consts[ins[2]] if len(ins) > 2 and ins[2] else None
-        kw = dict(stride=tuple(a.get('strides', [1, 1])), padding=_sym_pads(a.get('pads'), op),
-                  dilation=tuple(a.get('dilations', [1, 1])), groups=int(a.get('group', 1)))
+        kw = dict(
+            stride=tuple(a.get('strides', [1, 1])),
+            padding=_sym_pads(a.get('pads'), op),
+            dilation=tuple(a.get('dilations', [1, 1])),
+            groups=int(a.get('group', 1)),
+        )
         return (lambda x: F.conv2d(x, w, b, **kw)), ins[:1]
     if op == 'Sigmoid':
         return torch.sigmoid, ins
-    if op == 'SiLU':                       # our fusion of Sigmoid + Mul, see OnnxNet._fuse_silu
+    if op == 'SiLU':  # our fusion of Sigmoid + Mul, see OnnxNet._fuse_silu
         return F.silu, ins
     if op in ('Mul', 'Add', 'Sub', 'Div'):
         fn = {'Mul': torch.mul, 'Add': torch.add, 'Sub': torch.sub, 'Div': torch.div}[op]
-        if ins[1] in consts:               # e.g. the head's "distance * stride"
+        if ins[1] in consts:  # e.g. the head's "distance * stride"
             c = consts[ins[1]]
             return (lambda x: fn(x, c)), ins[:1]
         if ins[0] in consts:
@@ -101,8 +108,12 @@ def _compile_node(node, a: dict, consts: Dict[str, torch.Tensor]):
         _check_auto_pad(a, op)
         if a.get('storage_order', 0) or any(d != 1 for d in a.get('dilations', [1, 1])):
             raise NotImplementedError('MaxPool: storage_order / dilations')
-        kw = dict(kernel_size=tuple(a['kernel_shape']), stride=tuple(a.get('strides', [1, 1])),
-                  padding=_sym_pads(a.get('pads'), op), ceil_mode=bool(a.get('ceil_mode', 0)))
+        kw = dict(
+            kernel_size=tuple(a['kernel_shape']),
+            stride=tuple(a.get('strides', [1, 1])),
+            padding=_sym_pads(a.get('pads'), op),
+            ceil_mode=bool(a.get('ceil_mode', 0)),
+        )
         return (lambda x: F.max_pool2d(x, **kw)), ins
     if op == 'Resize':
         # only nearest / asymmetric / floor with constant integer scales, i.e. plain repetition
@@ -110,8 +121,15 @@ def _compile_node(node, a: dict, consts: Dict[str, torch.Tensor]):
         ctm = a.get('coordinate_transformation_mode', b'half_pixel')
         nearest_mode = a.get('nearest_mode', b'round_prefer_floor')
         scales = consts[ins[2]].cpu().numpy() if len(ins) > 2 and ins[2] in consts else np.zeros(0)
-        if (mode != b'nearest' or ctm != b'asymmetric' or nearest_mode != b'floor' or len(ins) > 3
-                or scales.shape != (4,) or (scales[:2] != 1).any() or (scales % 1).any()):
+        if (
+            mode != b'nearest'
+            or ctm != b'asymmetric'
+            or nearest_mode != b'floor'
+            or len(ins) > 3
+            or scales.shape != (4,)
+            or (scales[:2] != 1).any()
+            or (scales % 1).any()
+        ):
             raise NotImplementedError(f'Resize: {mode} {ctm} {nearest_mode} scales={scales}')
         sf = (float(scales[2]), float(scales[3]))
         return (lambda x: F.interpolate(x, scale_factor=sf, mode='nearest')), ins[:1]
@@ -130,12 +148,15 @@ class OnnxNet:
 
     def __init__(self, graph, outputs: Sequence[str], device):
         from onnx import numpy_helper
+
         self.device = torch.device(device)
         self.input_name = graph.input[0].name
         self.outputs = list(outputs)
         producer = {o: n for n in graph.node for o in n.output}
-        consts = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()).to(self.device)
-                  for i in graph.initializer}
+        consts = {
+            i.name: torch.from_numpy(numpy_helper.to_array(i).copy()).to(self.device)
+            for i in graph.initializer
+        }
         # the nodes the outputs depend on, in graph (topological) order
         needed, stack = set(), list(self.outputs)
         while stack:
@@ -147,10 +168,12 @@ class OnnxNet:
             stack.extend(i for i in n.input if i)
         nodes = [n for n in graph.node if id(n) in needed]
         compute = []
-        for n in nodes:                   # fold constants
+        for n in nodes:  # fold constants
             a = _attrs(n)
             if n.op_type == 'Constant':
-                consts[n.output[0]] = torch.from_numpy(numpy_helper.to_array(a['value']).copy()).to(self.device)
+                consts[n.output[0]] = torch.from_numpy(
+                    numpy_helper.to_array(a['value']).copy()
+                ).to(self.device)
             elif n.op_type == 'Identity' and n.input[0] in consts:
                 consts[n.output[0]] = consts[n.input[0]]
             else:
@@ -161,7 +184,9 @@ class OnnxNet:
             fn, ins = _compile_node(n, a, consts)
             for i in ins:
                 if i not in consts and i != self.input_name and i not in producer:
-                    raise ValueError(f'{n.op_type} {n.name}: input {i} is not produced by the graph')
+                    raise ValueError(
+                        f'{n.op_type} {n.name}: input {i} is not produced by the graph'
+                    )
             self.steps.append((fn, tuple(ins), n.output[0]))
         # free every intermediate after its last use (keeps peak memory small)
         last_use = {}
@@ -182,12 +207,17 @@ class OnnxNet:
         for n, _ in compute:
             for i in n.input:
                 uses[i] = uses.get(i, 0) + 1
-        sig = {n.output[0]: n for n, _ in compute if n.op_type == 'Sigmoid' and uses.get(n.output[0]) == 1}
+        sig = {
+            n.output[0]: n
+            for n, _ in compute
+            if n.op_type == 'Sigmoid' and uses.get(n.output[0]) == 1
+        }
         from onnx import helper
+
         fused, out = set(), []
         for n, a in compute:
             if n.op_type == 'Mul':
-                for x, s in (n.input, n.input[::-1]):       # Mul(x, sigmoid(x)) in either order
+                for x, s in (n.input, n.input[::-1]):  # Mul(x, sigmoid(x)) in either order
                     if s in sig and sig[s].input[0] == x:
                         fused.add(s)
                         n = helper.make_node('SiLU', [x], list(n.output), name=n.name)
@@ -216,10 +246,14 @@ def find_head_outputs(graph) -> Tuple[List[str], List[str]]:
         for i in n.input:
             consumers.setdefault(i, []).append(n)
 
-    def head_of(t):                       # Reshape(Transpose(head)) -> head, else None
+    def head_of(t):  # Reshape(Transpose(head)) -> head, else None
         r = producer.get(t)
         tr = producer.get(r.input[0]) if r is not None and r.op_type == 'Reshape' else None
-        if tr is not None and tr.op_type == 'Transpose' and list(_attrs(tr)['perm']) == [0, 2, 3, 1]:
+        if (
+            tr is not None
+            and tr.op_type == 'Transpose'
+            and list(_attrs(tr)['perm']) == [0, 2, 3, 1]
+        ):
             return tr.input[0]
         return None
 
@@ -241,27 +275,40 @@ def find_head_outputs(graph) -> Tuple[List[str], List[str]]:
 
 # ----------------------------------------------------------------------------- post-processing
 
+
 def _graph_post_params(graph, model_dir: Path) -> dict:
     """The NMS settings the end2end graph uses: NonMaxSuppression's constant inputs (score and IoU
     thresholds, max boxes per class) and pre/keep top-k from mmdeploy's detail.json (the graph's TopK
     sizes; 5000 and 100 for the shipped model). detail.json's own iou_threshold (0.5) is NOT what the
     graph uses (0.6, from the model's test_cfg), hence the graph is read first."""
     from onnx import numpy_helper
-    p = {'pre_top_k': 5000, 'keep_top_k': 100, 'max_per_class': 200, 'iou_threshold': 0.6,
-         'score_threshold': 0.05}
+
+    p = {
+        'pre_top_k': 5000,
+        'keep_top_k': 100,
+        'max_per_class': 200,
+        'iou_threshold': 0.6,
+        'score_threshold': 0.05,
+    }
     detail = model_dir / 'detail.json'
     if detail.is_file():
         pp = json.loads(detail.read_text()).get('codebase_config', {}).get('post_processing', {})
         p['pre_top_k'] = int(pp.get('pre_top_k', p['pre_top_k']))
         p['keep_top_k'] = int(pp.get('keep_top_k', p['keep_top_k']))
-    values = {n.output[0]: numpy_helper.to_array(_attrs(n)['value']) for n in graph.node
-              if n.op_type == 'Constant'}
+    values = {
+        n.output[0]: numpy_helper.to_array(_attrs(n)['value'])
+        for n in graph.node
+        if n.op_type == 'Constant'
+    }
     values.update({i.name: numpy_helper.to_array(i) for i in graph.initializer})
     nms = [n for n in graph.node if n.op_type == 'NonMaxSuppression']
     if len(nms) == 1:
         ins = list(nms[0].input) + [''] * 5
-        for k, name, cast in ((2, 'max_per_class', int), (3, 'iou_threshold', float),
-                              (4, 'score_threshold', float)):
+        for k, name, cast in (
+            (2, 'max_per_class', int),
+            (3, 'iou_threshold', float),
+            (4, 'score_threshold', float),
+        ):
             if ins[k] in values:
                 p[name] = cast(values[ins[k]].reshape(-1)[0])
         if _attrs(nms[0]).get('center_point_box', 0):
@@ -272,7 +319,9 @@ def _graph_post_params(graph, model_dir: Path) -> dict:
 def self_iou(boxes: np.ndarray) -> np.ndarray:
     """(M, M) IoU as onnxruntime's NonMaxSuppression computes it: corners taken as min/max of the two
     coordinates (then the pairwise IoU, which gives 0 for no overlap or no area)."""
-    b = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1)
+    b = np.concatenate(
+        [np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1
+    )
     return iou_matrix(b, b)
 
 
@@ -295,6 +344,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: i
 
 
 # ----------------------------------------------------------------------------- the detector
+
 
 def _resolve_torch_device(device: str) -> torch.device:
     d = torch.device(device or 'cpu')
@@ -327,22 +377,40 @@ class RTMDetTorchDetector(RTMDetBase):
 
     name = 'rtmdet_nano_torch'
 
-    def __init__(self, model_path: str = '', models_dir: str = '', device: str = 'cpu',
-                 score_threshold: float = DEFAULT_SCORE_THRESHOLD, min_box_size: float = 8.0,
-                 max_detections: int = 50,
-                 num_threads: int = 0, cuda_graph: bool = False, device_normalise: bool = None,
-                 input_size: int = 0, canvas: str = 'square'):
+    def __init__(
+        self,
+        model_path: str = '',
+        models_dir: str = '',
+        device: str = 'cpu',
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        min_box_size: float = 8.0,
+        max_detections: int = 50,
+        num_threads: int = 0,
+        cuda_graph: bool = False,
+        device_normalise: bool = None,
+        input_size: int = 0,
+        canvas: str = 'square',
+    ):
         try:
             import onnx
         except ImportError as e:
-            raise ImportError("the torch detector reads the model with the 'onnx' package: pip install onnx "
-                              '(or use detector_runtime:=onnxruntime)') from e
-        super().__init__(model_path, models_dir, score_threshold, min_box_size, max_detections,
-                         input_size, canvas)
+            raise ImportError(
+                "the torch detector reads the model with the 'onnx' package: pip install onnx "
+                '(or use detector_runtime:=onnxruntime)'
+            ) from e
+        super().__init__(
+            model_path,
+            models_dir,
+            score_threshold,
+            min_box_size,
+            max_detections,
+            input_size,
+            canvas,
+        )
         self._dev = _resolve_torch_device(device)
         self.device = str(self._dev)
         if num_threads > 0 and self._dev.type == 'cpu':
-            torch.set_num_threads(num_threads)      # process-wide in torch (as the pipeline sets it)
+            torch.set_num_threads(num_threads)  # process-wide in torch (as the pipeline sets it)
         graph = onnx.load(str(self.model_path)).graph
         self.cls_heads, self.reg_heads = find_head_outputs(graph)
         self.net = OnnxNet(graph, self.cls_heads + self.reg_heads, self._dev)
@@ -361,7 +429,9 @@ class RTMDetTorchDetector(RTMDetBase):
             self._inv_std_d = inv_std.reshape(1, 3, 1, 1).to(self._dev)
         self.cuda_graph = bool(cuda_graph) and not self._on_cpu
         self._states: Dict[Tuple[int, int], _InputState] = {}
-        self._state = self._state_for(self.canvas_size((480, 640)))    # the usual camera frame, ready
+        self._state = self._state_for(
+            self.canvas_size((480, 640))
+        )  # the usual camera frame, ready
 
     @property
     def _graph(self):
@@ -381,18 +451,23 @@ class RTMDetTorchDetector(RTMDetBase):
         # (NHWC strides): the convolutions then run ~1.4x faster, and the host buffer is written by
         # preprocess() through its numpy view, whatever its strides.
         fmt = torch.channels_last if self._on_cpu else torch.contiguous_format
-        st.host = torch.zeros((1, 3, h, w), dtype=torch.float32, pin_memory=not self._on_cpu).contiguous(
-            memory_format=fmt)
+        st.host = torch.zeros(
+            (1, 3, h, w), dtype=torch.float32, pin_memory=not self._on_cpu
+        ).contiguous(memory_format=fmt)
         st.host_np = st.host.numpy()
         st.input = st.host if self._on_cpu else torch.zeros_like(st.host, device=self._dev)
         if self._u8:
-            st.host_u8 = torch.full((h, w, 3), int(round(self.pre['pad_val'])), dtype=torch.uint8,
-                                    pin_memory=not self._on_cpu)
+            st.host_u8 = torch.full(
+                (h, w, 3),
+                int(round(self.pre['pad_val'])),
+                dtype=torch.uint8,
+                pin_memory=not self._on_cpu,
+            )
             st.host_u8_np = st.host_u8.numpy()
             st.dev_u8 = torch.zeros_like(st.host_u8, device=self._dev)
         self._states[(w, h)] = self._state = st
-        with torch.inference_mode():      # first (warm-up) forward: gives the feature-map sizes
-            shapes = [t.shape[2:] for t in self._run_net(st)[:len(self.cls_heads)]]
+        with torch.inference_mode():  # first (warm-up) forward: gives the feature-map sizes
+            shapes = [t.shape[2:] for t in self._run_net(st)[: len(self.cls_heads)]]
         st.priors = self._make_priors(shapes, h, w).to(self._dev)
         if self.cuda_graph:
             self._capture(st)
@@ -407,7 +482,9 @@ class RTMDetTorchDetector(RTMDetBase):
             stride = h // fh
             if stride * fh != h or stride * fw != w:
                 raise ValueError(f'input {w}x{h} is not a multiple of the feature map {fw}x{fh}')
-            ys, xs = torch.meshgrid(torch.arange(fh) * stride, torch.arange(fw) * stride, indexing='ij')
+            ys, xs = torch.meshgrid(
+                torch.arange(fh) * stride, torch.arange(fw) * stride, indexing='ij'
+            )
             pts.append(torch.stack([xs.reshape(-1), ys.reshape(-1)], 1))
         return torch.cat(pts).to(torch.float32)
 
@@ -424,9 +501,11 @@ class RTMDetTorchDetector(RTMDetBase):
             with torch.inference_mode(), torch.cuda.graph(graph):
                 st.graph_out = self._run_net(st)
             st.graph = graph
-        except Exception as e:   # noqa: BLE001 -- never break detection: run eagerly instead
+        except Exception as e:  # noqa: BLE001 -- never break detection: run eagerly instead
             self.cuda_graph = False
-            log.warning('RTMDet CUDA graph capture failed, running eagerly: %s: %s', type(e).__name__, e)
+            log.warning(
+                'RTMDet CUDA graph capture failed, running eagerly: %s: %s', type(e).__name__, e
+            )
 
     # -- per frame
     def _run_net(self, st: _InputState):
@@ -442,7 +521,7 @@ class RTMDetTorchDetector(RTMDetBase):
         ih, iw = image_bgr.shape[:2]
         st = self._state_for(self.canvas_size(image_bgr.shape))
         nw, nh = self.resized_size(image_bgr.shape)
-        if st.last_resized != (nw, nh):       # padding only changes with the frame size
+        if st.last_resized != (nw, nh):  # padding only changes with the frame size
             st.host_u8_np[...] = int(round(self.pre['pad_val']))
             st.last_resized = (nw, nh)
         st.host_u8_np[:nh, :nw] = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
@@ -459,7 +538,7 @@ class RTMDetTorchDetector(RTMDetBase):
                 st.host_np[...] = x
             if st.input is not st.host:
                 st.input.copy_(st.host, non_blocking=True)
-            if self._u8:                       # a float input given on CUDA: no graph, no canvas
+            if self._u8:  # a float input given on CUDA: no graph, no canvas
                 return self.net(st.input)
         st = self._state
         if st.graph is not None:
@@ -467,7 +546,9 @@ class RTMDetTorchDetector(RTMDetBase):
             return st.graph_out
         return self._run_net(st) if self._u8 else self.net(st.input)
 
-    def decode(self, heads: Sequence[torch.Tensor], min_score: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
+    def decode(
+        self, heads: Sequence[torch.Tensor], min_score: float = 0.0
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """Per-level head outputs -> (dets (K,5), labels (K,)) in the network-input frame, as the
         end2end graph outputs them (score-sorted, at most keep_top_k; without the graph's zero-score
         padding row). ``min_score`` > 0 drops candidates scoring below it before NMS: that leaves every
@@ -487,13 +568,13 @@ class RTMDetTorchDetector(RTMDetBase):
             idx = idx[best[idx].topk(p['pre_top_k']).indices]
         pri, d = self._state.priors[idx], dist[idx]
         boxes = torch.cat([pri - d[:, :2], pri + d[:, 2:]], 1)
-        cand = torch.cat([boxes, scores[idx]], 1).cpu().numpy()     # the one device -> host copy
+        cand = torch.cat([boxes, scores[idx]], 1).cpu().numpy()  # the one device -> host copy
         boxes, scores = cand[:, :4], cand[:, 4:]
         dets, labels = [], []
-        for c in range(num_classes):                                # per-class NMS (ONNX semantics)
+        for c in range(num_classes):  # per-class NMS (ONNX semantics)
             m = np.flatnonzero((scores[:, c] > p['score_threshold']) & (scores[:, c] >= min_score))
             keep = m[nms(boxes[m], scores[m, c], p['iou_threshold'], p['max_per_class'])]
-            dets.append(np.concatenate([boxes[keep], scores[keep, c:c + 1]], 1))
+            dets.append(np.concatenate([boxes[keep], scores[keep, c : c + 1]], 1))
             labels.append(np.full(len(keep), c, np.int64))
         dets, labels = np.concatenate(dets), np.concatenate(labels)
         order = np.argsort(-dets[:, 4], kind='stable')[: p['keep_top_k']]

@@ -23,6 +23,7 @@ then merges the boxes (:func:`merge_tiled`):
 
 A frame that fits inside one tile is detected in one pass, as without tiling.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,9 @@ from ..geometry import iou_matrix
 from .base import PersonDetector
 
 
-def tile_grid(width: int, height: int, tile_size: int, overlap: float) -> List[Tuple[int, int, int, int]]:
+def tile_grid(
+    width: int, height: int, tile_size: int, overlap: float
+) -> List[Tuple[int, int, int, int]]:
     """Tiles (x0, y0, x1, y1) of ``tile_size`` pixels (clipped to the frame) covering the frame, evenly
     spaced along each axis with at least ``overlap`` (fraction of the tile) between neighbours.
     One tile per axis when the frame fits; the frame itself when it fits in one tile."""
@@ -65,9 +68,16 @@ def _ios(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area[:, None], 1e-9)
 
 
-def merge_tiled(boxes: np.ndarray, scores: np.ndarray, cut: np.ndarray, source: np.ndarray,
-                merge_iou: float = 0.5, fuse_iou: float = 0.7, cut_cover: float = 0.7,
-                contain_ios: float = 0.9) -> Tuple[np.ndarray, np.ndarray]:
+def merge_tiled(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    cut: np.ndarray,
+    source: np.ndarray,
+    merge_iou: float = 0.5,
+    fuse_iou: float = 0.7,
+    cut_cover: float = 0.7,
+    contain_ios: float = 0.9,
+) -> Tuple[np.ndarray, np.ndarray]:
     """Merge the boxes of several passes over one frame -> (boxes (K,4), scores (K,)), best first.
 
     boxes (N,4) xyxy frame pixels, scores (N,), ``source`` (N,) the pass each box came from, ``cut``
@@ -82,14 +92,16 @@ def merge_tiled(boxes: np.ndarray, scores: np.ndarray, cut: np.ndarray, source: 
     keep = np.ones(n, bool)
     cut_rows = np.flatnonzero(cut.any(1))
     if len(cut_rows):
-        cover = _ios(boxes[cut_rows], boxes)                 # how much of each cut box the others cover
+        cover = _ios(boxes[cut_rows], boxes)  # how much of each cut box the others cover
         for k, i in enumerate(cut_rows):
             for j in np.flatnonzero((cover[k] >= cut_cover) & (source != source[i])):
                 # j must reach past i on a side where i is cut (else j is the same cut, or smaller)
-                beyond = ((cut[i, 0] and boxes[j, 0] < boxes[i, 0] - 1) or
-                          (cut[i, 1] and boxes[j, 1] < boxes[i, 1] - 1) or
-                          (cut[i, 2] and boxes[j, 2] > boxes[i, 2] + 1) or
-                          (cut[i, 3] and boxes[j, 3] > boxes[i, 3] + 1))
+                beyond = (
+                    (cut[i, 0] and boxes[j, 0] < boxes[i, 0] - 1)
+                    or (cut[i, 1] and boxes[j, 1] < boxes[i, 1] - 1)
+                    or (cut[i, 2] and boxes[j, 2] > boxes[i, 2] + 1)
+                    or (cut[i, 3] and boxes[j, 3] > boxes[i, 3] + 1)
+                )
                 if beyond:
                     keep[i] = False
                     break
@@ -111,11 +123,15 @@ def merge_tiled(boxes: np.ndarray, scores: np.ndarray, cut: np.ndarray, source: 
         out_b.append((boxes[fuse] * w[:, None]).sum(0) / w.sum())
         out_s.append(scores[i])
         out_src.append(source[i])
-    b, s, src = np.asarray(out_b, np.float32).reshape(-1, 4), np.asarray(out_s, np.float32), np.asarray(out_src)
-    inside = _ios(b, b)                                     # [j, i]: how much of j lies inside i
+    b, s, src = (
+        np.asarray(out_b, np.float32).reshape(-1, 4),
+        np.asarray(out_s, np.float32),
+        np.asarray(out_src),
+    )
+    inside = _ios(b, b)  # [j, i]: how much of j lies inside i
     area = np.prod(b[:, 2:] - b[:, :2], 1)
     keep = np.ones(len(b), bool)
-    for j in range(len(b)):                                 # best first: i < j scores at least as high
+    for j in range(len(b)):  # best first: i < j scores at least as high
         part_of = keep[:j] & (inside[j, :j] >= contain_ios) & (area[j] < 0.7 * area[:j])
         keep[j] = not (part_of & (src[:j] != src[j])).any()
     return b[keep], s[keep]
@@ -125,20 +141,33 @@ class TiledDetector(PersonDetector):
     """Wraps a detector: large frames are detected as overlapping tiles plus the whole frame, merged
     (see the module doc). ``score_threshold`` (live) is the wrapped detector's."""
 
-    def __init__(self, detector: PersonDetector, tile_size: int = 640, overlap: float = 0.25,
-                 full_frame: bool = True, merge_iou: float = 0.5, fuse_iou: float = 0.7,
-                 cut_cover: float = 0.7, contain_ios: float = 0.9, edge_margin_px: float = 2.0):
-        tile_grid(1, 1, tile_size, overlap)                  # validates tile_size and overlap
+    def __init__(
+        self,
+        detector: PersonDetector,
+        tile_size: int = 640,
+        overlap: float = 0.25,
+        full_frame: bool = True,
+        merge_iou: float = 0.5,
+        fuse_iou: float = 0.7,
+        cut_cover: float = 0.7,
+        contain_ios: float = 0.9,
+        edge_margin_px: float = 2.0,
+    ):
+        tile_grid(1, 1, tile_size, overlap)  # validates tile_size and overlap
         self.inner = detector
         self.tile_size = int(tile_size)
         self.overlap = float(overlap)
         self.full_frame = bool(full_frame)
-        self.merge_iou, self.fuse_iou, self.cut_cover = float(merge_iou), float(fuse_iou), float(cut_cover)
+        self.merge_iou, self.fuse_iou, self.cut_cover = (
+            float(merge_iou),
+            float(fuse_iou),
+            float(cut_cover),
+        )
         self.contain_ios = float(contain_ios)
         self.edge_margin_px = float(edge_margin_px)
         self.name = f'{detector.name}+tiles{self.tile_size}'
         self.device = detector.device
-        self.last_passes = 0                                 # passes of the last detect() (for timing)
+        self.last_passes = 0  # passes of the last detect() (for timing)
 
     @property
     def score_threshold(self) -> float:
@@ -168,7 +197,9 @@ class TiledDetector(PersonDetector):
                 continue
             b = d.boxes + np.array([x0, y0, x0, y0], np.float32)
             inner_edge = np.array([x0 > 0, y0 > 0, x1 < w, y1 < h])
-            near = np.stack([b[:, 0] <= x0 + m, b[:, 1] <= y0 + m, b[:, 2] >= x1 - m, b[:, 3] >= y1 - m], 1)
+            near = np.stack(
+                [b[:, 0] <= x0 + m, b[:, 1] <= y0 + m, b[:, 2] >= x1 - m, b[:, 3] >= y1 - m], 1
+            )
             boxes.append(b)
             scores.append(d.scores)
             cut.append(near & inner_edge)
@@ -182,8 +213,15 @@ class TiledDetector(PersonDetector):
         self.last_passes = len(tiles) + int(self.full_frame)
         if not boxes:
             return Detections.empty()
-        b, s = merge_tiled(np.concatenate(boxes), np.concatenate(scores), np.concatenate(cut),
-                           np.concatenate(source), self.merge_iou, self.fuse_iou, self.cut_cover,
-                           self.contain_ios)
+        b, s = merge_tiled(
+            np.concatenate(boxes),
+            np.concatenate(scores),
+            np.concatenate(cut),
+            np.concatenate(source),
+            self.merge_iou,
+            self.fuse_iou,
+            self.cut_cover,
+            self.contain_ios,
+        )
         max_det = int(getattr(self.inner, 'max_detections', len(s)))
         return Detections(b[:max_det], s[:max_det])

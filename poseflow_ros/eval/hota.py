@@ -15,6 +15,7 @@ For each frame, ``sim`` = IoU of every gt box with every tracker box. Then
 Checked against TrackEval 1.3.0 (``trackeval.metrics.HOTA``) in the benchmark venv; see
 ``tools/bench_tracking.py --check-hota``.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence
@@ -34,14 +35,19 @@ def box_iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return iou_matrix(xywh_to_xyxy(a), xywh_to_xyxy(b))
 
 
-def hota(gt_ids: Sequence[np.ndarray], tr_ids: Sequence[np.ndarray], sims: Sequence[np.ndarray]
-         ) -> Dict[str, object]:
+def hota(
+    gt_ids: Sequence[np.ndarray], tr_ids: Sequence[np.ndarray], sims: Sequence[np.ndarray]
+) -> Dict[str, object]:
     """HOTA from per-frame gt ids ``(G_f,)``, tracker ids ``(T_f,)`` and similarities ``(G_f, T_f)``.
 
     Ids may be any integers. Returns ``HOTA, DetA, AssA, LocA, DetRe, DetPr, AssRe, AssPr`` (fractions,
     means over alphas) and the per-alpha arrays under ``'per_alpha'``."""
-    gu = np.unique(np.concatenate([np.asarray(g, np.int64) for g in gt_ids] or [np.zeros(0, np.int64)]))
-    tu = np.unique(np.concatenate([np.asarray(t, np.int64) for t in tr_ids] or [np.zeros(0, np.int64)]))
+    gu = np.unique(
+        np.concatenate([np.asarray(g, np.int64) for g in gt_ids] or [np.zeros(0, np.int64)])
+    )
+    tu = np.unique(
+        np.concatenate([np.asarray(t, np.int64) for t in tr_ids] or [np.zeros(0, np.int64)])
+    )
     gi = [np.searchsorted(gu, np.asarray(g, np.int64)) for g in gt_ids]
     ti = [np.searchsorted(tu, np.asarray(t, np.int64)) for t in tr_ids]
     nA = len(ALPHAS)
@@ -49,7 +55,9 @@ def hota(gt_ids: Sequence[np.ndarray], tr_ids: Sequence[np.ndarray], sims: Seque
     if len(gu) == 0 or len(tu) == 0:
         n_gt = sum(len(g) for g in gi)
         n_tr = sum(len(t) for t in ti)
-        zero = {k: 0.0 for k in ('HOTA', 'DetA', 'AssA', 'LocA', 'DetRe', 'DetPr', 'AssRe', 'AssPr')}
+        zero = {
+            k: 0.0 for k in ('HOTA', 'DetA', 'AssA', 'LocA', 'DetRe', 'DetPr', 'AssRe', 'AssPr')
+        }
         if n_gt == 0 and n_tr == 0:
             zero.update(HOTA=1.0, DetA=1.0, AssA=1.0, LocA=1.0)
         zero['per_alpha'] = {'HOTA': z, 'DetA': z, 'AssA': z}
@@ -99,16 +107,29 @@ def hota(gt_ids: Sequence[np.ndarray], tr_ids: Sequence[np.ndarray], sims: Seque
     det_pr = tp / np.maximum(1, tp + fp)
     loc_a = np.maximum(1e-10, loc) / np.maximum(1e-10, tp)
     h = np.sqrt(det_a * ass_a)
-    res = {'HOTA': h, 'DetA': det_a, 'AssA': ass_a, 'LocA': loc_a, 'DetRe': det_re, 'DetPr': det_pr,
-           'AssRe': ass_re, 'AssPr': ass_pr}
+    res = {
+        'HOTA': h,
+        'DetA': det_a,
+        'AssA': ass_a,
+        'LocA': loc_a,
+        'DetRe': det_re,
+        'DetPr': det_pr,
+        'AssRe': ass_re,
+        'AssPr': ass_pr,
+    }
     out: Dict[str, object] = {k: float(np.mean(v)) for k, v in res.items()}
     out['per_alpha'] = {k: res[k] for k in ('HOTA', 'DetA', 'AssA')}
     return out
 
 
-def hota_from_frames(gt_frames: List[np.ndarray], tr_frames: List[np.ndarray]) -> Dict[str, object]:
+def hota_from_frames(
+    gt_frames: List[np.ndarray], tr_frames: List[np.ndarray]
+) -> Dict[str, object]:
     """HOTA from per-frame MOT rows (``[:, 1]`` id, ``[:, 2:6]`` x y w h) of gt and tracker (aligned lists)."""
     g = [np.asarray(f)[:, 1].astype(np.int64) for f in gt_frames]
     t = [np.asarray(f)[:, 1].astype(np.int64) for f in tr_frames]
-    s = [box_iou_xywh(np.asarray(a)[:, 2:6], np.asarray(b)[:, 2:6]) for a, b in zip(gt_frames, tr_frames)]
+    s = [
+        box_iou_xywh(np.asarray(a)[:, 2:6], np.asarray(b)[:, 2:6])
+        for a, b in zip(gt_frames, tr_frames)
+    ]
     return hota(g, t, s)

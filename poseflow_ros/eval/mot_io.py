@@ -4,6 +4,7 @@ A MOT file has one row per box: ``frame, id, x, y, w, h, conf, x3d, y3d, z3d`` (
 box top-left + size in pixels). Rows are kept as a float64 array ``(M, 10)``; shorter rows (e.g. 7 or 9
 columns) are padded with ``-1``.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -35,22 +36,27 @@ def read_mot(path: PathLike) -> np.ndarray:
 
 def write_mot(path: PathLike, rows: np.ndarray) -> None:
     """Write ``(M, >=6)`` rows as MOT CSV (frame and id as integers, box with 2 decimals, the rest as is)."""
-    a = np.asarray(rows, np.float64).reshape(-1, np.shape(rows)[-1] if np.ndim(rows) == 2 else N_COLS)
+    a = np.asarray(rows, np.float64).reshape(
+        -1, np.shape(rows)[-1] if np.ndim(rows) == 2 else N_COLS
+    )
     if a.shape[1] < N_COLS:
         a = np.concatenate([a, np.full((len(a), N_COLS - a.shape[1]), -1.0)], 1)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, 'w') as f:
         for r in a:
-            f.write(f'{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},'
-                    f'{_num(r[6])},{_num(r[7])},{_num(r[8])},{_num(r[9])}\n')
+            f.write(
+                f'{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},'
+                f'{_num(r[6])},{_num(r[7])},{_num(r[8])},{_num(r[9])}\n'
+            )
 
 
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f'{v:.4g}'
 
 
-def make_rows(frame: int, ids: Iterable[int], boxes_xyxy: np.ndarray, conf: Union[float, np.ndarray] = 1.0
-              ) -> np.ndarray:
+def make_rows(
+    frame: int, ids: Iterable[int], boxes_xyxy: np.ndarray, conf: Union[float, np.ndarray] = 1.0
+) -> np.ndarray:
     """Rows for one frame from track ids and ``(K, 4)`` x1 y1 x2 y2 boxes."""
     b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
     ids = np.asarray(list(ids), np.float64)
@@ -103,9 +109,12 @@ def read_seqinfo(path: PathLike) -> Dict[str, object]:
     raw = {k.lower(): v for k, v in sec.items()}
     out: Dict[str, object] = dict(raw)
     out['name'] = raw.get('name', p.parent.name)
-    for key, name in (('seqlength', 'seq_length'), ('framerate', 'frame_rate'), ('imwidth', 'width'),
-                      ('imheight', 'height')):
+    for key, name in (
+        ('seqlength', 'seq_length'),
+        ('framerate', 'frame_rate'),
+        ('imwidth', 'width'),
+        ('imheight', 'height'),
+    ):
         if key in raw:
             out[name] = int(float(raw[key]))
     return out
-

@@ -17,6 +17,7 @@ For every frame of the sequence, independently (``numpy.random.default_rng(seed)
 Output per frame: ``boxes (N, 4) float32 x1 y1 x2 y2`` and ``scores (N,) float32``, plus (for checks) a
 boolean ``is_true (N,)``. The same seed always gives the same detections.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,16 +43,17 @@ class NoiseConfig:
 
 @dataclass
 class FrameDetections:
-    boxes: np.ndarray      # (N, 4) float32 xyxy
-    scores: np.ndarray     # (N,) float32
-    is_true: np.ndarray    # (N,) bool: from a ground-truth box (not a false positive)
+    boxes: np.ndarray  # (N, 4) float32 xyxy
+    scores: np.ndarray  # (N,) float32
+    is_true: np.ndarray  # (N,) bool: from a ground-truth box (not a false positive)
 
     def __len__(self):
         return len(self.scores)
 
 
-def noisy_detections(gt_rows: np.ndarray, seed: int, n_frames: int = 0,
-                     cfg: NoiseConfig = NoiseConfig()) -> List[FrameDetections]:
+def noisy_detections(
+    gt_rows: np.ndarray, seed: int, n_frames: int = 0, cfg: NoiseConfig = NoiseConfig()
+) -> List[FrameDetections]:
     """Detections for frames 1..max(n_frames, last gt frame) (list index 0 = frame 1)."""
     rng = np.random.default_rng(seed)
     gt = np.asarray(gt_rows, np.float64).reshape(-1, N_COLS)
@@ -68,21 +70,27 @@ def noisy_detections(gt_rows: np.ndarray, seed: int, n_frames: int = 0,
         sc = np.clip(rng.normal(cfg.score_mean, cfg.score_std, len(wh)), 0.01, 1.0)
         n_fp = int(rng.poisson(cfg.fp_rate))
         fwh = sizes[rng.integers(len(sizes), size=n_fp)] * np.maximum(
-            1.0 + rng.normal(0.0, cfg.jitter, (n_fp, 2)), 0.2)
+            1.0 + rng.normal(0.0, cfg.jitter, (n_fp, 2)), 0.2
+        )
         fx1 = rng.uniform(0.0, 1.0, (n_fp, 2)) * np.maximum(np.array([W, H]) - fwh, 1.0)
         fsc = rng.uniform(cfg.fp_score_low, cfg.fp_score_high, n_fp)
-        boxes = np.concatenate([np.concatenate([c - 0.5 * wh, c + 0.5 * wh], 1),
-                                np.concatenate([fx1, fx1 + fwh], 1)])
+        boxes = np.concatenate(
+            [np.concatenate([c - 0.5 * wh, c + 0.5 * wh], 1), np.concatenate([fx1, fx1 + fwh], 1)]
+        )
         scores = np.concatenate([sc, fsc])
         is_true = np.concatenate([np.ones(len(sc), bool), np.zeros(n_fp, bool)])
         perm = rng.permutation(len(scores))
-        out.append(FrameDetections(boxes[perm].astype(np.float32), scores[perm].astype(np.float32),
-                                   is_true[perm]))
+        out.append(
+            FrameDetections(
+                boxes[perm].astype(np.float32), scores[perm].astype(np.float32), is_true[perm]
+            )
+        )
     return out
 
 
-def detections_from_results(rows: np.ndarray, n_frames: int = 0, score: float = 1.0
-                            ) -> List[FrameDetections]:
+def detections_from_results(
+    rows: np.ndarray, n_frames: int = 0, score: float = 1.0
+) -> List[FrameDetections]:
     """Setting "A": the boxes of a tracker's MOT result file with the ids removed (shuffled per frame with a
     fixed seed). Result files carry no usable score (conf = -1), so every box gets ``score``."""
     rng = np.random.default_rng(0)
@@ -90,14 +98,21 @@ def detections_from_results(rows: np.ndarray, n_frames: int = 0, score: float = 
     for _, r in sorted(by_frame(rows, n_frames).items()):
         b = xywh_to_xyxy(r[:, 2:6])
         perm = rng.permutation(len(b))
-        out.append(FrameDetections(b[perm].astype(np.float32), np.full(len(b), score, np.float32),
-                                   np.ones(len(b), bool)))
+        out.append(
+            FrameDetections(
+                b[perm].astype(np.float32),
+                np.full(len(b), score, np.float32),
+                np.ones(len(b), bool),
+            )
+        )
     return out
 
 
 def stack(frames: List[FrameDetections]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame detections -> ``(frame index (M,), boxes (M, 4), scores (M,))`` (e.g. for an npz)."""
-    fi = np.concatenate([np.full(len(f), i + 1) for i, f in enumerate(frames)] or [np.zeros(0)]).astype(np.int64)
+    fi = np.concatenate(
+        [np.full(len(f), i + 1) for i, f in enumerate(frames)] or [np.zeros(0)]
+    ).astype(np.int64)
     b = np.concatenate([f.boxes for f in frames] or [np.zeros((0, 4), np.float32)])
     s = np.concatenate([f.scores for f in frames] or [np.zeros(0, np.float32)])
     return fi, b, s

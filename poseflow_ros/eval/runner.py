@@ -4,6 +4,7 @@ A *tracker step* is a callable ``step(boxes (N, 4) xyxy float32, scores (N,) flo
 boxes (K, 4) xyxy)``, called once per frame in order (also for frames without detections). Our
 :class:`poseflow_ros.track.Tracker` is adapted by :func:`ours_step`.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,12 +37,20 @@ def ours_step(config=None, tracker: Optional[object] = None) -> Step:
     """Step for our tracker (boxes only; reports what the tracker reports with this config)."""
     from ..track import Tracker, TrackerConfig
     from ..types import TrackerInput
-    tr = tracker if tracker is not None else Tracker(config if config is not None else TrackerConfig())
+
+    tr = (
+        tracker
+        if tracker is not None
+        else Tracker(config if config is not None else TrackerConfig())
+    )
 
     def step(boxes, scores):
         outs = tr.update(TrackerInput(boxes, scores))
         if not outs:
             return np.zeros(0, np.int64), np.zeros((0, 4))
-        return (np.fromiter((o.track_id for o in outs), np.int64, len(outs)),
-                np.stack([o.box for o in outs]))
+        return (
+            np.fromiter((o.track_id for o in outs), np.int64, len(outs)),
+            np.stack([o.box for o in outs]),
+        )
+
     return step

@@ -3,28 +3,52 @@
 - ``blazepose``: BlazePose-full ported to PyTorch, real weights from the mediapipe wheel (default).
 - ``mmpose``: any MMPose 1.x top-down config + local checkpoint (RTMPose, HRNet, ...).
 """
+
 from .base import PoseEstimator
 
 BACKENDS = ('blazepose', 'mmpose')
 
 
-def make_pose_estimator(backend: str = 'blazepose', device: str = 'cpu', fp16: bool = False,
-                        models_dir: str = '', mmpose_config: str = '', mmpose_checkpoint: str = '',
-                        mmpose_checkpoint_sha256: str = '', runtime: str = 'auto',
-                        num_threads: int = 0, cuda_graphs: bool = False) -> PoseEstimator:
+def make_pose_estimator(
+    backend: str = 'blazepose',
+    device: str = 'cpu',
+    fp16: bool = False,
+    models_dir: str = '',
+    mmpose_config: str = '',
+    mmpose_checkpoint: str = '',
+    mmpose_checkpoint_sha256: str = '',
+    runtime: str = 'auto',
+    num_threads: int = 0,
+    cuda_graphs: bool = False,
+) -> PoseEstimator:
     """``cuda_graphs``: replay the batched forward from CUDA graphs on CUDA (ignored on the CPU)."""
     if backend == 'blazepose':
         from .blazepose_torch import BlazePoseEstimator
-        return BlazePoseEstimator(models_dir=models_dir, device=device, fp16=fp16, runtime=runtime,
-                                  num_threads=num_threads, cuda_graphs=cuda_graphs)
+
+        return BlazePoseEstimator(
+            models_dir=models_dir,
+            device=device,
+            fp16=fp16,
+            runtime=runtime,
+            num_threads=num_threads,
+            cuda_graphs=cuda_graphs,
+        )
     if backend == 'mmpose':
         if not mmpose_config or not mmpose_checkpoint:
-            raise ValueError('pose_backend=mmpose needs mmpose_config (a config path or the name of a '
-                             'config shipped in the mmpose wheel) and mmpose_checkpoint (a local .pth)')
+            raise ValueError(
+                'pose_backend=mmpose needs mmpose_config (a config path or the name of a '
+                'config shipped in the mmpose wheel) and mmpose_checkpoint (a local .pth)'
+            )
         from .mmpose_backend import MMPoseEstimator
-        return MMPoseEstimator(mmpose_config, mmpose_checkpoint, device=device,
-                               checkpoint_sha256=mmpose_checkpoint_sha256, fp16=fp16,
-                               cuda_graphs=cuda_graphs)
+
+        return MMPoseEstimator(
+            mmpose_config,
+            mmpose_checkpoint,
+            device=device,
+            checkpoint_sha256=mmpose_checkpoint_sha256,
+            fp16=fp16,
+            cuda_graphs=cuda_graphs,
+        )
     raise ValueError(f'unknown pose_backend {backend!r}; choose one of {BACKENDS}')
 
 

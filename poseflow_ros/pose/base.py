@@ -1,4 +1,5 @@
 """The pose-estimator interface every backend implements."""
+
 from __future__ import annotations
 
 import abc

@@ -21,6 +21,7 @@ Keypoint score = sigmoid(visibility) x pose_flag, where pose_flag is the model's
 a person is in the crop: on a detector false positive the flag is low, so every keypoint of that box
 scores low too (presence, "inside the crop", is not used: top-down crops contain the whole box).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,8 @@ from .cuda_graph import GraphedForward
 from .tflite_graph import TFLiteModule
 
 INPUT = 256
-OUTPUTS = ('Identity', 'Identity_1', 'Identity_4')     # graph output order
-ONNX_EXPORT = 2      # bump when the exported outputs change: old cached exports are then not reused
+OUTPUTS = ('Identity', 'Identity_1', 'Identity_4')  # graph output order
+ONNX_EXPORT = 2  # bump when the exported outputs change: old cached exports are then not reused
 
 
 class BlazePoseEstimator(PoseEstimator):
@@ -55,18 +56,35 @@ class BlazePoseEstimator(PoseEstimator):
     previous frame's, for tracked people): rows with valid = 1 are cropped there instead of the box and
     are not refined (``refine_prior`` = True refines them too).
     """
+
     name = 'blazepose_full'
 
-    def __init__(self, models_dir: str = '', device: str = 'cpu', fp16: bool = False, padding: float = 1.25,
-                 model_path: str = '', runtime: str = 'auto', num_threads: int = 0,
-                 device_warp: Optional[bool] = None, cuda_graphs: bool = False, crop_mode: str = 'box',
-                 refine_passes: int = 1, refine_keep: float = 0.8, refine_prior: bool = False,
-                 roi_check: Optional[roi.RoiCheck] = None, border: str = 'zero', flip_test: bool = False):
+    def __init__(
+        self,
+        models_dir: str = '',
+        device: str = 'cpu',
+        fp16: bool = False,
+        padding: float = 1.25,
+        model_path: str = '',
+        runtime: str = 'auto',
+        num_threads: int = 0,
+        device_warp: Optional[bool] = None,
+        cuda_graphs: bool = False,
+        crop_mode: str = 'box',
+        refine_passes: int = 1,
+        refine_keep: float = 0.8,
+        refine_prior: bool = False,
+        roi_check: Optional[roi.RoiCheck] = None,
+        border: str = 'zero',
+        flip_test: bool = False,
+    ):
         path = Path(model_path) if model_path else models.model_path('blazepose_full', models_dir)
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no CUDA GPU; use device 'cpu'")
         self.device = device
-        self.fp16 = bool(fp16) and device.startswith('cuda')     # CPU half convs are slower, not faster
+        self.fp16 = bool(fp16) and device.startswith(
+            'cuda'
+        )  # CPU half convs are slower, not faster
         self.dtype = torch.float16 if self.fp16 else torch.float32
         self.padding = padding
         self.refine_keep = float(refine_keep)
@@ -91,23 +109,35 @@ class BlazePoseEstimator(PoseEstimator):
         # on CUDA, the forward of device-warped crops can be replayed from CUDA graphs (see .cuda_graph)
         self._run = GraphedForward(self._forward_bgr, device, enabled=cuda_graphs)
         self.last_crop_ms = 0.0
-        self._frame_boxes = np.zeros((0, 4), np.float32)   # all boxes of the frame being estimated
-        self.last_passes = 0          # batched forwards of the last estimate()
-        self.last_crops = 0           # crops they ran (a mirrored crop counts)
+        self._frame_boxes = np.zeros((0, 4), np.float32)  # all boxes of the frame being estimated
+        self.last_passes = 0  # batched forwards of the last estimate()
+        self.last_crops = 0  # crops they ran (a mirrored crop counts)
         self._ort = self._ort_session(path, num_threads) if runtime == 'onnxruntime' else None
 
     def _ort_session(self, path: Path, num_threads: int):
         import onnxruntime as ort
+
         # the key names the export version too: an export without the world landmarks is never reused
-        onnx_path = path.with_name(f'{path.stem}.port{ONNX_EXPORT}-{models.sha256_of(path)[:12]}.onnx')
+        onnx_path = path.with_name(
+            f'{path.stem}.port{ONNX_EXPORT}-{models.sha256_of(path)[:12]}.onnx'
+        )
         if not onnx_path.is_file():
-            tmp = onnx_path.with_suffix(f'.{os.getpid()}.part')     # two processes may export at once
-            torch.onnx.export(self.model.float().cpu(), (torch.zeros(1, 3, INPUT, INPUT),), str(tmp),
-                              input_names=['x'], output_names=['landmarks', 'flag', 'world'],
-                              opset_version=17,
-                              dynamic_axes={'x': {0: 'n'}, 'landmarks': {0: 'n'}, 'flag': {0: 'n'},
-                                            'world': {0: 'n'}},
-                              dynamo=False)
+            tmp = onnx_path.with_suffix(f'.{os.getpid()}.part')  # two processes may export at once
+            torch.onnx.export(
+                self.model.float().cpu(),
+                (torch.zeros(1, 3, INPUT, INPUT),),
+                str(tmp),
+                input_names=['x'],
+                output_names=['landmarks', 'flag', 'world'],
+                opset_version=17,
+                dynamic_axes={
+                    'x': {0: 'n'},
+                    'landmarks': {0: 'n'},
+                    'flag': {0: 'n'},
+                    'world': {0: 'n'},
+                },
+                dynamo=False,
+            )
             tmp.replace(onnx_path)
         so = ort.SessionOptions()
         # no busy-waiting worker threads: on a small CPU they steal cycles from the other stages
@@ -121,10 +151,14 @@ class BlazePoseEstimator(PoseEstimator):
         """(N,256,256,3) uint8 RGB crops -> landmarks (N,39,5) raw model units, pose flag (N,),
         world landmarks (N,39,3) metres in the crop's axes."""
         if self._ort is not None:
-            x = np.ascontiguousarray(crops_rgb_uint8.transpose(0, 3, 1, 2), np.float32) * (1.0 / 255.0)
+            x = np.ascontiguousarray(crops_rgb_uint8.transpose(0, 3, 1, 2), np.float32) * (
+                1.0 / 255.0
+            )
             lm, flag, world = self._ort.run(None, {'x': x})
             return lm.reshape(-1, 39, 5), flag.reshape(-1), world.reshape(-1, 39, 3)
-        x = torch.from_numpy(np.ascontiguousarray(crops_rgb_uint8)).to(self.device, non_blocking=True)
+        x = torch.from_numpy(np.ascontiguousarray(crops_rgb_uint8)).to(
+            self.device, non_blocking=True
+        )
         x = x.permute(0, 3, 1, 2).to(self.dtype).div_(255.0)
         return _to_numpy(self.model(x))
 
@@ -133,8 +167,9 @@ class BlazePoseEstimator(PoseEstimator):
         world (N,117)."""
         return self.model(x.flip(1) * (1.0 / 255.0))
 
-    def set_crop(self, mode: str, refine_passes: int = 1, border: str = 'zero',
-                 flip_test: bool = False) -> None:
+    def set_crop(
+        self, mode: str, refine_passes: int = 1, border: str = 'zero', flip_test: bool = False
+    ) -> None:
         """How persons are cropped (see :data:`poseflow_ros.pose.roi.CROP_MODES`): 'box' one pass on the box
         crop; 'refine' + ``refine_passes`` passes on the alignment ROI; 'temporal' the caller passes the
         previous frame's ROIs (the pipeline's :class:`~poseflow_ros.pose.roi.RoiMemory`), new people get
@@ -142,7 +177,7 @@ class BlazePoseEstimator(PoseEstimator):
         ``flip_test``: each crop also runs mirrored (same batch) and the two results are averaged."""
         if mode not in roi.CROP_MODES:
             raise ValueError(f'pose_crop must be one of {roi.CROP_MODES}, got {mode!r}')
-        crop._border_mode(border)                                   # validates
+        crop._border_mode(border)  # validates
         self.crop_mode = mode
         self.refine_passes = 0 if mode == 'box' else int(refine_passes)
         self.border = border
@@ -160,7 +195,7 @@ class BlazePoseEstimator(PoseEstimator):
         n = len(rois)
         t0 = time.perf_counter()
         m = crop.roi_matrices(rois, (INPUT, INPUT))
-        if self.flip_test:               # the mirrored crops go into the same batch
+        if self.flip_test:  # the mirrored crops go into the same batch
             m = np.concatenate([m, np.einsum('ij,njk->nik', _MIRROR, _homogeneous(m))[:, :2]])
         if self.warper is not None:
             with torch.inference_mode():
@@ -168,21 +203,28 @@ class BlazePoseEstimator(PoseEstimator):
                 self.last_crop_ms += (time.perf_counter() - t0) * 1e3
                 lm, flag, world = _to_numpy(self._run(x))
         else:
-            crops = crop.warp_crops(image_bgr, m, (INPUT, INPUT), border=self.border)[..., ::-1]   # -> RGB
+            crops = crop.warp_crops(image_bgr, m, (INPUT, INPUT), border=self.border)[
+                ..., ::-1
+            ]  # -> RGB
             self.last_crop_ms += (time.perf_counter() - t0) * 1e3
             lm, flag, world = self.forward_crops(crops)
         self.last_passes += 1
         self.last_crops += len(m)
         points = crop.transform_points(lm[:, :, :2], crop.invert_affine(m))
         vis = 1.0 / (1.0 + np.exp(-lm[:, :, 3].astype(np.float64)))
-        if self.flip_test:               # mirrored results: swap left/right, mirror world x, average
+        if self.flip_test:  # mirrored results: swap left/right, mirror world x, average
             world[n:, :, 0] *= -1.0
             points = (points[:n] + points[n:, FLIP_INDEX]) * 0.5
             vis = (vis[:n] + vis[n:, FLIP_INDEX]) * 0.5
             world = (world[:n] + world[n:, FLIP_INDEX]) * 0.5
             flag = (flag[:n] + flag[n:]) * 0.5
-        return {'points': points.astype(np.float32), 'visibility': vis, 'flag': flag.astype(np.float32),
-                'world': crop.rotate_points(world, rois[:, 3]), 'rois': rois}
+        return {
+            'points': points.astype(np.float32),
+            'visibility': vis,
+            'flag': flag.astype(np.float32),
+            'world': crop.rotate_points(world, rois[:, 3]),
+            'rois': rois,
+        }
 
     def _alignment(self, out: dict, boxes: np.ndarray):
         """A pass's alignment ROIs (N,4), whether their geometry is usable for a crop of these boxes (N,)
@@ -190,7 +232,9 @@ class BlazePoseEstimator(PoseEstimator):
         r = roi.alignment_rois(out['points'])
         hips = out['visibility'][:, [roi.LEFT_HIP, roi.RIGHT_HIP]]
         geom = roi.reliable(r, boxes, None, hips, self.roi_check)
-        geom &= ~roi.crowded(r, boxes, self._frame_boxes, self.roi_check.crowd_inner)   # someone near its centre
+        geom &= ~roi.crowded(
+            r, boxes, self._frame_boxes, self.roi_check.crowd_inner
+        )  # someone near its centre
         return r, geom, geom & (out['flag'] >= self.roi_check.min_flag)
 
     @staticmethod
@@ -198,7 +242,9 @@ class BlazePoseEstimator(PoseEstimator):
         for k in out:
             out[k][rows] = cand[k][sel]
 
-    def estimate(self, image_bgr: np.ndarray, boxes: np.ndarray, rois: Optional[np.ndarray] = None) -> Poses:
+    def estimate(
+        self, image_bgr: np.ndarray, boxes: np.ndarray, rois: Optional[np.ndarray] = None
+    ) -> Poses:
         """Poses for ``boxes`` (N,4); ``rois`` (N,5) optional prior crops (rows with valid = 0 use the box).
 
         A prior crop whose pose flag comes out below ``roi_check.min_flag`` (the person left that crop) is
@@ -217,14 +263,18 @@ class BlazePoseEstimator(PoseEstimator):
         if rois is not None:
             rois = np.asarray(rois, np.float32).reshape(len(boxes), 5)
             prior = (rois[:, 4] > 0) & np.isfinite(rois[:, :4]).all(1)
-            prior &= ~roi.crowded(rois, boxes, boxes, self.roi_check.crowd_inner)   # someone came close
+            prior &= ~roi.crowded(
+                rois, boxes, boxes, self.roi_check.crowd_inner
+            )  # someone came close
             start[prior] = rois[prior, :4]
         out = self.run_rois(image_bgr, start)
         r, geom, carry = self._alignment(out, boxes)
-        lost = prior & (out['flag'] < self.roi_check.min_flag)     # the tracked crop lost the person
+        lost = prior & (out['flag'] < self.roi_check.min_flag)  # the tracked crop lost the person
         refine = (np.ones(len(boxes), bool) if self.refine_prior else ~prior) & ~lost
         for k in range(max(self.refine_passes, int(lost.any()))):
-            ridx = np.flatnonzero(refine & geom) if k < self.refine_passes else np.zeros(0, np.int64)
+            ridx = (
+                np.flatnonzero(refine & geom) if k < self.refine_passes else np.zeros(0, np.int64)
+            )
             lidx = np.flatnonzero(lost)
             lost[:] = False
             if not len(ridx) and not len(lidx):
@@ -232,18 +282,26 @@ class BlazePoseEstimator(PoseEstimator):
             # one batch: alignment-ROI crops of the people refined, box crops of the people lost
             cand = self.run_rois(image_bgr, np.concatenate([r[ridx], box_rois[lidx]]))
             idx = np.concatenate([ridx, lidx])
-            keep = np.concatenate([cand['flag'][:len(ridx)] >= self.refine_keep * out['flag'][ridx],
-                                   cand['flag'][len(ridx):] > out['flag'][lidx]])
+            keep = np.concatenate(
+                [
+                    cand['flag'][: len(ridx)] >= self.refine_keep * out['flag'][ridx],
+                    cand['flag'][len(ridx) :] > out['flag'][lidx],
+                ]
+            )
             rows, sel = idx[keep], np.flatnonzero(keep)
             self._take(out, cand, rows, sel)
             cr, cgeom, ccarry = self._alignment(cand, boxes[idx])
             r[rows], geom[rows], carry[rows] = cr[sel], cgeom[sel], ccarry[sel]
             refine[:] = False
-            refine[rows] = True           # only people that kept the new crop are worth another pass
+            refine[rows] = True  # only people that kept the new crop are worth another pass
         scores = (out['visibility'][:, :33] * out['flag'][:, None])[:, BLAZEPOSE_TO_COCO]
         nxt = np.concatenate([r, carry[:, None].astype(np.float32)], 1)
-        return Poses(out['points'][:, BLAZEPOSE_TO_COCO], scores.astype(np.float32),
-                     keypoints_3d=out['world'][:, BLAZEPOSE_TO_COCO].astype(np.float32), rois=nxt)
+        return Poses(
+            out['points'][:, BLAZEPOSE_TO_COCO],
+            scores.astype(np.float32),
+            keypoints_3d=out['world'][:, BLAZEPOSE_TO_COCO].astype(np.float32),
+            rois=nxt,
+        )
 
 
 def _homogeneous(m: np.ndarray) -> np.ndarray:
@@ -269,14 +327,18 @@ _MIRROR = np.array([[-1.0, 0.0, float(INPUT)], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
 def _to_numpy(outs):
     """The model's three output tensors -> landmarks (N,39,5), flag (N,), world (N,39,3) float numpy."""
     lm, flag, world = outs
-    return (lm.float().reshape(-1, 39, 5).cpu().numpy(), flag.float().reshape(-1).cpu().numpy(),
-            world.float().reshape(-1, 39, 3).cpu().numpy())
+    return (
+        lm.float().reshape(-1, 39, 5).cpu().numpy(),
+        flag.float().reshape(-1).cpu().numpy(),
+        world.float().reshape(-1, 39, 3).cpu().numpy(),
+    )
 
 
 def _has_onnx() -> bool:
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
+
         return True
     except ImportError:
         return False

@@ -6,6 +6,7 @@ image pixels into the model input and its inverse maps keypoints back. Rotated s
 (BlazePose's alignment ROIs) are ``[cx, cy, side, rotation]`` rows turned into the same 2x3 matrices
 by :func:`roi_matrices`; every warp (OpenCV or :class:`DeviceWarper`) takes any 2x3 matrix.
 """
+
 from __future__ import annotations
 
 from typing import Tuple
@@ -14,8 +15,9 @@ import cv2
 import numpy as np
 
 
-def box_to_center_scale(boxes: np.ndarray, aspect_ratio: float, padding: float = 1.25
-                        ) -> Tuple[np.ndarray, np.ndarray]:
+def box_to_center_scale(
+    boxes: np.ndarray, aspect_ratio: float, padding: float = 1.25
+) -> Tuple[np.ndarray, np.ndarray]:
     """boxes (N,4) xyxy -> centres (N,2), sizes (N,2) (w, h) with w/h == aspect_ratio, padded."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     centers = np.stack([(boxes[:, 0] + boxes[:, 2]) * 0.5, (boxes[:, 1] + boxes[:, 3]) * 0.5], 1)
@@ -72,8 +74,8 @@ def roi_matrices(rois: np.ndarray, out_wh: Tuple[int, int]) -> np.ndarray:
     rois = rois.reshape(-1, rois.shape[-1])
     out_w, out_h = out_wh
     r = rotation_matrices(rois[:, 3])
-    scale = np.stack([out_w / rois[:, 2], out_h / rois[:, 2]], 1)          # (N,2)
-    a = r.transpose(0, 2, 1) * scale[:, :, None]                            # diag(scale) R^T
+    scale = np.stack([out_w / rois[:, 2], out_h / rois[:, 2]], 1)  # (N,2)
+    a = r.transpose(0, 2, 1) * scale[:, :, None]  # diag(scale) R^T
     t = np.array([out_w * 0.5, out_h * 0.5]) - np.einsum('nij,nj->ni', a, rois[:, :2])
     return np.concatenate([a, t[:, :, None]], 2)
 
@@ -106,8 +108,13 @@ def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
 BORDERS = ('zero', 'replicate')
 
 
-def warp_crops(image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int],
-               border_value=(0, 0, 0), border: str = 'zero') -> np.ndarray:
+def warp_crops(
+    image: np.ndarray,
+    m: np.ndarray,
+    out_wh: Tuple[int, int],
+    border_value=(0, 0, 0),
+    border: str = 'zero',
+) -> np.ndarray:
     """Warp each crop: returns (N, out_h, out_w, C) uint8 (same channel order as image).
     ``border``: what the crop shows outside the image, 'zero' (``border_value``) or 'replicate' (the
     nearest edge pixel, as MediaPipe's ImageToTensorCalculator does by default)."""
@@ -115,8 +122,14 @@ def warp_crops(image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int],
     mode = _border_mode(border)
     crops = np.empty((len(m), out_h, out_w, image.shape[2]), image.dtype)
     for i in range(len(m)):
-        crops[i] = cv2.warpAffine(image, m[i], (out_w, out_h), flags=cv2.INTER_LINEAR,
-                                  borderMode=mode, borderValue=border_value)
+        crops[i] = cv2.warpAffine(
+            image,
+            m[i],
+            (out_w, out_h),
+            flags=cv2.INTER_LINEAR,
+            borderMode=mode,
+            borderValue=border_value,
+        )
     return crops
 
 
@@ -137,10 +150,11 @@ class DeviceWarper:
 
     def __init__(self, device: str = 'cpu'):
         import torch
+
         self.torch = torch
         self.device = torch.device(device)
         self._pinned = None
-        self._grids = {}            # out_wh -> (P, 3) homogeneous output pixel coordinates
+        self._grids = {}  # out_wh -> (P, 3) homogeneous output pixel coordinates
 
     def upload(self, image: np.ndarray):
         """H x W x C uint8 numpy -> tensor on the device (via a reused pinned buffer on CUDA)."""
@@ -158,27 +172,41 @@ class DeviceWarper:
         if g is None:
             torch = self.torch
             out_w, out_h = out_wh
-            ys, xs = torch.meshgrid(torch.arange(out_h, dtype=torch.float32),
-                                    torch.arange(out_w, dtype=torch.float32), indexing='ij')
+            ys, xs = torch.meshgrid(
+                torch.arange(out_h, dtype=torch.float32),
+                torch.arange(out_w, dtype=torch.float32),
+                indexing='ij',
+            )
             g = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3).to(self.device)
             self._grids[out_wh] = g
         return g
 
-    def warp(self, image: np.ndarray, m: np.ndarray, out_wh: Tuple[int, int], dtype=None,
-             border: str = 'zero'):
+    def warp(
+        self,
+        image: np.ndarray,
+        m: np.ndarray,
+        out_wh: Tuple[int, int],
+        dtype=None,
+        border: str = 'zero',
+    ):
         """(N,2,3) image->crop matrices -> (N, C, out_h, out_w) crops on the device, values 0..255
         (float32, or ``dtype``), channels in the image's order; ``border`` as in :func:`warp_crops`."""
         _border_mode(border)
         torch = self.torch
         import torch.nn.functional as F
+
         img = self.upload(image)
         h, w = img.shape[:2]
         out_w, out_h = out_wh
         n = len(m)
-        minv = torch.as_tensor(invert_affine(m), dtype=torch.float32).to(self.device, non_blocking=True)
-        src = torch.einsum('nij,pj->npi', minv, self._base_grid(out_wh))        # (N, P, 2) image px
+        minv = torch.as_tensor(invert_affine(m), dtype=torch.float32).to(
+            self.device, non_blocking=True
+        )
+        src = torch.einsum('nij,pj->npi', minv, self._base_grid(out_wh))  # (N, P, 2) image px
         scale = torch.tensor([2.0 / w, 2.0 / h], device=self.device)
         grid = ((src + 0.5) * scale - 1.0).reshape(n, out_h, out_w, 2)
         x = img.permute(2, 0, 1).unsqueeze(0).to(dtype or torch.float32).expand(n, -1, -1, -1)
-        pad = 'border' if border == 'replicate' else 'zeros'          # 'border' clamps = replicate
-        return F.grid_sample(x, grid.to(x.dtype), mode='bilinear', padding_mode=pad, align_corners=False)
+        pad = 'border' if border == 'replicate' else 'zeros'  # 'border' clamps = replicate
+        return F.grid_sample(
+            x, grid.to(x.dtype), mode='bilinear', padding_mode=pad, align_corners=False
+        )

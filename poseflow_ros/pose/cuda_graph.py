@@ -10,6 +10,7 @@ capture up front, which the node does at start-up. Batches above the largest buc
 If a capture fails (an op that synchronises with the host, say), the runner logs why once and falls
 back to eager execution for good, so enabling graphs can never break the pipeline.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,16 +31,22 @@ class GraphedForward:
     before calling again, as the backends do). On a non-CUDA device it is just ``fn``.
     """
 
-    def __init__(self, fn: Callable[[torch.Tensor], Tuple[torch.Tensor, ...]], device,
-                 buckets: Sequence[int] = DEFAULT_BUCKETS, enabled: bool = True, warmup_iters: int = 2):
+    def __init__(
+        self,
+        fn: Callable[[torch.Tensor], Tuple[torch.Tensor, ...]],
+        device,
+        buckets: Sequence[int] = DEFAULT_BUCKETS,
+        enabled: bool = True,
+        warmup_iters: int = 2,
+    ):
         self.fn = fn
         self.device = torch.device(device)
         self.buckets = tuple(sorted(int(b) for b in buckets))
         self.enabled = bool(enabled) and self.device.type == 'cuda'
         self.warmup_iters = int(warmup_iters)
-        self._graphs = {}          # (bucket, tail, dtype) -> (graph, static_in, static_outs)
+        self._graphs = {}  # (bucket, tail, dtype) -> (graph, static_in, static_outs)
         self._pool = None
-        self.failed = ''           # why capture failed ('' = it did not)
+        self.failed = ''  # why capture failed ('' = it did not)
 
     def bucket(self, n: int) -> int:
         for b in self.buckets:
@@ -51,7 +58,7 @@ class GraphedForward:
         static_in = torch.zeros_like(x_like)
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):             # warm-up outside the graph (cuDNN autotune, allocations)
+        with torch.cuda.stream(side):  # warm-up outside the graph (cuDNN autotune, allocations)
             for _ in range(self.warmup_iters):
                 self.fn(static_in)
         torch.cuda.current_stream(self.device).wait_stream(side)
@@ -75,7 +82,7 @@ class GraphedForward:
         if entry is None:
             try:
                 entry = self._capture(key, x.new_zeros((b, *x.shape[1:])))
-            except Exception as e:   # noqa: BLE001 -- any capture problem: run eagerly from now on
+            except Exception as e:  # noqa: BLE001 -- any capture problem: run eagerly from now on
                 self.enabled = False
                 self.failed = f'{type(e).__name__}: {e}'
                 log.warning('CUDA graph capture failed, running eagerly: %s', self.failed)

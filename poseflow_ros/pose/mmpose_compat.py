@@ -9,12 +9,14 @@
    NotImplementedError when *called* makes the imports work; top-down RTMPose/HRNet inference never
    calls a compiled op. With the full mmcv build nothing is replaced.
 """
+
 import importlib.machinery
 import sys
 import types
 
 try:
     import torchvision  # noqa: F401
+
     TORCHVISION_STANDIN = False
 except Exception:  # noqa: BLE001 -- ImportError or the "operator torchvision::nms" RuntimeError
     for _k in [k for k in sys.modules if k.split('.')[0] == 'torchvision']:
@@ -31,6 +33,7 @@ except Exception:  # noqa: BLE001 -- ImportError or the "operator torchvision::n
         def __call__(self, pic):
             import numpy as np
             from PIL import Image
+
             a = pic.detach().cpu().numpy() if hasattr(pic, 'detach') else np.asarray(pic)
             if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
                 a = a.transpose(1, 2, 0)
@@ -48,16 +51,21 @@ except Exception:  # noqa: BLE001 -- ImportError or the "operator torchvision::n
 
 try:
     import mmcv._ext  # noqa: F401
+
     MMCV_EXT_STANDIN = False
 except ImportError:
+
     class _MissingOps(types.ModuleType):
         def __getattr__(self, name):
             if name.startswith('__'):
                 raise AttributeError(name)
 
             def _missing(*_a, **_k):
-                raise NotImplementedError(f'mmcv._ext.{name}: compiled mmcv ops are not installed '
-                                          '(mmcv-lite); top-down pose does not need them')
+                raise NotImplementedError(
+                    f'mmcv._ext.{name}: compiled mmcv ops are not installed '
+                    '(mmcv-lite); top-down pose does not need them'
+                )
+
             return _missing
 
     _ext = _MissingOps('mmcv._ext')

@@ -12,6 +12,7 @@ used (model confident, a hip visible, ROI consistent with the box); :class:`RoiM
 of one frame to the next (matched by box IoU), so that a person's crop at frame t comes from frame t-1's
 landmarks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from ..geometry import iou_matrix
 
 HIP_CENTRE, BODY_EXTENT = 33, 34
 LEFT_HIP, RIGHT_HIP = 23, 24
-ROI_SCALE = 1.25            # MediaPipe pose_landmark_landmarks_to_roi: scale_x = scale_y = 1.25
+ROI_SCALE = 1.25  # MediaPipe pose_landmark_landmarks_to_roi: scale_x = scale_y = 1.25
 # how the pose stage crops persons: box only / + passes on the alignment ROI / previous frame's ROI
 CROP_MODES = ('box', 'refine', 'temporal')
 
@@ -51,6 +52,7 @@ def roi_corners(rois: np.ndarray) -> np.ndarray:
     """(N,>=4) ROIs -> (N,4,2) corner points in the image (top-left, top-right, bottom-right, bottom-left
     of the crop)."""
     from .crop import rotation_matrices
+
     rois = np.asarray(rois, np.float64).reshape(-1, np.shape(rois)[-1])
     unit = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
     r = rotation_matrices(rois[:, 3])
@@ -69,6 +71,7 @@ class RoiCheck:
     ``min_box_cover``: the fraction of the person box inside the ROI square (a ROI that lost the person);
     ``side_range``: ROI side over the box's longer side (too small or too large means a wrong scale);
     ``crowd_inner``: see :func:`crowded`."""
+
     min_flag: float = 0.5
     min_hip_visibility: float = 0.5
     min_box_cover: float = 0.6
@@ -79,20 +82,26 @@ class RoiCheck:
 def box_cover(rois: np.ndarray, boxes: np.ndarray, samples: int = 8) -> np.ndarray:
     """(N,) fraction of each box (xyxy) inside its rotated ROI square, on a samples x samples grid."""
     from .crop import rotation_matrices
+
     rois = np.asarray(rois, np.float64).reshape(len(boxes), -1)
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     g = (np.arange(samples) + 0.5) / samples
     gx, gy = np.meshgrid(g, g)
-    unit = np.stack([gx.ravel(), gy.ravel()], 1)                                     # (P,2) in [0,1]
+    unit = np.stack([gx.ravel(), gy.ravel()], 1)  # (P,2) in [0,1]
     pts = boxes[:, None, :2] + unit[None] * (boxes[:, None, 2:] - boxes[:, None, :2])  # (N,P,2)
     r = rotation_matrices(rois[:, 3])
-    local = np.einsum('nji,npj->npi', r, pts - rois[:, None, :2])                   # R^T (p - c)
+    local = np.einsum('nji,npj->npi', r, pts - rois[:, None, :2])  # R^T (p - c)
     inside = (np.abs(local) <= rois[:, None, 2:3] * 0.5).all(-1)
     return inside.mean(1)
 
 
-def reliable(rois: np.ndarray, boxes: np.ndarray, flag: Optional[np.ndarray], hip_visibility: np.ndarray,
-             check: Optional[RoiCheck] = None) -> np.ndarray:
+def reliable(
+    rois: np.ndarray,
+    boxes: np.ndarray,
+    flag: Optional[np.ndarray],
+    hip_visibility: np.ndarray,
+    check: Optional[RoiCheck] = None,
+) -> np.ndarray:
     """(N,) bool: may the alignment ROIs ``rois`` (N,>=4) replace the crops of ``boxes`` (N,4)?
 
     ``flag`` (N,) pose flag (None: not checked), ``hip_visibility`` (N,2) sigmoid visibilities of the two
@@ -111,8 +120,13 @@ def reliable(rois: np.ndarray, boxes: np.ndarray, flag: Optional[np.ndarray], hi
     return ok
 
 
-def crowded(rois: np.ndarray, boxes: np.ndarray, all_boxes: np.ndarray, inner: float = 0.4,
-            same_iou: float = 0.7) -> np.ndarray:
+def crowded(
+    rois: np.ndarray,
+    boxes: np.ndarray,
+    all_boxes: np.ndarray,
+    inner: float = 0.4,
+    same_iou: float = 0.7,
+) -> np.ndarray:
     """(N,) True where the centre of another person's box (of ``all_boxes``, the frame's boxes) lies in the
     inner part (``inner`` x the side) of the ROI square of ``boxes[i]``.
 
@@ -122,14 +136,15 @@ def crowded(rois: np.ndarray, boxes: np.ndarray, all_boxes: np.ndarray, inner: f
     people of walk.small.mp4 counted as crowded, at 0.4 13 %), so such people keep the tighter box crop.
     A box that overlaps ``boxes[i]`` by IoU >= ``same_iou`` is the same person seen twice, not another one."""
     from .crop import rotation_matrices
+
     rois = np.asarray(rois, np.float64).reshape(len(boxes), -1)
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     others = np.asarray(all_boxes, np.float64).reshape(-1, 4)
     if not len(boxes) or len(others) < 2:
         return np.zeros(len(boxes), bool)
-    centres = (others[:, :2] + others[:, 2:]) * 0.5                                   # (M,2)
+    centres = (others[:, :2] + others[:, 2:]) * 0.5  # (M,2)
     r = rotation_matrices(rois[:, 3])
-    local = np.einsum('nji,nmj->nmi', r, centres[None] - rois[:, None, :2])          # (N,M,2)
+    local = np.einsum('nji,nmj->nmi', r, centres[None] - rois[:, None, :2])  # (N,M,2)
     near = (np.abs(local) <= rois[:, None, 2:3] * 0.5 * inner).all(-1)
     near &= iou_matrix(boxes, others) < same_iou
     return near.any(1)

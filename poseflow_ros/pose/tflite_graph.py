@@ -5,6 +5,7 @@ becomes one step of `forward` (NCHW internally; TFLite SAME padding reproduced e
 its asymmetric case; fused activations applied). Weights become float32 buffers, so `.to(device)`
 and `.half()` work. An operator outside the supported set raises NotImplementedError naming it.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,6 +20,7 @@ _OPS = None
 
 def _opnames():
     import tflite
+
     global _OPS
     if _OPS is None:
         _OPS = {v: k for k, v in tflite.BuiltinOperator.__dict__.items() if not k.startswith('_')}
@@ -50,6 +52,7 @@ class TFLiteModule(nn.Module):
     def __init__(self, path, outputs=None):
         super().__init__()
         import tflite
+
         buf = open(path, 'rb').read()
         m = tflite.Model.GetRootAsModel(buf, 0)
         g = m.Subgraphs(0)
@@ -62,7 +65,9 @@ class TFLiteModule(nn.Module):
         for i, t in enumerate(tensors):
             b = m.Buffers(t.Buffer())
             if b is not None and b.DataLength() > 0:
-                consts[i] = np.frombuffer(b.DataAsNumpy().tobytes(), dtype=dtypes[t.Type()]).reshape(shapes[i])
+                consts[i] = np.frombuffer(
+                    b.DataAsNumpy().tobytes(), dtype=dtypes[t.Type()]
+                ).reshape(shapes[i])
         self.input_index = g.Inputs(0)
         out_idx = [g.Outputs(i) for i in range(g.OutputsLength())]
         if outputs is not None:
@@ -96,44 +101,72 @@ class TFLiteModule(nn.Module):
                 continue
             opts = op.BuiltinOptions()
             if name == 'CONV_2D':
-                o = tflite.Conv2DOptions(); o.Init(opts.Bytes, opts.Pos)
-                w = consts[ins[1]].transpose(0, 3, 1, 2)            # OHWI -> OIHW
+                o = tflite.Conv2DOptions()
+                o.Init(opts.Bytes, opts.Pos)
+                w = consts[ins[1]].transpose(0, 3, 1, 2)  # OHWI -> OIHW
                 self._reg(outs[0], 'w', w)
                 if len(ins) > 2 and ins[2] >= 0:
                     self._reg(outs[0], 'b', consts[ins[2]])
-                cfg = dict(stride=(o.StrideH(), o.StrideW()), dil=(o.DilationHFactor(), o.DilationWFactor()),
-                           same=o.Padding() == 0, act=o.FusedActivationFunction(), groups=1, k=w.shape[2:])
+                cfg = dict(
+                    stride=(o.StrideH(), o.StrideW()),
+                    dil=(o.DilationHFactor(), o.DilationWFactor()),
+                    same=o.Padding() == 0,
+                    act=o.FusedActivationFunction(),
+                    groups=1,
+                    k=w.shape[2:],
+                )
                 self._steps.append(('CONV', ins[:1], outs, cfg))
             elif name == 'DEPTHWISE_CONV_2D':
-                o = tflite.DepthwiseConv2DOptions(); o.Init(opts.Bytes, opts.Pos)
-                w = consts[ins[1]]                                   # 1,H,W,O
-                w = w.transpose(3, 0, 1, 2)                          # O,1,H,W
+                o = tflite.DepthwiseConv2DOptions()
+                o.Init(opts.Bytes, opts.Pos)
+                w = consts[ins[1]]  # 1,H,W,O
+                w = w.transpose(3, 0, 1, 2)  # O,1,H,W
                 self._reg(outs[0], 'w', w)
                 if len(ins) > 2 and ins[2] >= 0:
                     self._reg(outs[0], 'b', consts[ins[2]])
                 cin = shapes[ins[0]][3]
-                cfg = dict(stride=(o.StrideH(), o.StrideW()), dil=(o.DilationHFactor(), o.DilationWFactor()),
-                           same=o.Padding() == 0, act=o.FusedActivationFunction(), groups=cin, k=w.shape[2:])
+                cfg = dict(
+                    stride=(o.StrideH(), o.StrideW()),
+                    dil=(o.DilationHFactor(), o.DilationWFactor()),
+                    same=o.Padding() == 0,
+                    act=o.FusedActivationFunction(),
+                    groups=cin,
+                    k=w.shape[2:],
+                )
                 self._steps.append(('CONV', ins[:1], outs, cfg))
             elif name == 'ADD':
-                o = tflite.AddOptions(); o.Init(opts.Bytes, opts.Pos)
+                o = tflite.AddOptions()
+                o.Init(opts.Bytes, opts.Pos)
                 for j, idx in enumerate(ins):
                     if idx in consts:
                         self._reg(outs[0], f'c{j}', self._nchw(consts[idx]))
                 self._steps.append(('ADD', ins, outs, dict(act=o.FusedActivationFunction())))
             elif name == 'PAD':
-                p = consts[ins[1]].astype(int)                       # NHWC [[b,a]...]
+                p = consts[ins[1]].astype(int)  # NHWC [[b,a]...]
                 if p[0].any():
                     raise NotImplementedError('PAD on batch')
-                pad = (int(p[2, 0]), int(p[2, 1]), int(p[1, 0]), int(p[1, 1]), int(p[3, 0]), int(p[3, 1]))
+                pad = (
+                    int(p[2, 0]),
+                    int(p[2, 1]),
+                    int(p[1, 0]),
+                    int(p[1, 1]),
+                    int(p[3, 0]),
+                    int(p[3, 1]),
+                )
                 self._steps.append(('PAD', ins[:1], outs, dict(pad=pad)))
             elif name == 'MAX_POOL_2D':
-                o = tflite.Pool2DOptions(); o.Init(opts.Bytes, opts.Pos)
-                cfg = dict(k=(o.FilterHeight(), o.FilterWidth()), stride=(o.StrideH(), o.StrideW()),
-                           same=o.Padding() == 0, act=o.FusedActivationFunction())
+                o = tflite.Pool2DOptions()
+                o.Init(opts.Bytes, opts.Pos)
+                cfg = dict(
+                    k=(o.FilterHeight(), o.FilterWidth()),
+                    stride=(o.StrideH(), o.StrideW()),
+                    same=o.Padding() == 0,
+                    act=o.FusedActivationFunction(),
+                )
                 self._steps.append(('MAXPOOL', ins[:1], outs, cfg))
             elif name == 'RESIZE_BILINEAR':
-                o = tflite.ResizeBilinearOptions(); o.Init(opts.Bytes, opts.Pos)
+                o = tflite.ResizeBilinearOptions()
+                o.Init(opts.Bytes, opts.Pos)
                 size = tuple(int(v) for v in consts[ins[1]])
                 cfg = dict(size=size, align=o.AlignCorners(), half=o.HalfPixelCenters())
                 if not cfg['align'] and not cfg['half']:
@@ -171,12 +204,29 @@ class TFLiteModule(nn.Module):
                     ph = _same_pad(x.shape[2], cfg['k'][0], cfg['stride'][0], cfg['dil'][0])
                     pw = _same_pad(x.shape[3], cfg['k'][1], cfg['stride'][1], cfg['dil'][1])
                     if ph[0] == ph[1] and pw[0] == pw[1]:
-                        y = F.conv2d(x, w, self._get(o, 'b'), cfg['stride'], (ph[0], pw[0]), cfg['dil'], cfg['groups'])
+                        y = F.conv2d(
+                            x,
+                            w,
+                            self._get(o, 'b'),
+                            cfg['stride'],
+                            (ph[0], pw[0]),
+                            cfg['dil'],
+                            cfg['groups'],
+                        )
                     else:
-                        y = F.conv2d(F.pad(x, (pw[0], pw[1], ph[0], ph[1])), w, self._get(o, 'b'),
-                                     cfg['stride'], 0, cfg['dil'], cfg['groups'])
+                        y = F.conv2d(
+                            F.pad(x, (pw[0], pw[1], ph[0], ph[1])),
+                            w,
+                            self._get(o, 'b'),
+                            cfg['stride'],
+                            0,
+                            cfg['dil'],
+                            cfg['groups'],
+                        )
                 else:
-                    y = F.conv2d(x, w, self._get(o, 'b'), cfg['stride'], 0, cfg['dil'], cfg['groups'])
+                    y = F.conv2d(
+                        x, w, self._get(o, 'b'), cfg['stride'], 0, cfg['dil'], cfg['groups']
+                    )
                 env[o] = _act(y, cfg['act'])
             elif kind == 'ADD':
                 a = env[ins[0]] if ins[0] in env else self._get(o, 'c0')
@@ -192,8 +242,12 @@ class TFLiteModule(nn.Module):
                     x = F.pad(x, (pw[0], pw[1], ph[0], ph[1]), value=float('-inf'))
                 env[o] = _act(F.max_pool2d(x, cfg['k'], cfg['stride']), cfg['act'])
             elif kind == 'RESIZE':
-                env[o] = F.interpolate(env[ins[0]], size=cfg['size'], mode='bilinear',
-                                       align_corners=bool(cfg['align']))
+                env[o] = F.interpolate(
+                    env[ins[0]],
+                    size=cfg['size'],
+                    mode='bilinear',
+                    align_corners=bool(cfg['align']),
+                )
             elif kind == 'RESHAPE':
                 x = env[ins[0]]
                 if x.dim() == 4:

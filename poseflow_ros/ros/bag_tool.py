@@ -24,6 +24,7 @@ Outputs in DIR:
   summary.json        frames, persons per frame, distinct ids, 3D position per track, pairing, stage ms
   annotated.mp4       the colour frames with skeletons, ids and distances
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,8 @@ MAX_PENDING = 32
 # and pairs bags whose depth is stamped apart from colour (the HSR bags: 0.11-0.32 s); the node's own
 # sync_slop (0.02 s) is for message_filters' ApproximateTimeSynchronizer, which takes the first fit
 OFFLINE_SLOP = 0.5
-POSTURE_NAMES = ('unknown', 'standing', 'sitting', 'arms_raised')   # TrackedPose.POSTURE_*
-SOURCE_NAMES = ('none', 'depth', 'monocular')                      # TrackedPose.SOURCE_3D_*
+POSTURE_NAMES = ('unknown', 'standing', 'sitting', 'arms_raised')  # TrackedPose.POSTURE_*
+SOURCE_NAMES = ('none', 'depth', 'monocular')  # TrackedPose.SOURCE_3D_*
 
 
 class BagError(RuntimeError):
@@ -66,6 +67,7 @@ class BagError(RuntimeError):
 @dataclass
 class Topics:
     """The topics the tool reads: colour (required), depth and camera_info (None = not used)."""
+
     image: str
     depth: Optional[str] = None
     camera_info: Optional[str] = None
@@ -89,8 +91,12 @@ def _common_prefix(a: str, b: str) -> int:
     return n
 
 
-def choose_topics(available: Dict[str, str], image: Optional[str] = None, depth: Optional[str] = None,
-                  camera_info: Optional[str] = None) -> Topics:
+def choose_topics(
+    available: Dict[str, str],
+    image: Optional[str] = None,
+    depth: Optional[str] = None,
+    camera_info: Optional[str] = None,
+) -> Topics:
     """Pick the colour, depth and camera_info topics from ``{topic: msgtype}``.
 
     An explicit name must exist with a fitting type; ``'none'`` turns depth/camera_info off. Without a
@@ -99,10 +105,14 @@ def choose_topics(available: Dict[str, str], image: Optional[str] = None, depth:
 
     def explicit(name, types, what, option):
         if name not in available:
-            raise BagError(f'{what} topic {name!r} is not in the bag; its topics: {_listing(all_items)}')
+            raise BagError(
+                f'{what} topic {name!r} is not in the bag; its topics: {_listing(all_items)}'
+            )
         if available[name] not in types:
-            raise BagError(f'{what} topic {name!r} is {available[name]}, expected {" or ".join(types)} '
-                           f'(pass another with {option})')
+            raise BagError(
+                f'{what} topic {name!r} is {available[name]}, expected {" or ".join(types)} '
+                f'(pass another with {option})'
+            )
         return name
 
     imgs = [(t, ty) for t, ty in all_items if ty in IMAGE_TYPES]
@@ -111,11 +121,15 @@ def choose_topics(available: Dict[str, str], image: Optional[str] = None, depth:
     else:
         colour = [(t, ty) for t, ty in imgs if 'depth' not in t.lower() and t != depth]
         if not colour:
-            raise BagError(f'no colour image topic (sensor_msgs/Image or CompressedImage whose name does not '
-                           f'say depth) in the bag; its topics: {_listing(all_items)}; pass --image-topic')
+            raise BagError(
+                f'no colour image topic (sensor_msgs/Image or CompressedImage whose name does not '
+                f'say depth) in the bag; its topics: {_listing(all_items)}; pass --image-topic'
+            )
         if len(colour) > 1:
-            raise BagError(f'{len(colour)} image topics in the bag: {_listing(colour)}; choose one with '
-                           '--image-topic')
+            raise BagError(
+                f'{len(colour)} image topics in the bag: {_listing(colour)}; choose one with '
+                '--image-topic'
+            )
         img = colour[0][0]
 
     dep = None
@@ -125,11 +139,15 @@ def choose_topics(available: Dict[str, str], image: Optional[str] = None, depth:
         dep = explicit(depth, IMAGE_TYPES, 'depth', '--depth-topic')
     else:
         cands = [(t, ty) for t, ty in imgs if 'depth' in t.lower() and t != img]
-        if len(cands) > 1:       # a registered/aligned depth beats the raw one (the stage needs registered)
+        if (
+            len(cands) > 1
+        ):  # a registered/aligned depth beats the raw one (the stage needs registered)
             reg = [c for c in cands if 'regist' in c[0].lower() or 'align' in c[0].lower()]
             if len(reg) != 1:
-                raise BagError(f'{len(cands)} depth topics in the bag: {_listing(cands)}; choose one '
-                               'registered to the colour image with --depth-topic (or --depth-topic none)')
+                raise BagError(
+                    f'{len(cands)} depth topics in the bag: {_listing(cands)}; choose one '
+                    'registered to the colour image with --depth-topic (or --depth-topic none)'
+                )
             cands = reg
         dep = cands[0][0] if cands else None
 
@@ -140,14 +158,18 @@ def choose_topics(available: Dict[str, str], image: Optional[str] = None, depth:
         info = explicit(camera_info, (INFO_TYPE,), 'camera_info', '--camera-info-topic')
     else:
         cands = [(t, ty) for t, ty in all_items if ty == INFO_TYPE]
-        if len(cands) > 1:       # the one beside the colour topic (/ns/rgb/image_raw -> /ns/rgb/camera_info)
+        if (
+            len(cands) > 1
+        ):  # the one beside the colour topic (/ns/rgb/image_raw -> /ns/rgb/camera_info)
             beside = [c for c in cands if _parent(c[0]) == _parent(img)]
             if len(beside) != 1:
                 best = max(_common_prefix(c[0], img) for c in cands)
                 beside = [c for c in cands if _common_prefix(c[0], img) == best]
             if len(beside) != 1:
-                raise BagError(f'{len(cands)} camera_info topics in the bag: {_listing(cands)}; choose the '
-                               f'one of {img} with --camera-info-topic (or --camera-info-topic none)')
+                raise BagError(
+                    f'{len(cands)} camera_info topics in the bag: {_listing(cands)}; choose the '
+                    f'one of {img} with --camera-info-topic (or --camera-info-topic none)'
+                )
             cands = beside
         info = cands[0][0] if cands else None
     return Topics(img, dep, info)
@@ -163,7 +185,7 @@ def _copy_into(src, dst):
     """Copy a rosbags message (ROS 1 or 2 field names) into an rclpy message instance, field by field."""
     for name, typ in dst.get_fields_and_field_types().items():
         val = getattr(src, name, None)
-        if val is None:                          # ROS 1 spellings: CameraInfo K/D/R/P
+        if val is None:  # ROS 1 spellings: CameraInfo K/D/R/P
             val = getattr(src, name.upper(), None)
         if val is None:
             continue
@@ -171,7 +193,11 @@ def _copy_into(src, dst):
         if hasattr(cur, 'get_fields_and_field_types'):
             _copy_into(val, cur)
         elif isinstance(val, np.ndarray):
-            setattr(dst, name, val.tobytes() if val.dtype == np.uint8 and 'uint8' in typ else val.tolist())
+            setattr(
+                dst,
+                name,
+                val.tobytes() if val.dtype == np.uint8 and 'uint8' in typ else val.tolist(),
+            )
         else:
             setattr(dst, name, val)
     return dst
@@ -182,6 +208,7 @@ class BagSource:
 
     def __init__(self, paths: Sequence[Path]):
         from rosbags.highlevel import AnyReader
+
         self.paths = [Path(p) for p in paths]
         self.reader = AnyReader(self.paths)
 
@@ -213,6 +240,7 @@ class BagSource:
         cls = _ros_class(conn.msgtype)
         if self.reader.is2:
             from rclpy.serialization import deserialize_message
+
             return deserialize_message(bytes(raw), cls)
         return _copy_into(self.reader.deserialize(raw, conn.msgtype), cls())
 
@@ -231,6 +259,7 @@ def stamp_ns(header) -> int:
 @dataclass
 class Pending:
     """A colour message waiting for its depth partner."""
+
     log_ns: int
     stamp: int
     msg: object
@@ -246,7 +275,7 @@ class Pairer:
         self.slop = int(slop_ns)
         self.with_depth = with_depth
         self.colour: deque = deque()
-        self.depth: deque = deque()      # (stamp, msg), in arrival order
+        self.depth: deque = deque()  # (stamp, msg), in arrival order
 
     def add_colour(self, log_ns: int, msg) -> List[tuple]:
         self.colour.append(Pending(log_ns, stamp_ns(msg.header), msg))
@@ -264,8 +293,12 @@ class Pairer:
         while self.colour:
             c = self.colour[0]
             newest = max((s for s, _ in self.depth), default=None)
-            ready = (final or not self.with_depth or len(self.colour) > MAX_PENDING
-                     or (newest is not None and newest > c.stamp + self.slop))
+            ready = (
+                final
+                or not self.with_depth
+                or len(self.colour) > MAX_PENDING
+                or (newest is not None and newest > c.stamp + self.slop)
+            )
             if not ready:
                 break
             self.colour.popleft()
@@ -289,8 +322,9 @@ def _share_dirs(pkg: str) -> List[Path]:
     out = []
     try:
         from ament_index_python.packages import get_package_share_directory
+
         out.append(Path(get_package_share_directory(pkg)))
-    except Exception:   # noqa: BLE001 - no ament index or package not in it
+    except Exception:  # noqa: BLE001 - no ament index or package not in it
         pass
     out.append(Path(sys.prefix) / 'share' / pkg)
     return out
@@ -303,12 +337,14 @@ def _msg_dir() -> Path:
         if (d / 'msg').is_dir():
             return d / 'msg'
     from ..paths import REPO_ROOT
+
     return REPO_ROOT / 'msg'
 
 
 def output_typestore():
     """A rosbags typestore with the ROS 2 Kilted types plus poseflow_ros/msg/* from their .msg text."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
     ts = get_typestore(Stores.ROS2_KILTED)
     types = {}
     for f in sorted(_msg_dir().glob('*.msg')):
@@ -342,9 +378,15 @@ def _share_msg(msgtype: str) -> Optional[Path]:
 def _dependencies(ts, msgtype: str, out: List[str]) -> List[str]:
     """Message types ``msgtype`` uses, depth first, each once (the order rosbag2 writes them in)."""
     from rosbags.interfaces import Nodetype
+
     for _, (kind, rest) in ts.fielddefs[msgtype][1]:
-        sub = rest if kind == Nodetype.NAME else rest[0][1] if (
-            kind in (Nodetype.ARRAY, Nodetype.SEQUENCE) and rest[0][0] == Nodetype.NAME) else None
+        sub = (
+            rest
+            if kind == Nodetype.NAME
+            else rest[0][1]
+            if (kind in (Nodetype.ARRAY, Nodetype.SEQUENCE) and rest[0][0] == Nodetype.NAME)
+            else None
+        )
         if sub and sub not in out:
             out.append(sub)
             _dependencies(ts, sub, out)
@@ -373,6 +415,7 @@ class BagWriter:
 
     def __init__(self, path: Path, topics: Dict[str, str]):
         from rosbags.rosbag2 import StoragePlugin, Writer
+
         self.path = Path(path)
         # rosbags writes a bag directory <dir>/<name>/<name>.mcap: write it in a hidden work directory, so
         # the file (whose embedded rosbag2 metadata names it) already has its final name, then move it
@@ -391,11 +434,14 @@ class BagWriter:
             msgdef = message_definition(ts, msgtype)
             rihs = _generated_hash(msgtype) or ts.hash_rihs01(msgtype)
             self.hashes[msgtype] = rihs
-            self.conns[topic] = self.writer.add_connection(topic, msgtype, msgdef=msgdef, rihs01=rihs)
+            self.conns[topic] = self.writer.add_connection(
+                topic, msgtype, msgdef=msgdef, rihs01=rihs
+            )
         self.counts = Counter()
 
     def write(self, topic: str, log_ns: int, msg) -> None:
         from rclpy.serialization import serialize_message
+
         self.writer.write(self.conns[topic], int(log_ns), serialize_message(msg))
         self.counts[topic] += 1
 
@@ -414,10 +460,13 @@ def load_settings(params_file: Optional[Path], overrides: Sequence[str], device:
 
     from ..pipeline import PipelineConfig
     from .node_settings import NodeSettings
+
     params: dict = {}
     if params_file:
         doc = yaml.safe_load(Path(params_file).read_text()) or {}
-        node = next((v for v in doc.values() if isinstance(v, dict) and 'ros__parameters' in v), None)
+        node = next(
+            (v for v in doc.values() if isinstance(v, dict) and 'ros__parameters' in v), None
+        )
         if node is None:
             raise BagError(f'{params_file}: no "<node>: ros__parameters:" section')
         params = dict(node['ros__parameters'])
@@ -446,8 +495,9 @@ def load_settings(params_file: Optional[Path], overrides: Sequence[str], device:
 # ------------------------------------------------------------------ the node's conversions
 def build_markers(builder, result, header, width: int, height: int):
     """The node's markers of ``result``: 3D skeletons where it has 3D, else on a plane through K."""
-    return builder.build(result.tracks, header, width, height, poses_3d=result.tracks_3d,
-                         camera=result.frame.camera)
+    return builder.build(
+        result.tracks, header, width, height, poses_3d=result.tracks_3d, camera=result.frame.camera
+    )
 
 
 # ------------------------------------------------------------------ summary helpers
@@ -459,7 +509,7 @@ class TrackLog:
         self.first_stamp = None
         self.last_stamp = None
         self.postures = Counter()
-        self.positions: List[tuple] = []       # (stamp s, x, y, z, source)
+        self.positions: List[tuple] = []  # (stamp s, x, y, z, source)
         self.box_heights: List[float] = []
 
     def add(self, stamp: float, posture: int, box, pos=None, source: int = 0):
@@ -469,17 +519,25 @@ class TrackLog:
         self.postures[int(posture)] += 1
         self.box_heights.append(float(box[3] - box[1]))
         if pos is not None and np.all(np.isfinite(pos)) and source:
-            self.positions.append((stamp, float(pos[0]), float(pos[1]), float(pos[2]), int(source)))
+            self.positions.append(
+                (stamp, float(pos[0]), float(pos[1]), float(pos[2]), int(source))
+            )
 
     def to_dict(self) -> dict:
         p = max(self.postures.items(), key=lambda kv: kv[1])[0] if self.postures else 0
-        d = {'frames': self.frames, 'first_stamp': self.first_stamp, 'last_stamp': self.last_stamp,
-             'posture': POSTURE_NAMES[p] if p < len(POSTURE_NAMES) else str(p),
-             'median_box_height_px': round(float(np.median(self.box_heights)), 1)}
+        d = {
+            'frames': self.frames,
+            'first_stamp': self.first_stamp,
+            'last_stamp': self.last_stamp,
+            'posture': POSTURE_NAMES[p] if p < len(POSTURE_NAMES) else str(p),
+            'median_box_height_px': round(float(np.median(self.box_heights)), 1),
+        }
         if self.positions:
             xyz = np.array([q[1:4] for q in self.positions])
-            src = Counter(SOURCE_NAMES[q[4]] if q[4] < len(SOURCE_NAMES) else str(q[4])
-                          for q in self.positions)
+            src = Counter(
+                SOURCE_NAMES[q[4]] if q[4] < len(SOURCE_NAMES) else str(q[4])
+                for q in self.positions
+            )
             d['position_3d'] = {
                 'frames': len(self.positions),
                 'source': dict(src),
@@ -495,8 +553,13 @@ def _stats(values: List[float]) -> dict:
     a = np.asarray(values, np.float64)
     if a.size == 0:
         return {}
-    return {'mean': round(float(a.mean()), 3), 'p50': round(float(np.median(a)), 3),
-            'p95': round(float(np.percentile(a, 95)), 3), 'max': round(float(a.max()), 3), 'n': int(a.size)}
+    return {
+        'mean': round(float(a.mean()), 3),
+        'p50': round(float(np.median(a)), 3),
+        'p95': round(float(np.percentile(a, 95)), 3),
+        'max': round(float(a.max()), 3),
+        'n': int(a.size),
+    }
 
 
 def annotate(image, result, kp_threshold: float):
@@ -504,6 +567,7 @@ def annotate(image, result, kp_threshold: float):
     import cv2
 
     from ..render import draw_tracks
+
     out = draw_tracks(image, result.tracks, kp_threshold)
     t3 = result.tracks_3d
     if t3 is not None:
@@ -511,19 +575,40 @@ def annotate(image, result, kp_threshold: float):
             p = t3.positions[i]
             if np.all(np.isfinite(p)) and t3.source[i]:
                 x1, y2 = int(t.box[0]), int(t.box[3])
-                label = f'{float(np.linalg.norm(p)):.2f} m' + (' mono' if t3.source[i] == 2 else '')
-                cv2.putText(out, label, (x1 + 2, min(out.shape[0] - 4, y2 - 6)), cv2.FONT_HERSHEY_SIMPLEX,
-                            0.6, (255, 255, 255), 3, cv2.LINE_AA)
-                cv2.putText(out, label, (x1 + 2, min(out.shape[0] - 4, y2 - 6)), cv2.FONT_HERSHEY_SIMPLEX,
-                            0.6, (0, 0, 0), 1, cv2.LINE_AA)
+                label = f'{float(np.linalg.norm(p)):.2f} m' + (
+                    ' mono' if t3.source[i] == 2 else ''
+                )
+                cv2.putText(
+                    out,
+                    label,
+                    (x1 + 2, min(out.shape[0] - 4, y2 - 6)),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.6,
+                    (255, 255, 255),
+                    3,
+                    cv2.LINE_AA,
+                )
+                cv2.putText(
+                    out,
+                    label,
+                    (x1 + 2, min(out.shape[0] - 4, y2 - 6)),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.6,
+                    (0, 0, 0),
+                    1,
+                    cv2.LINE_AA,
+                )
     return out
 
 
 def with_status(image, text: str):
     """``image`` under a black band with ``text`` (the video's frame line; it hides no id label)."""
     import cv2
+
     band = np.zeros((22, image.shape[1], 3), np.uint8)
-    cv2.putText(band, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(
+        band, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA
+    )
     return np.vstack([band, image])
 
 
@@ -531,6 +616,7 @@ def with_status(image, text: str):
 @dataclass
 class Options:
     """What :func:`run` does (the command line, as a dataclass for tests and scripts)."""
+
     inputs: Sequence[Path]
     out: Path
     image_topic: Optional[str] = None
@@ -542,9 +628,9 @@ class Options:
     video: bool = True
     params: Optional[Path] = None
     overrides: Sequence[str] = ()
-    sync_slop: float = OFFLINE_SLOP       # not the node's sync_slop (that is for its live synchroniser)
+    sync_slop: float = OFFLINE_SLOP  # not the node's sync_slop (that is for its live synchroniser)
     depth_scale: Optional[float] = None  # None: depth.depth_scale of the params (0 = by encoding)
-    progress: Optional[bool] = None      # None: a bar on a terminal when the bag has more than 1 frame
+    progress: Optional[bool] = None  # None: a bar on a terminal when the bag has more than 1 frame
 
 
 def run(opt: Options) -> dict:
@@ -557,8 +643,15 @@ def run(opt: Options) -> dict:
     from ..track import TrackerConfig
     from ..types import Frame
     from ..video import VideoWriter
-    from .conversions import (bgr_to_image, camera_info_problem, camera_info_to_model, copy_header,
-                              depth_image_to_metres, image_to_bgr, result_to_msg)
+    from .conversions import (
+        bgr_to_image,
+        camera_info_problem,
+        camera_info_to_model,
+        copy_header,
+        depth_image_to_metres,
+        image_to_bgr,
+        result_to_msg,
+    )
     from .markers import MarkerBuilder
 
     t_start = time.perf_counter()
@@ -594,14 +687,20 @@ def run(opt: Options) -> dict:
         n_init = TrackerConfig.from_dict(dict(cfg.tracker)).n_init
         if 0 < total < n_init:
             cfg.tracker = {**cfg.tracker, 'n_init': 1}
-            notes.append(f'tracker.n_init lowered from {n_init} to 1: the bag has {total} colour frame(s)')
+            notes.append(
+                f'tracker.n_init lowered from {n_init} to 1: the bag has {total} colour frame(s)'
+            )
             print(f'note: {notes[-1]}', file=sys.stderr)
         t_load = time.perf_counter()
         pipe = PosePipeline.from_config(cfg)
-        pipe.warmup()                     # as the node does at configure
+        pipe.warmup()  # as the node does at configure
         load_s = time.perf_counter() - t_load
-        builder = MarkerBuilder(node.marker_depth, node.marker_focal_px, node.keypoint_score_threshold,
-                                node.marker_lifetime)
+        builder = MarkerBuilder(
+            node.marker_depth,
+            node.marker_focal_px,
+            node.keypoint_score_threshold,
+            node.marker_lifetime,
+        )
         out_topics = {'tracked_poses': POSES_TYPE, 'markers': MARKERS_TYPE}
         if opt.debug_image:
             out_topics['debug_image'] = 'sensor_msgs/msg/Image'
@@ -609,8 +708,11 @@ def run(opt: Options) -> dict:
         video = VideoWriter(out_dir / 'annotated.mp4', fps) if opt.video else None
 
         slop = float(opt.sync_slop)
-        depth_scale = opt.depth_scale if opt.depth_scale is not None else float(
-            cfg.depth.get('depth_scale', 0.0))
+        depth_scale = (
+            opt.depth_scale
+            if opt.depth_scale is not None
+            else float(cfg.depth.get('depth_scale', 0.0))
+        )
         pairer = Pairer(int(slop * 1e9), with_depth=bool(topics.depth))
         camera = None
         tracks: Dict[int, TrackLog] = {}
@@ -619,12 +721,14 @@ def run(opt: Options) -> dict:
         problems = Counter()
         pair_dt_ms: List[float] = []
         frames_with = Counter()
-        headers: Dict[str, dict] = {}     # first and last source header
+        headers: Dict[str, dict] = {}  # first and last source header
         done = 0
         t_loop = time.perf_counter()
         t_pipe = 0.0
         show = opt.progress if opt.progress is not None else (total > 1 and sys.stderr.isatty())
-        bar = tqdm(total=total, unit='frame', disable=not show, file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(
+            total=total, unit='frame', disable=not show, file=sys.stderr, dynamic_ncols=True
+        )
 
         def process(item):
             nonlocal done, camera, t_pipe
@@ -660,8 +764,11 @@ def run(opt: Options) -> dict:
             stage_ms.setdefault('total', []).append(float(sum(result.timings_ms.values())))
             header = copy_header(msg.header)
             writer.write('tracked_poses', pend.log_ns, result_to_msg(result, header))
-            writer.write('markers', pend.log_ns, build_markers(builder, result, header, image.shape[1],
-                                                                 image.shape[0]))
+            writer.write(
+                'markers',
+                pend.log_ns,
+                build_markers(builder, result, header, image.shape[1], image.shape[0]),
+            )
             persons.append(len(result.tracks))
             t3 = result.tracks_3d
             if t3 is not None and t3.problem:
@@ -671,16 +778,24 @@ def run(opt: Options) -> dict:
                 if t3 is not None:
                     pos, src3 = t3.positions[i], int(t3.source[i])
                 post = int(result.postures[i]) if result.postures is not None else 0
-                tracks.setdefault(int(t.track_id), TrackLog()).add(frame.stamp, post, t.box, pos, src3 or 0)
-            headers['last'] = {'sec': int(msg.header.stamp.sec), 'nanosec': int(msg.header.stamp.nanosec),
-                               'frame_id': msg.header.frame_id}
+                tracks.setdefault(int(t.track_id), TrackLog()).add(
+                    frame.stamp, post, t.box, pos, src3 or 0
+                )
+            headers['last'] = {
+                'sec': int(msg.header.stamp.sec),
+                'nanosec': int(msg.header.stamp.nanosec),
+                'frame_id': msg.header.frame_id,
+            }
             headers.setdefault('first', headers['last'])
             if video is not None or opt.debug_image:
                 dt = f', depth {pair_dt_ms[-1]:+.0f} ms' if depth is not None else ''
                 drawn = annotate(image, result, node.keypoint_score_threshold)
                 if video is not None:
-                    video.write(with_status(drawn, f'#{done} t={frame.stamp:.3f} persons '
-                                                   f'{len(result.tracks)}{dt}'))
+                    video.write(
+                        with_status(
+                            drawn, f'#{done} t={frame.stamp:.3f} persons {len(result.tracks)}{dt}'
+                        )
+                    )
                 if opt.debug_image:
                     dbg_header = Header(stamp=msg.header.stamp, frame_id=msg.header.frame_id)
                     writer.write('debug_image', pend.log_ns, bgr_to_image(drawn, dbg_header))
@@ -714,7 +829,7 @@ def run(opt: Options) -> dict:
                     if opt.max_frames and done >= opt.max_frames:
                         break
                     process(item)
-        except KeyboardInterrupt:         # Ctrl-C: close the bag and summarise the frames so far
+        except KeyboardInterrupt:  # Ctrl-C: close the bag and summarise the frames so far
             interrupted = True
         finally:
             bar.close()
@@ -728,7 +843,11 @@ def run(opt: Options) -> dict:
     summary = {
         'inputs': [str(p) for p in inputs],
         'ros_version': src.ros_version,
-        'topics': {'image': topics.image, 'depth': topics.depth, 'camera_info': topics.camera_info},
+        'topics': {
+            'image': topics.image,
+            'depth': topics.depth,
+            'camera_info': topics.camera_info,
+        },
         'bag_topics': avail,
         'image_messages_in_bag': n_images,
         'frames': done,
@@ -747,53 +866,104 @@ def run(opt: Options) -> dict:
         'distinct_track_ids': len(ids),
         'tracks': {str(i): tracks[i].to_dict() for i in ids},
         'stage_ms': {k: _stats(v) for k, v in stage_ms.items()},
-        'device': cfg.device, 'pose_backend': cfg.pose_backend,
+        'device': cfg.device,
+        'pose_backend': cfg.pose_backend,
         'model_load_seconds': round(load_s, 3),
         'processing_seconds': round(loop_s, 3),
         'frames_per_second': round(done / loop_s, 3) if loop_s > 0 and done else 0.0,
         'pipeline_frames_per_second': round(done / t_pipe, 3) if t_pipe > 0 else 0.0,
         'wall_seconds': round(time.perf_counter() - t_start, 3),
-        'outputs': {'bag': str(out_dir / OUT_NAME), 'messages': dict(writer.counts),
-                    'type_hashes': writer.hashes,
-                    'video': str(out_dir / 'annotated.mp4') if video is not None else None,
-                    'video_frames': video.frames if video is not None else 0},
+        'outputs': {
+            'bag': str(out_dir / OUT_NAME),
+            'messages': dict(writer.counts),
+            'type_hashes': writer.hashes,
+            'video': str(out_dir / 'annotated.mp4') if video is not None else None,
+            'video_frames': video.frames if video is not None else 0,
+        },
         'source_headers': headers,
-        'machine': {'cpus': os.cpu_count(), 'python': platform.python_version(), 'arch': platform.machine()},
+        'machine': {
+            'cpus': os.cpu_count(),
+            'python': platform.python_version(),
+            'arch': platform.machine(),
+        },
     }
     (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def parse_args(argv=None) -> Options:
-    ap = argparse.ArgumentParser(prog='poseflow_bag', description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('inputs', nargs='+', metavar='INPUT',
-                    help='ROS 1 .bag file(s), a ROS 2 bag directory, or a .db3/.mcap file')
-    ap.add_argument('--out', required=True, help='output directory (created; its outputs are replaced)')
+    ap = argparse.ArgumentParser(
+        prog='poseflow_bag',
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        'inputs',
+        nargs='+',
+        metavar='INPUT',
+        help='ROS 1 .bag file(s), a ROS 2 bag directory, or a .db3/.mcap file',
+    )
+    ap.add_argument(
+        '--out', required=True, help='output directory (created; its outputs are replaced)'
+    )
     ap.add_argument('--image-topic', help='colour topic (sensor_msgs/Image or CompressedImage)')
     ap.add_argument('--depth-topic', help="registered depth topic (16UC1 mm, 32FC1 m), or 'none'")
     ap.add_argument('--camera-info-topic', help="CameraInfo of the colour camera, or 'none'")
-    ap.add_argument('--device', help="cpu, cuda, cuda:N or auto (default: the params file's, else auto)")
-    ap.add_argument('--max-frames', type=int, default=0, help='stop after N colour frames (0 = all)')
-    ap.add_argument('--debug-image', action='store_true', help='also write the annotated debug_image topic')
+    ap.add_argument(
+        '--device', help="cpu, cuda, cuda:N or auto (default: the params file's, else auto)"
+    )
+    ap.add_argument(
+        '--max-frames', type=int, default=0, help='stop after N colour frames (0 = all)'
+    )
+    ap.add_argument(
+        '--debug-image', action='store_true', help='also write the annotated debug_image topic'
+    )
     ap.add_argument('--no-video', action='store_true', help='do not write annotated.mp4')
-    ap.add_argument('--params', type=Path, help="the node's params file (e.g. config/pose_tracking.yaml)")
-    ap.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
-                    help='a pose_tracker parameter, e.g. -p tracker.n_init:=1 -p embedder:=color')
-    ap.add_argument('--sync-slop', type=float, default=OFFLINE_SLOP,
-                    help='s: largest colour-depth stamp difference that still pairs, the nearest wins '
-                         "(default %(default)s; the node's sync_slop parameter is not used here)")
-    ap.add_argument('--depth-scale', type=float,
-                    help='metres per depth unit (default: depth.depth_scale of the params; 0 = 16UC1/mono16 '
-                         'millimetres, 32FC1 metres)')
-    ap.add_argument('--progress', dest='progress', action='store_true', default=None, help='force the bar')
+    ap.add_argument(
+        '--params', type=Path, help="the node's params file (e.g. config/pose_tracking.yaml)"
+    )
+    ap.add_argument(
+        '-p',
+        '--param',
+        action='append',
+        default=[],
+        metavar='NAME:=VALUE',
+        help='a pose_tracker parameter, e.g. -p tracker.n_init:=1 -p embedder:=color',
+    )
+    ap.add_argument(
+        '--sync-slop',
+        type=float,
+        default=OFFLINE_SLOP,
+        help='s: largest colour-depth stamp difference that still pairs, the nearest wins '
+        "(default %(default)s; the node's sync_slop parameter is not used here)",
+    )
+    ap.add_argument(
+        '--depth-scale',
+        type=float,
+        help='metres per depth unit (default: depth.depth_scale of the params; 0 = 16UC1/mono16 '
+        'millimetres, 32FC1 metres)',
+    )
+    ap.add_argument(
+        '--progress', dest='progress', action='store_true', default=None, help='force the bar'
+    )
     ap.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bar')
     a = ap.parse_args(argv)
-    return Options(inputs=[Path(p) for p in a.inputs], out=Path(a.out), image_topic=a.image_topic,
-                   depth_topic=a.depth_topic, camera_info_topic=a.camera_info_topic, device=a.device,
-                   max_frames=a.max_frames, debug_image=a.debug_image, video=not a.no_video,
-                   params=a.params, overrides=a.param, sync_slop=a.sync_slop, depth_scale=a.depth_scale,
-                   progress=a.progress)
+    return Options(
+        inputs=[Path(p) for p in a.inputs],
+        out=Path(a.out),
+        image_topic=a.image_topic,
+        depth_topic=a.depth_topic,
+        camera_info_topic=a.camera_info_topic,
+        device=a.device,
+        max_frames=a.max_frames,
+        debug_image=a.debug_image,
+        video=not a.no_video,
+        params=a.params,
+        overrides=a.param,
+        sync_slop=a.sync_slop,
+        depth_scale=a.depth_scale,
+        progress=a.progress,
+    )
 
 
 def main(argv=None) -> int:
@@ -809,18 +979,28 @@ def main(argv=None) -> int:
         return 130
     if s['interrupted']:
         print('interrupted: the outputs hold the frames so far', file=sys.stderr)
-    print(f"{s['frames']} frames ({s['frames_with_depth']} with depth, {s['frames_with_camera_info']} with "
-          f"camera_info) from {s['topics']['image']}: {s['frames_per_second']:.2f} frames/s on {s['device']} "
-          f"(model load {s['model_load_seconds']:.1f} s); "
-          f"persons/frame {s['persons_per_frame']['mean']:.2f}, "
-          f"distinct ids {s['distinct_track_ids']}")
+    print(
+        f"{s['frames']} frames ({s['frames_with_depth']} with depth, {s['frames_with_camera_info']} with "
+        f"camera_info) from {s['topics']['image']}: {s['frames_per_second']:.2f} frames/s on {s['device']} "
+        f"(model load {s['model_load_seconds']:.1f} s); "
+        f"persons/frame {s['persons_per_frame']['mean']:.2f}, "
+        f"distinct ids {s['distinct_track_ids']}"
+    )
     for tid, t in s['tracks'].items():
         p = t.get('position_3d')
-        where = (f"at {p['median_distance_m']:.2f} m (median xyz {p['median']}, {p['source']})" if p
-                 else 'no 3D position')
+        where = (
+            f"at {p['median_distance_m']:.2f} m (median xyz {p['median']}, {p['source']})"
+            if p
+            else 'no 3D position'
+        )
         print(f"  track {tid}: {t['frames']} frames, {t['posture']}, {where}")
     if s['problems']:
-        print('problems: ' + '; '.join(f'{k} x{v}' for k, v in s['problems'].items()), file=sys.stderr)
-    print(f"wrote {s['outputs']['bag']}, {Path(opt.out) / 'summary.json'}"
-          + (f", {s['outputs']['video']}" if s['outputs']['video'] else ''))
+        print(
+            'problems: ' + '; '.join(f'{k} x{v}' for k, v in s['problems'].items()),
+            file=sys.stderr,
+        )
+    print(
+        f"wrote {s['outputs']['bag']}, {Path(opt.out) / 'summary.json'}"
+        + (f", {s['outputs']['video']}" if s['outputs']['video'] else '')
+    )
     return 0 if s['frames'] > 0 else 1

@@ -3,6 +3,7 @@
 :func:`result_to_msg` is the one conversion of a pipeline result into ``TrackedPoseArray``: the node and
 the offline bag tool both use it, so a live robot and a recorded bag give the same messages.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,14 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ..camera import CameraModel
-from ..decode import (ImageError, check_size, decode_compressed, decode_compressed_depth, decode_raw,
-                      encode_bgr)
+from ..decode import (
+    ImageError,
+    check_size,
+    decode_compressed,
+    decode_compressed_depth,
+    decode_raw,
+    encode_bgr,
+)
 from ..depth import depth_to_metres
 from ..types import FrameResult, TrackOutput
 
@@ -35,8 +42,14 @@ def image_to_bgr(msg) -> np.ndarray:
 
 def bgr_to_image(image: np.ndarray, header: Header, encoding: str = 'bgr8') -> Image:
     data, step = encode_bgr(image, encoding)
-    m = Image(header=header, height=image.shape[0], width=image.shape[1], encoding=encoding,
-              is_bigendian=0, step=step)
+    m = Image(
+        header=header,
+        height=image.shape[0],
+        width=image.shape[1],
+        encoding=encoding,
+        is_bigendian=0,
+        step=step,
+    )
     m.data = data
     return m
 
@@ -56,9 +69,11 @@ def depth_image_to_metres(msg, depth_scale: float = 0.0) -> np.ndarray:
         return _compressed_depth_to_metres(msg, depth_scale)
     enc = (msg.encoding or '').lower()
     if enc not in DEPTH_ENCODINGS:
-        raise ImageError(f"depth image encoding '{msg.encoding}' is not supported (16UC1 or mono16 in "
-                         'millimetres, 32FC1 in metres; depth.depth_scale sets another unit)',
-                         'depth_encoding')
+        raise ImageError(
+            f"depth image encoding '{msg.encoding}' is not supported (16UC1 or mono16 in "
+            'millimetres, 32FC1 in metres; depth.depth_scale sets another unit)',
+            'depth_encoding',
+        )
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     try:
         check_size(w, h, 'depth image')
@@ -67,12 +82,18 @@ def depth_image_to_metres(msg, depth_scale: float = 0.0) -> np.ndarray:
     dtype = np.dtype(DEPTH_ENCODINGS[enc]).newbyteorder('>' if msg.is_bigendian else '<')
     row = w * dtype.itemsize
     if step < row:
-        raise ImageError(f'depth image step {step} is smaller than width*{dtype.itemsize} = {row} for '
-                         f'{msg.encoding} {w}x{h}', 'depth_data')
+        raise ImageError(
+            f'depth image step {step} is smaller than width*{dtype.itemsize} = {row} for '
+            f'{msg.encoding} {w}x{h}',
+            'depth_data',
+        )
     buf = np.frombuffer(msg.data, dtype=np.uint8)
     if buf.size < step * (h - 1) + row or buf.size > step * h:
-        raise ImageError(f'depth image data has {buf.size} bytes but {msg.encoding} {w}x{h} with step '
-                         f'{step} needs {step * h}', 'depth_data')
+        raise ImageError(
+            f'depth image data has {buf.size} bytes but {msg.encoding} {w}x{h} with step '
+            f'{step} needs {step * h}',
+            'depth_data',
+        )
     rows = np.lib.stride_tricks.as_strided(buf, shape=(h, row), strides=(step, 1))
     raw = np.ascontiguousarray(rows).view(dtype).reshape(h, w)
     if dtype.byteorder == '>':
@@ -99,10 +120,14 @@ def _camera_from_info(msg, image_size=None):
     w, h = int(msg.width), int(msg.height)
     if (w <= 0 or h <= 0) and image_size is not None:
         w, h = int(image_size[0]), int(image_size[1])
-    cam = CameraModel.from_k(k, np.asarray(msg.d, np.float64), w, h, msg.distortion_model or 'plumb_bob')
+    cam = CameraModel.from_k(
+        k, np.asarray(msg.d, np.float64), w, h, msg.distortion_model or 'plumb_bob'
+    )
     problem = cam.problem()
     if problem and (cam.fx == 0 or cam.fy == 0):
-        problem += ' (an uncalibrated camera publishes K = 0: calibrate it or publish its intrinsics)'
+        problem += (
+            ' (an uncalibrated camera publishes K = 0: calibrate it or publish its intrinsics)'
+        )
     return cam, problem or ''
 
 
@@ -151,11 +176,16 @@ def track_to_msg(t: TrackOutput, angles=None, posture: int = 0, keypoints_3d=Non
     return p
 
 
-def tracks_to_msg(tracks: Sequence[TrackOutput], header: Header, angles=None, postures=None
-                  ) -> TrackedPoseArray:
+def tracks_to_msg(
+    tracks: Sequence[TrackOutput], header: Header, angles=None, postures=None
+) -> TrackedPoseArray:
     """2D-only conversion of a list of tracks (kept for callers without a FrameResult)."""
-    poses = [track_to_msg(t, None if angles is None else angles[i], 0 if postures is None else postures[i])
-             for i, t in enumerate(tracks)]
+    poses = [
+        track_to_msg(
+            t, None if angles is None else angles[i], 0 if postures is None else postures[i]
+        )
+        for i, t in enumerate(tracks)
+    ]
     return TrackedPoseArray(header=copy_header(header), poses=poses)
 
 
@@ -164,8 +194,10 @@ def _raw_differs(t: TrackOutput) -> bool:
     off they are equal and keypoints_raw stays empty, as TrackedPose.msg says)."""
     if t.keypoints_raw is None or t.keypoints is None:
         return False
-    return not (np.array_equal(t.keypoints_raw, t.keypoints)
-                and np.array_equal(t.keypoint_scores_raw, t.keypoint_scores))
+    return not (
+        np.array_equal(t.keypoints_raw, t.keypoints)
+        and np.array_equal(t.keypoint_scores_raw, t.keypoint_scores)
+    )
 
 
 def _fill_3d(p: TrackedPose, poses_3d, i: int) -> None:
@@ -176,8 +208,10 @@ def _fill_3d(p: TrackedPose, poses_3d, i: int) -> None:
     sc = np.asarray(poses_3d.scores[i], np.float64)
     ok = np.isfinite(kp).all(axis=1) & (sc > 0)
     p.source_3d = source
-    p.keypoints_3d = [Point(x=kp[j, 0], y=kp[j, 1], z=kp[j, 2]) if ok[j] else Point(x=NAN, y=NAN, z=NAN)
-                      for j in range(len(kp))]
+    p.keypoints_3d = [
+        Point(x=kp[j, 0], y=kp[j, 1], z=kp[j, 2]) if ok[j] else Point(x=NAN, y=NAN, z=NAN)
+        for j in range(len(kp))
+    ]
     p.keypoints_3d_score = [float(sc[j]) if ok[j] else 0.0 for j in range(len(kp))]
     pos = [float(v) for v in poses_3d.positions[i]]
     vel = [float(v) for v in poses_3d.velocities[i]]
@@ -201,11 +235,15 @@ def result_to_msg(result: FrameResult, header: Header) -> TrackedPoseArray:
     poses_3d = result.tracks_3d
     out = []
     for i, t in enumerate(tracks):
-        p = track_to_msg(t, None if angles is None else angles[i], 0 if postures is None else postures[i])
+        p = track_to_msg(
+            t, None if angles is None else angles[i], 0 if postures is None else postures[i]
+        )
         if symmetry is not None and math.isfinite(float(symmetry[i])):
             p.symmetry = float(symmetry[i])
         if _raw_differs(t):
-            raw_scores = t.keypoint_scores if t.keypoint_scores_raw is None else t.keypoint_scores_raw
+            raw_scores = (
+                t.keypoint_scores if t.keypoint_scores_raw is None else t.keypoint_scores_raw
+            )
             p.keypoints_raw = _keypoints(t.keypoints_raw, raw_scores)
         if poses_3d is not None:
             _fill_3d(p, poses_3d, i)

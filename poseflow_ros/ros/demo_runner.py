@@ -1,5 +1,6 @@
 """The demo's ROS side: starts ``pose_tracker`` and ``video_source`` as processes and records their output
 over DDS in this one (see :mod:`poseflow_ros.demo` for the command line)."""
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,19 @@ def _setup_dds_env() -> None:
 
 
 def _ros_value(v) -> str:
-    return json.dumps(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+    return (
+        json.dumps(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+    )
 
 
-def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_seconds: float,
-             progress: bool = True) -> dict:
+def run_demo(
+    video: Path,
+    out_dir: Path,
+    params_file: Path,
+    extra: dict,
+    max_seconds: float,
+    progress: bool = True,
+) -> dict:
     _setup_dds_env()
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -50,15 +59,24 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
     stats_file.unlink(missing_ok=True)
 
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    stop = install_stop_handlers()    # Ctrl-C / SIGTERM: stop the source, then the node, write the summary
+    stop = (
+        install_stop_handlers()
+    )  # Ctrl-C / SIGTERM: stop the source, then the node, write the summary
     rec = Node('demo_recorder')
     writer = VideoWriter(out_dir / 'annotated.mp4', fps)
     got = {'poses': 0, 'first': None, 'last': None, 'persons': []}
     ids = set()
     lock = threading.Lock()
     # the live line: frames tracked so far, end-to-end FPS, persons in the last frame, track ids so far
-    bar = tqdm(total=n_frames if n_frames > 0 else None, unit='frame', desc='tracked', file=sys.stderr,
-               mininterval=1.0, dynamic_ncols=True, disable=not progress)
+    bar = tqdm(
+        total=n_frames if n_frames > 0 else None,
+        unit='frame',
+        desc='tracked',
+        file=sys.stderr,
+        mininterval=1.0,
+        dynamic_ncols=True,
+        disable=not progress,
+    )
 
     def on_poses(m):
         with lock:
@@ -69,7 +87,9 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
             got['persons'].append(len(m.poses))
             ids.update(p.track_id for p in m.poses)
             fps = (got['poses'] - 1) / (now - got['first']) if now > got['first'] else 0.0
-            bar.set_postfix_str(f'{fps:.1f} FPS, {len(m.poses)} persons, {len(ids)} ids', refresh=False)
+            bar.set_postfix_str(
+                f'{fps:.1f} FPS, {len(m.poses)} persons, {len(ids)} ids', refresh=False
+            )
             bar.update(1)
 
     def on_debug(m):
@@ -84,8 +104,14 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
 
     py = sys.executable
     overrides = {'publish_debug_image': True, 'stats_file': str(stats_file), **extra}
-    node_cmd = [py, '-m', 'poseflow_ros.ros.pose_tracker_node', '--ros-args',
-                '--params-file', str(params_file)]
+    node_cmd = [
+        py,
+        '-m',
+        'poseflow_ros.ros.pose_tracker_node',
+        '--ros-args',
+        '--params-file',
+        str(params_file),
+    ]
     for k, v in overrides.items():
         node_cmd += ['-p', f'{k}:={_ros_value(v)}']
     t_start = time.perf_counter()
@@ -103,16 +129,25 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
             raise RuntimeError('pose_tracker did not start within 120 s')
         time.sleep(0.1)
     init_s = time.perf_counter() - t_start
-    time.sleep(1.0)   # let discovery settle so the first frames are not lost
+    time.sleep(1.0)  # let discovery settle so the first frames are not lost
 
-    src_cmd = [py, '-m', 'poseflow_ros.ros.video_source_node', '--ros-args',
-               '--params-file', str(REPO_ROOT / 'config' / 'video_source.yaml'),
-               '-p', f'video_path:={video}', '-p', 'wait_for_subscribers:=20.0']
+    src_cmd = [
+        py,
+        '-m',
+        'poseflow_ros.ros.video_source_node',
+        '--ros-args',
+        '--params-file',
+        str(REPO_ROOT / 'config' / 'video_source.yaml'),
+        '-p',
+        f'video_path:={video}',
+        '-p',
+        'wait_for_subscribers:=20.0',
+    ]
     t0 = time.perf_counter()
     src = subprocess.Popen(src_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     while src.poll() is None and not stop.is_set() and time.perf_counter() - t0 < max_seconds:
         time.sleep(0.1)
-    if src.poll() is None:                 # Ctrl-C or time limit: stop the camera like a user would
+    if src.poll() is None:  # Ctrl-C or time limit: stop the camera like a user would
         src.send_signal(signal.SIGINT)
     src_out = src.communicate(timeout=30)[0]
     # wait until the last frame has come through (no output for 2 s)
@@ -129,10 +164,15 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         node.kill()
         node_rc = 'killed after 30 s'
     if node_rc != 0 or src.returncode != 0:
-        print(f'warning: pose_tracker exit code {node_rc}, video_source {src.returncode}:\n'
-              + ''.join(node_log[-20:]), file=sys.stderr)
+        print(
+            f'warning: pose_tracker exit code {node_rc}, video_source {src.returncode}:\n'
+            + ''.join(node_log[-20:]),
+            file=sys.stderr,
+        )
     executor.shutdown()
-    spin.join(timeout=10.0)      # a spin thread still inside rclpy at interpreter exit aborts the process
+    spin.join(
+        timeout=10.0
+    )  # a spin thread still inside rclpy at interpreter exit aborts the process
     bar.close()
     rec.destroy_node()
     rclpy.try_shutdown()
@@ -141,15 +181,20 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         raise RuntimeError('pose_tracker wrote no stats:\n' + ''.join(node_log[-30:]))
     st = json.loads(stats_file.read_text())
     c = st['counters']
-    ppf = st['persons_per_frame']          # running summary from the node (constant size)
+    ppf = st['persons_per_frame']  # running summary from the node (constant size)
     ids = st['track_ids']
     active = (got['last'] - got['first']) if got['poses'] > 1 else 0.0
     stages = st['stage_ms']
     published = _published(src_out)
     summary = {
-        'video': str(video), 'video_fps': fps, 'video_frames': n_frames,
-        'device': st['device'], 'pose_backend': st['pose_backend'], 'pose_runtime': st['pose_runtime'],
-        'detector': st['detector'], 'embedder': st['embedder'],
+        'video': str(video),
+        'video_fps': fps,
+        'video_frames': n_frames,
+        'device': st['device'],
+        'pose_backend': st['pose_backend'],
+        'pose_runtime': st['pose_runtime'],
+        'detector': st['detector'],
+        'embedder': st['embedder'],
         'frames_published': published,
         'frames_received_by_node': c.get('received', 0),
         'frames_processed': c.get('processed', 0),
@@ -165,7 +210,8 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         'tracked_pose_msgs_received_by_subscriber': got['poses'],
         'annotated_frames_written': writer.frames,
         'persons_per_frame': {
-            'mean': float(ppf['mean']), 'max': int(ppf['max']),
+            'mean': float(ppf['mean']),
+            'max': int(ppf['max']),
             'frames_with_persons': int(ppf['frames_with_persons']),
             'histogram': {str(k): int(v) for k, v in ppf['histogram'].items()},
         },
@@ -175,11 +221,18 @@ def run_demo(video: Path, out_dir: Path, params_file: Path, extra: dict, max_sec
         'end_to_end_fps': (got['poses'] - 1) / active if active > 0 else 0.0,
         'processing_fps': 1000.0 / stages['total']['mean'] if 'total' in stages else 0.0,
         'latency_ms': stages.get('latency', {}),
-        'stage_ms': {k: {kk: round(vv, 3) for kk, vv in v.items()}
-                     for k, v in stages.items() if k != 'latency'},
+        'stage_ms': {
+            k: {kk: round(vv, 3) for kk, vv in v.items()}
+            for k, v in stages.items()
+            if k != 'latency'
+        },
         'node_startup_seconds': init_s,
         'wall_seconds': time.perf_counter() - t0,
-        'machine': {'cpus': os.cpu_count(), 'python': platform.python_version(), 'arch': platform.machine()},
+        'machine': {
+            'cpus': os.cpu_count(),
+            'python': platform.python_version(),
+            'arch': platform.machine(),
+        },
     }
     (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
     return summary

@@ -10,6 +10,7 @@ horizontal field of view) and the image centre. Marker ids equal track ids so a 
 modified in place (no blinking); markers of tracks that are no longer reported (or no longer have a
 position) are deleted explicitly, and every marker has a lifetime as a backstop.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,15 +29,17 @@ from ..types import TrackOutput, TrackState
 NAMESPACES = ('skeleton', 'joints', 'label', 'person', 'velocity')
 # slower persons get no velocity arrow: still people on five_people (the same frame repeated at 5 Hz, default
 # temporal pose crops) showed up to 0.21 m/s from 2D keypoint jitter; slow walking is about 0.5 m/s
-MIN_ARROW_SPEED = 0.25       # m/s
+MIN_ARROW_SPEED = 0.25  # m/s
 
 
 def _has_3d(poses_3d, i: int) -> bool:
     """Track i has 3D to draw: a 3D source and a position or at least one valid 3D keypoint."""
     if poses_3d is None or int(poses_3d.source[i]) == 0:
         return False
-    return bool(np.isfinite(poses_3d.positions[i]).all()
-                or (np.isfinite(poses_3d.keypoints[i]).all(1) & (poses_3d.scores[i] > 0)).any())
+    return bool(
+        np.isfinite(poses_3d.positions[i]).all()
+        or (np.isfinite(poses_3d.keypoints[i]).all(1) & (poses_3d.scores[i] > 0)).any()
+    )
 
 
 class MarkerBuilder:
@@ -44,9 +47,18 @@ class MarkerBuilder:
     camera leaves nothing stale; a skeleton or joint marker with no point above ``kp_threshold`` is
     deleted rather than sent empty; markers of tracks that are no longer reported are deleted."""
 
-    def __init__(self, depth: float, focal_px: float, kp_threshold: float, lifetime: float,
-                 velocity_s: float = 1.0, line_width: float = 0.01, joint_size: float = 0.025,
-                 text_size: float = 0.06, person_size: float = 0.12):
+    def __init__(
+        self,
+        depth: float,
+        focal_px: float,
+        kp_threshold: float,
+        lifetime: float,
+        velocity_s: float = 1.0,
+        line_width: float = 0.01,
+        joint_size: float = 0.025,
+        text_size: float = 0.06,
+        person_size: float = 0.12,
+    ):
         # depth, focal_px, kp_threshold, lifetime, velocity_s: the node's settings (NodeSettings
         # marker_depth, marker_focal_px, keypoint_score_threshold, marker_lifetime, marker_velocity_s)
         self.depth = depth
@@ -58,7 +70,7 @@ class MarkerBuilder:
         self.joint_size = joint_size
         self.text_size = text_size
         self.person_size = person_size
-        self._shown: Set[Tuple[str, int]] = set()      # (namespace, marker id) currently in RViz
+        self._shown: Set[Tuple[str, int]] = set()  # (namespace, marker id) currently in RViz
 
     def _plane(self, uv: np.ndarray, w: int, h: int, camera) -> np.ndarray:
         """Pixels (N,2) -> points (N,3) on the plane z = depth."""
@@ -70,15 +82,28 @@ class MarkerBuilder:
         else:
             fx = fy = self.focal_px if self.focal_px > 0 else float(w)
             cx, cy = w / 2.0, h / 2.0
-        return np.stack([(uv[:, 0] - cx) / fx * self.depth, (uv[:, 1] - cy) / fy * self.depth,
-                         np.full(len(uv), self.depth)], 1)
+        return np.stack(
+            [
+                (uv[:, 0] - cx) / fx * self.depth,
+                (uv[:, 1] - cy) / fy * self.depth,
+                np.full(len(uv), self.depth),
+            ],
+            1,
+        )
 
     def _lifetime(self) -> Duration:
         sec = int(self.lifetime)
         return Duration(sec=sec, nanosec=int(round((self.lifetime - sec) * 1e9)) % 1000000000)
 
-    def build(self, tracks: Iterable[TrackOutput], header: Header, width: int, height: int,
-              poses_3d=None, camera=None) -> MarkerArray:
+    def build(
+        self,
+        tracks: Iterable[TrackOutput],
+        header: Header,
+        width: int,
+        height: int,
+        poses_3d=None,
+        camera=None,
+    ) -> MarkerArray:
         """Markers of one frame. ``poses_3d``: FrameResult.tracks_3d (aligned with ``tracks``) or None;
         ``camera``: the colour image's CameraModel (valid, at width x height) or None."""
         out: List[Marker] = []
@@ -89,16 +114,22 @@ class MarkerBuilder:
             mid = tid % 2147483647
             r, g, b = track_color(tid)
             lost = t.state == TrackState.LOST
-            col = ColorRGBA(r=r, g=g, b=b, a=0.35 if lost else 1.0)    # coasting: drawn faint
-            common = dict(header=Header(stamp=header.stamp, frame_id=header.frame_id), id=mid,
-                          action=Marker.ADD, lifetime=life)
+            col = ColorRGBA(r=r, g=g, b=b, a=0.35 if lost else 1.0)  # coasting: drawn faint
+            common = dict(
+                header=Header(stamp=header.stamp, frame_id=header.frame_id),
+                id=mid,
+                action=Marker.ADD,
+                lifetime=life,
+            )
             lines = Marker(ns='skeleton', type=Marker.LINE_LIST, color=col, **common)
             lines.scale.x = self.line_width
             lines.pose.orientation.w = 1.0
             joints = Marker(ns='joints', type=Marker.SPHERE_LIST, color=col, **common)
             joints.scale.x = joints.scale.y = joints.scale.z = self.joint_size
             joints.pose.orientation.w = 1.0
-            label = Marker(ns='label', type=Marker.TEXT_VIEW_FACING, color=col, text=f'#{tid}', **common)
+            label = Marker(
+                ns='label', type=Marker.TEXT_VIEW_FACING, color=col, text=f'#{tid}', **common
+            )
             label.scale.z = self.text_size
             label.pose.orientation.w = 1.0
             extra: List[Marker] = []
@@ -118,9 +149,15 @@ class MarkerBuilder:
     def _skeleton_plane(self, t, w, h, camera, lines, joints, label) -> None:
         if t.keypoints is not None:
             sc = t.keypoint_scores
-            pts = [Point(x=x, y=y, z=z) for x, y, z in self._plane(t.keypoints, w, h, camera).tolist()]
-            self._connect(pts, [sc[j] >= self.kp_threshold for j in range(len(pts))], lines, joints)
-        (x, y, z), = self._plane([((t.box[0] + t.box[2]) / 2.0, float(t.box[1]))], w, h, camera).tolist()
+            pts = [
+                Point(x=x, y=y, z=z) for x, y, z in self._plane(t.keypoints, w, h, camera).tolist()
+            ]
+            self._connect(
+                pts, [sc[j] >= self.kp_threshold for j in range(len(pts))], lines, joints
+            )
+        ((x, y, z),) = self._plane(
+            [((t.box[0] + t.box[2]) / 2.0, float(t.box[1]))], w, h, camera
+        ).tolist()
         label.pose.position = Point(x=x, y=y - self.text_size, z=z)
 
     def _skeleton_3d(self, t, poses_3d, i, lines, joints, label, extra, col, common) -> None:
@@ -134,7 +171,7 @@ class MarkerBuilder:
         pos = np.asarray(poses_3d.positions[i], np.float64)
         has_pos = bool(np.isfinite(pos).all())
         top_of = ok if ok.any() else valid
-        if top_of.any():        # label above the highest keypoint (optical frame: y down)
+        if top_of.any():  # label above the highest keypoint (optical frame: y down)
             top = kp[top_of][np.argmin(kp[top_of, 1])]
             anchor = (float(top[0]), float(top[1]) - 2 * self.text_size, float(top[2]))
         else:
@@ -150,13 +187,23 @@ class MarkerBuilder:
         person.scale.x = person.scale.y = person.scale.z = self.person_size
         extra.append(person)
         vel = np.asarray(poses_3d.velocities[i], np.float64)
-        if self.velocity_s > 0 and np.isfinite(vel).all() and math.hypot(*vel.tolist()) >= MIN_ARROW_SPEED:
+        if (
+            self.velocity_s > 0
+            and np.isfinite(vel).all()
+            and math.hypot(*vel.tolist()) >= MIN_ARROW_SPEED
+        ):
             tip = pos + vel * self.velocity_s
             arrow = Marker(ns='velocity', type=Marker.ARROW, color=col, **common)
             arrow.pose.orientation.w = 1.0
-            arrow.points = [Point(x=float(pos[0]), y=float(pos[1]), z=float(pos[2])),
-                            Point(x=float(tip[0]), y=float(tip[1]), z=float(tip[2]))]
-            arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.03, 0.06, 0.08   # shaft, head width/length
+            arrow.points = [
+                Point(x=float(pos[0]), y=float(pos[1]), z=float(pos[2])),
+                Point(x=float(tip[0]), y=float(tip[1]), z=float(tip[2])),
+            ]
+            arrow.scale.x, arrow.scale.y, arrow.scale.z = (
+                0.03,
+                0.06,
+                0.08,
+            )  # shaft, head width/length
             extra.append(arrow)
 
     def _connect(self, pts, ok, lines, joints) -> None:
@@ -167,11 +214,23 @@ class MarkerBuilder:
 
     @staticmethod
     def _delete(ns: str, mid: int, header: Header) -> Marker:
-        return Marker(header=Header(stamp=header.stamp, frame_id=header.frame_id), ns=ns, id=mid,
-                      action=Marker.DELETE)
+        return Marker(
+            header=Header(stamp=header.stamp, frame_id=header.frame_id),
+            ns=ns,
+            id=mid,
+            action=Marker.DELETE,
+        )
 
     def delete_all(self, header: Header) -> MarkerArray:
         """One DELETEALL per namespace (deactivate, shutdown): RViz then holds none of our markers."""
         self._shown = set()
-        return MarkerArray(markers=[Marker(header=Header(stamp=header.stamp, frame_id=header.frame_id),
-                                           ns=ns, action=Marker.DELETEALL) for ns in NAMESPACES])
+        return MarkerArray(
+            markers=[
+                Marker(
+                    header=Header(stamp=header.stamp, frame_id=header.frame_id),
+                    ns=ns,
+                    action=Marker.DELETEALL,
+                )
+                for ns in NAMESPACES
+            ]
+        )

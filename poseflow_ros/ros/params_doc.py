@@ -8,6 +8,7 @@ README.md holds this table between ``<!-- params:begin -->`` and ``<!-- params:e
 that it is what this module generates, so the documentation cannot drift from the code; so does
 docs/architecture.md, one table per node.
 """
+
 from __future__ import annotations
 
 import sys
@@ -22,8 +23,13 @@ from ..track import TrackerConfig
 from .node_settings import NodeSettings, VideoSourceSettings
 
 BEGIN, END = '<!-- params:begin -->', '<!-- params:end -->'
-GROUPS = ((NodeSettings, ''), (PipelineConfig, ''), (TrackerConfig, 'tracker.'), (PostureConfig, 'posture.'),
-          (DepthConfig, 'depth.'))
+GROUPS = (
+    (NodeSettings, ''),
+    (PipelineConfig, ''),
+    (TrackerConfig, 'tracker.'),
+    (PostureConfig, 'posture.'),
+    (DepthConfig, 'depth.'),
+)
 
 
 # docs/architecture.md: one generated parameter table per node, between these markers
@@ -45,7 +51,10 @@ def _value(v) -> str:
 
 
 def markdown_table(groups=GROUPS) -> str:
-    rows = ['| parameter | default | range / choices | live | description |', '|---|---|---|---|---|']
+    rows = [
+        '| parameter | default | range / choices | live | description |',
+        '|---|---|---|---|---|',
+    ]
     for sp in all_specs(groups):
         if sp.choices:
             bounds = ' \\| '.join(str(c) for c in sp.choices)
@@ -54,7 +63,9 @@ def markdown_table(groups=GROUPS) -> str:
         else:
             bounds = ''
         text = sp.help.replace('|', '\\|')
-        rows.append(f'| `{sp.name}` | {_value(sp.default)} | {bounds} | {"yes" if sp.live else ""} | {text} |')
+        rows.append(
+            f'| `{sp.name}` | {_value(sp.default)} | {bounds} | {"yes" if sp.live else ""} | {text} |'
+        )
     return '\n'.join(rows)
 
 
@@ -93,8 +104,12 @@ def main(argv=None) -> int:
         return 0
     if argv[:1] == ['--check']:
         ok = section_of(Path(argv[1]).read_text()) == markdown_table()
-        print('parameter table up to date' if ok else f'{argv[1]}: parameter table differs; regenerate with '
-              'python -m poseflow_ros.ros.params_doc --write')
+        print(
+            'parameter table up to date'
+            if ok
+            else f'{argv[1]}: parameter table differs; regenerate with '
+            'python -m poseflow_ros.ros.params_doc --write'
+        )
         return 0 if ok else 1
     print(markdown_table())
     return 0

@@ -35,6 +35,7 @@ error_log_period per kind of problem. Memory is bounded: statistics are running 
 after large frames the process gives memory back (malloc_trim; the image subscription is re-created once
 large frames stop, which releases the middleware's sample buffers).
 """
+
 from __future__ import annotations
 
 import collections
@@ -69,36 +70,57 @@ from ..pipeline import PipelineConfig, PosePipeline
 from ..render import draw_tracks
 from ..track import TrackerConfig
 from ..types import Frame
-from .conversions import (bgr_to_image, camera_info_problem, camera_info_to_model, copy_header,
-                          depth_image_to_metres, image_to_bgr, result_to_msg)
+from .conversions import (
+    bgr_to_image,
+    camera_info_problem,
+    camera_info_to_model,
+    copy_header,
+    depth_image_to_metres,
+    image_to_bgr,
+    result_to_msg,
+)
 from .markers import MarkerBuilder
 from .node_settings import NodeSettings
-from .process import (RMEM_NEEDED, ignore_stop_signals, install_stop_handlers, receive_buffer_limit,
-                      use_large_image_profile)
+from .process import (
+    RMEM_NEEDED,
+    ignore_stop_signals,
+    install_stop_handlers,
+    receive_buffer_limit,
+    use_large_image_profile,
+)
 from .params import ParameterError, declare_settings, make_qos, offered_reliability, read_settings
 from .stats import LogThrottle, LossMonitor, StageStats, TrackSummary
 
 from poseflow_ros.msg import TrackedPoseArray
 
 # start-up problems that name their fix (models missing, bad parameters, no GPU, ...)
-STARTUP_ERRORS = (models.ModelError, ParameterError, ValueError, FileNotFoundError, RuntimeError, ImportError)
+STARTUP_ERRORS = (
+    models.ModelError,
+    ParameterError,
+    ValueError,
+    FileNotFoundError,
+    RuntimeError,
+    ImportError,
+)
 _SUCCESS, _FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 LOSS_WARN_PERIOD_S = 60.0
 # memory given back after large frames (measured: 3840x2160 and 7680x4320 frames left the process ~140 MB
 # bigger, held by the DDS reader's sample buffers and by freed-but-kept heap memory)
-TRIM_ABOVE_BYTES = 8 * 1024 * 1024      # after processing a frame larger than this: malloc_trim(0)
-RESUBSCRIBE_AFTER_S = 3.0               # no such frame for this long: re-create the image subscription
-SYNC_QUEUE = 4                          # colour/depth messages per topic the synchroniser holds
-CAMERA_INFO_KEEP = 8                    # recent valid CameraInfo messages kept to match image stamps
-_LOSS_FIX = ('publish the camera with RELIABLE QoS (the default qos_reliability: auto then subscribes '
-             'reliably), or set qos_reliability: reliable if the publisher offers it; for a best-effort '
-             'camera see the README section "Delivery: QoS and large images"')
+TRIM_ABOVE_BYTES = 8 * 1024 * 1024  # after processing a frame larger than this: malloc_trim(0)
+RESUBSCRIBE_AFTER_S = 3.0  # no such frame for this long: re-create the image subscription
+SYNC_QUEUE = 4  # colour/depth messages per topic the synchroniser holds
+CAMERA_INFO_KEEP = 8  # recent valid CameraInfo messages kept to match image stamps
+_LOSS_FIX = (
+    'publish the camera with RELIABLE QoS (the default qos_reliability: auto then subscribes '
+    'reliably), or set qos_reliability: reliable if the publisher offers it; for a best-effort '
+    'camera see the README section "Delivery: QoS and large images"'
+)
 
 
 class PoseTrackerNode(LifecycleNode):
     def __init__(self, pipeline: PosePipeline = None, **kwargs):
         super().__init__('pose_tracker', **kwargs)
-        self._injected_pipeline = pipeline       # tests pass a ready pipeline; configure then uses it
+        self._injected_pipeline = pipeline  # tests pass a ready pipeline; configure then uses it
         self._specs = {}
         self._specs.update(declare_settings(self, NodeSettings))
         self._specs.update(declare_settings(self, PipelineConfig))
@@ -117,10 +139,10 @@ class PoseTrackerNode(LifecycleNode):
         self.tracks_summary = TrackSummary()
         self._log_throttle = LogThrottle(self.settings.error_log_period)
         self.last_bad_input = ''
-        self._large_rx = 0.0            # monotonic time of the last large frame (0: none since subscribing)
+        self._large_rx = 0.0  # monotonic time of the last large frame (0: none since subscribing)
         self.memory_releases = 0
         self._cv = threading.Condition()
-        self._pipe_lock = threading.Lock()        # process() vs live parameter changes
+        self._pipe_lock = threading.Lock()  # process() vs live parameter changes
         self._latest = None
         self._running = False
         self._worker = None
@@ -128,15 +150,17 @@ class PoseTrackerNode(LifecycleNode):
         self._frame_index = 0
         self._last_rx = 0.0
         self._diag_prev = (time.monotonic(), 0, 0)
-        self._problems_prev = 0          # input_problems at the last diagnostics message
+        self._problems_prev = 0  # input_problems at the last diagnostics message
         self.sub = None
         self._sub_reliability = None
-        self.sub_depth = self.sub_info = None       # depth/image and camera_info subscriptions
+        self.sub_depth = self.sub_info = None  # depth/image and camera_info subscriptions
         self._depth_reliability = self._info_reliability = None
-        self._sync = None                           # colour/depth pairing (use_depth)
+        self._sync = None  # colour/depth pairing (use_depth)
         self._sync_in = None
-        self._infos = collections.deque(maxlen=CAMERA_INFO_KEEP)   # (stamp s, CameraInfo), valid ones
-        self._camera_cache = (None, None, None)     # (CameraInfo, (w, h), CameraModel or None)
+        self._infos = collections.deque(
+            maxlen=CAMERA_INFO_KEEP
+        )  # (stamp s, CameraInfo), valid ones
+        self._camera_cache = (None, None, None)  # (CameraInfo, (w, h), CameraModel or None)
         self.camera_info_received = 0
         self.depth_received = 0
         self._last_depth_stamp = None
@@ -162,8 +186,8 @@ class PoseTrackerNode(LifecycleNode):
         cfg['posture'] = read_settings(self, PostureConfig, 'posture.', pending)
         cfg['depth'] = read_settings(self, DepthConfig, 'depth.', pending)
         cfg = PipelineConfig.from_dict(cfg)
-        DepthConfig.from_dict(cfg.depth)              # the rules between depth fields
-        TrackerConfig.from_dict(cfg.tracker)          # the rules between tracker fields
+        DepthConfig.from_dict(cfg.depth)  # the rules between depth fields
+        TrackerConfig.from_dict(cfg.tracker)  # the rules between tracker fields
         return ns, cfg
 
     def _on_set_parameters(self, params) -> SetParametersResult:
@@ -174,10 +198,14 @@ class PoseTrackerNode(LifecycleNode):
                 continue
             if not sp.live and state in ('inactive', 'active'):
                 fqn = self.get_fully_qualified_name()
-                return SetParametersResult(successful=False, reason=(
-                    f'{p.name} is read at configure and cannot change while the node is {state}: '
-                    f'ros2 lifecycle set {fqn} deactivate (if active), ros2 lifecycle set {fqn} cleanup, '
-                    f'set it, then configure and activate again'))
+                return SetParametersResult(
+                    successful=False,
+                    reason=(
+                        f'{p.name} is read at configure and cannot change while the node is {state}: '
+                        f'ros2 lifecycle set {fqn} deactivate (if active), ros2 lifecycle set {fqn} cleanup, '
+                        f'set it, then configure and activate again'
+                    ),
+                )
             try:
                 sp.check(p.value)
             except ValueError as e:
@@ -208,8 +236,12 @@ class PoseTrackerNode(LifecycleNode):
     def _apply_marker_settings(self) -> None:
         s = self.settings
         m = self.markers
-        m.depth, m.focal_px, m.kp_threshold, m.lifetime = (s.marker_depth, s.marker_focal_px,
-                                                           s.keypoint_score_threshold, s.marker_lifetime)
+        m.depth, m.focal_px, m.kp_threshold, m.lifetime = (
+            s.marker_depth,
+            s.marker_focal_px,
+            s.keypoint_score_threshold,
+            s.marker_lifetime,
+        )
         m.velocity_s = s.marker_velocity_s
 
     # ---------------------------------------------------------------- lifecycle
@@ -226,10 +258,15 @@ class PoseTrackerNode(LifecycleNode):
                 pipeline.warmup()
                 self.pipeline = pipeline
         except Exception as e:  # noqa: BLE001 -- rclpy would swallow it: name the reason, stay unconfigured
-            self.configure_error = str(e) if isinstance(e, STARTUP_ERRORS) else f'{type(e).__name__}: {e}'
-            self.get_logger().error(f'configure failed, staying unconfigured: {self.configure_error}')
+            self.configure_error = (
+                str(e) if isinstance(e, STARTUP_ERRORS) else f'{type(e).__name__}: {e}'
+            )
+            self.get_logger().error(
+                f'configure failed, staying unconfigured: {self.configure_error}'
+            )
             if not isinstance(e, STARTUP_ERRORS):
                 import traceback
+
                 self.get_logger().error(traceback.format_exc())
             self.pipeline = None
             return _FAILURE
@@ -238,24 +275,35 @@ class PoseTrackerNode(LifecycleNode):
         self.pub_markers = self.create_lifecycle_publisher(MarkerArray, 'markers', 10)
         self.pub_debug = self.create_lifecycle_publisher(Image, 'debug_image', 2)
         s = self.settings
-        self.markers = MarkerBuilder(s.marker_depth, s.marker_focal_px, s.keypoint_score_threshold,
-                                     s.marker_lifetime, s.marker_velocity_s)
+        self.markers = MarkerBuilder(
+            s.marker_depth,
+            s.marker_focal_px,
+            s.keypoint_score_threshold,
+            s.marker_lifetime,
+            s.marker_velocity_s,
+        )
         p = self.pipeline
         self.get_logger().info(
             f'configured in {time.perf_counter() - t0:.1f} s: detector={p.detector.name} pose={p.pose.name} '
-            f'device={getattr(p.pose, "device", "?")} embedder={self.config.embedder}')
+            f'device={getattr(p.pose, "device", "?")} embedder={self.config.embedder}'
+        )
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        ret = super().on_activate(state)          # lifecycle publishers first: the first frame is published
+        ret = super().on_activate(
+            state
+        )  # lifecycle publishers first: the first frame is published
         if ret != _SUCCESS:
             return ret
         # a new stream: no tracks, 3D history, pose crops or boxes carried over from before deactivate
         self.pipeline.reset()
         self._running = True
         # overlap: this worker decodes and detects frame t+1 while a second one runs the rest of frame t
-        self._stage2 = (SecondStage(self._guarded_second, name='pose_tracker_stage2')
-                        if self.settings.overlap else None)
+        self._stage2 = (
+            SecondStage(self._guarded_second, name='pose_tracker_stage2')
+            if self.settings.overlap
+            else None
+        )
         self._worker = threading.Thread(target=self._work, name='pose_tracker_worker', daemon=True)
         self._worker.start()
         s = self.settings
@@ -272,8 +320,14 @@ class PoseTrackerNode(LifecycleNode):
             self._subscribe_depth(self._wanted_reliability(self._depth_topic()))
         if s.qos_reliability == 'auto':
             self._qos_timer = self.create_timer(0.25, self._recheck_qos)
-        extra = ''.join(f', {sub.topic_name} ({rel})' for sub, rel in (
-            (self.sub_info, self._info_reliability), (self.sub_depth, self._depth_reliability)) if sub)
+        extra = ''.join(
+            f', {sub.topic_name} ({rel})'
+            for sub, rel in (
+                (self.sub_info, self._info_reliability),
+                (self.sub_depth, self._depth_reliability),
+            )
+            if sub
+        )
         self.get_logger().info(f'active: {self.sub.topic_name} ({self._sub_reliability}){extra}')
         return _SUCCESS
 
@@ -315,13 +369,15 @@ class PoseTrackerNode(LifecycleNode):
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout=10.0)
         self._worker = None
-        if self._stage2 is not None:          # the frame in its second stage is finished and published
+        if self._stage2 is not None:  # the frame in its second stage is finished and published
             self._stage2.wait_idle(10.0)
             self._stage2.close()
             self._stage2 = None
         if self.markers is not None and self.pub_markers is not None:
             stamp = self.get_clock().now().to_msg()
-            self.pub_markers.publish(self.markers.delete_all(Header(stamp=stamp, frame_id=self._last_frame_id)))
+            self.pub_markers.publish(
+                self.markers.delete_all(Header(stamp=stamp, frame_id=self._last_frame_id))
+            )
             # on shutdown the writer goes away next: let reliable subscribers (RViz) acknowledge it first
             self.pub_markers.wait_for_all_acked(Duration(seconds=1.0))
 
@@ -336,6 +392,7 @@ class PoseTrackerNode(LifecycleNode):
             gc.collect()
             if device.startswith('cuda'):
                 import torch
+
                 torch.cuda.empty_cache()
         self.pipeline = None
 
@@ -359,55 +416,85 @@ class PoseTrackerNode(LifecycleNode):
             self.destroy_subscription(self.sub)
         kind = Image if self.settings.image_transport == 'raw' else CompressedImage
         events = SubscriptionEventCallbacks(message_lost=self._on_message_lost)
-        self.sub = self.create_subscription(kind, self._topic(), self._on_image,
-                                            make_qos(reliability, self.settings.qos_depth),
-                                            event_callbacks=events)
+        self.sub = self.create_subscription(
+            kind,
+            self._topic(),
+            self._on_image,
+            make_qos(reliability, self.settings.qos_depth),
+            event_callbacks=events,
+        )
         self._sub_reliability = reliability
         self._large_rx = 0.0
-        self.losses.restart()          # frames missed while re-matching are expected, not a transport loss
+        self.losses.restart()  # frames missed while re-matching are expected, not a transport loss
         rmem = receive_buffer_limit()
-        if reliability == 'best_effort' and rmem is not None and rmem < RMEM_NEEDED and not self._rmem_warned:
+        if (
+            reliability == 'best_effort'
+            and rmem is not None
+            and rmem < RMEM_NEEDED
+            and not self._rmem_warned
+        ):
             self._rmem_warned = True
             self.get_logger().warning(
                 f'best-effort image subscription and net.core.rmem_max = {rmem} B: large frames (640x480 '
                 f'and up) from a best-effort camera in another process are mostly lost. Fix: '
-                f'sudo sysctl -w net.core.rmem_max=4194304, or publish the camera reliably')
+                f'sudo sysctl -w net.core.rmem_max=4194304, or publish the camera reliably'
+            )
 
     def _depth_topic(self) -> str:
-        return 'depth/image' if self.settings.depth_transport == 'raw' else 'depth/image/compressedDepth'
+        return (
+            'depth/image'
+            if self.settings.depth_transport == 'raw'
+            else 'depth/image/compressedDepth'
+        )
 
     def _subscribe_depth(self, reliability: str) -> None:
         if self.sub_depth is not None:
             self.destroy_subscription(self.sub_depth)
         kind = Image if self.settings.depth_transport == 'raw' else CompressedImage
-        self.sub_depth = self.create_subscription(kind, self._depth_topic(), self._on_depth,
-                                                  make_qos(reliability, self.settings.qos_depth))
+        self.sub_depth = self.create_subscription(
+            kind,
+            self._depth_topic(),
+            self._on_depth,
+            make_qos(reliability, self.settings.qos_depth),
+        )
         self._depth_reliability = reliability
 
     def _subscribe_info(self, reliability: str) -> None:
         if self.sub_info is not None:
             self.destroy_subscription(self.sub_info)
-        self.sub_info = self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
-                                                 make_qos(reliability, self.settings.qos_depth))
+        self.sub_info = self.create_subscription(
+            CameraInfo,
+            'camera_info',
+            self._on_camera_info,
+            make_qos(reliability, self.settings.qos_depth),
+        )
         self._info_reliability = reliability
 
     def _recheck_qos(self) -> None:
         """qos_reliability auto: follow what the publishers of each input offer (image, depth, info)."""
-        for sub, have, resubscribe in ((self.sub, self._sub_reliability, self._subscribe),
-                                       (self.sub_depth, self._depth_reliability, self._subscribe_depth),
-                                       (self.sub_info, self._info_reliability, self._subscribe_info)):
+        for sub, have, resubscribe in (
+            (self.sub, self._sub_reliability, self._subscribe),
+            (self.sub_depth, self._depth_reliability, self._subscribe_depth),
+            (self.sub_info, self._info_reliability, self._subscribe_info),
+        ):
             if sub is None:
                 continue
             want = offered_reliability(self.get_publishers_info_by_topic(sub.topic_name))
             if want is not None and want != have:
-                self.get_logger().info(f'publishers on {sub.topic_name} offer {want}: '
-                                       f'resubscribing {want} (qos_reliability: auto)')
+                self.get_logger().info(
+                    f'publishers on {sub.topic_name} offer {want}: '
+                    f'resubscribing {want} (qos_reliability: auto)'
+                )
                 resubscribe(want)
 
     def _release_large_buffers(self) -> None:
         """Once large frames have stopped for RESUBSCRIBE_AFTER_S: re-create the subscription (same QoS) so
         the middleware frees the sample buffers it grew for them, and trim the heap (executor thread)."""
-        if self.sub is None or not self._large_rx or time.monotonic() - self._large_rx < RESUBSCRIBE_AFTER_S:
+        if (
+            self.sub is None
+            or not self._large_rx
+            or time.monotonic() - self._large_rx < RESUBSCRIBE_AFTER_S
+        ):
             return
         with self._cv:
             waiting = self._latest is not None
@@ -416,7 +503,9 @@ class PoseTrackerNode(LifecycleNode):
         self._subscribe(self._sub_reliability)
         _malloc_trim()
         self.memory_releases += 1
-        self.get_logger().info('large frames stopped: image subscription re-created to release their buffers')
+        self.get_logger().info(
+            'large frames stopped: image subscription re-created to release their buffers'
+        )
 
     def _on_message_lost(self, info) -> None:
         self.losses.lost_by_transport(int(info.total_count_change))
@@ -427,7 +516,7 @@ class PoseTrackerNode(LifecycleNode):
             self._large_rx = time.monotonic()
         st = msg.header.stamp
         self.losses.received(st.sec + st.nanosec * 1e-9)
-        waits = self._sync is not None           # use_depth: the frame waits (depth_wait) for its depth
+        waits = self._sync is not None  # use_depth: the frame waits (depth_wait) for its depth
         pending = _Pending(msg, rx, time.monotonic() + self.settings.depth_wait if waits else 0.0)
         with self._cv:
             if self._latest is not None:
@@ -437,12 +526,13 @@ class PoseTrackerNode(LifecycleNode):
             self._last_rx = time.monotonic()
             self._cv.notify()
         if waits:
-            self._sync_in[0].signalMessage(msg)      # pairs with a depth already there (-> _on_pair)
+            self._sync_in[0].signalMessage(msg)  # pairs with a depth already there (-> _on_pair)
         # at most one warning a minute while frames keep being lost
         if self.losses.significant() and self._loss_throttle.allow('loss')[0]:
             self.get_logger().warning(
                 f'{self.losses.summary_text()} on {self.resolve_topic_name(self._topic())} '
-                f'({self._sub_reliability} subscription): {_LOSS_FIX}')
+                f'({self._sub_reliability} subscription): {_LOSS_FIX}'
+            )
 
     def _on_depth(self, msg) -> None:
         self.depth_received += 1
@@ -466,9 +556,15 @@ class PoseTrackerNode(LifecycleNode):
         if problem:
             self.stats.count('camera_info_invalid')
             topic = self.resolve_topic_name('camera_info')
-            self._input_warning(f'camera_info on {topic} unusable: {problem}; '
-                                + ('using the last valid one' if self._infos else
-                                   'no 3D and no real-K markers until a valid one comes'), 'camera_info')
+            self._input_warning(
+                f'camera_info on {topic} unusable: {problem}; '
+                + (
+                    'using the last valid one'
+                    if self._infos
+                    else 'no 3D and no real-K markers until a valid one comes'
+                ),
+                'camera_info',
+            )
             return
         self._infos.append((_seconds(msg.header.stamp), msg))
 
@@ -528,7 +624,7 @@ class PoseTrackerNode(LifecycleNode):
                         self._cv.wait(0.5)
                         continue
                     wait = p.deadline - time.monotonic() if p.depth is None else 0.0
-                    if wait <= 0:          # ready: paired, depth not used, or depth_wait ran out
+                    if wait <= 0:  # ready: paired, depth not used, or depth_wait ran out
                         break
                     self._cv.wait(min(wait, 0.5))
                 if not self._running:
@@ -543,14 +639,16 @@ class PoseTrackerNode(LifecycleNode):
             finally:
                 pending = None
             if item is not None:
-                if self._stage2 is None or large:      # large frames: one at a time (memory is trimmed)
+                if (
+                    self._stage2 is None or large
+                ):  # large frames: one at a time (memory is trimmed)
                     if self._stage2 is not None:
                         self._stage2.wait_idle()
                     self._guarded_second(item)
                 else:
                     self._stage2.hand(item)
             item = None
-            if large:        # the frame and its copies are freed now: hand the memory back
+            if large:  # the frame and its copies are freed now: hand the memory back
                 _malloc_trim()
 
     def _frame_error(self, e: BaseException) -> None:
@@ -584,18 +682,27 @@ class PoseTrackerNode(LifecycleNode):
             self._bad_input(f'bad image on {self._topic()}: {e}', e.kind)
             return
         h, w = image.shape[:2]
-        if (s.expected_width and w != s.expected_width) or (s.expected_height and h != s.expected_height):
-            self._bad_input(f'frame size {w}x{h} differs from expected_width x expected_height = '
-                            f'{s.expected_width}x{s.expected_height}; frame skipped', 'expected_size')
+        if (s.expected_width and w != s.expected_width) or (
+            s.expected_height and h != s.expected_height
+        ):
+            self._bad_input(
+                f'frame size {w}x{h} differs from expected_width x expected_height = '
+                f'{s.expected_width}x{s.expected_height}; frame skipped',
+                'expected_size',
+            )
             return
         stamp = _seconds(msg.header.stamp)
         camera = self._camera_for(stamp, w, h) if s.use_camera_info else None
         depth = self._depth_for(pending, camera, w, h) if s.use_depth else None
-        frame = Frame(image, stamp, msg.header.frame_id, self._frame_index, depth=depth, camera=camera)
+        frame = Frame(
+            image, stamp, msg.header.frame_id, self._frame_index, depth=depth, camera=camera
+        )
         self._frame_index += 1
         self._last_frame_id = msg.header.frame_id
         t1 = time.perf_counter()
-        dets = self.pipeline.detect_ahead(image)      # None: a frame between detections (or detect later)
+        dets = self.pipeline.detect_ahead(
+            image
+        )  # None: a frame between detections (or detect later)
         detect_ms = (time.perf_counter() - t1) * 1e3
         return msg, rx, frame, camera, dets, detect_ms, t0, t1
 
@@ -608,23 +715,34 @@ class PoseTrackerNode(LifecycleNode):
         t1b = time.perf_counter()
         with self._pipe_lock:
             result = self.pipeline.process(frame, detections=dets, detect_ms=detect_ms)
-            markers = (self.markers.build(result.tracks, msg.header, w, h, result.tracks_3d, camera)
-                       if s.publish_markers else None)
+            markers = (
+                self.markers.build(result.tracks, msg.header, w, h, result.tracks_3d, camera)
+                if s.publish_markers
+                else None
+            )
         t2 = time.perf_counter()
         if result.tracks_3d is not None and result.tracks_3d.problem:
-            self._input_warning(f'3D not possible for this frame: {result.tracks_3d.problem}', 'stage')
+            self._input_warning(
+                f'3D not possible for this frame: {result.tracks_3d.problem}', 'stage'
+            )
         header = copy_header(msg.header)
         self.pub_poses.publish(result_to_msg(result, header))
         if markers is not None:
             self.pub_markers.publish(markers)
         if s.publish_debug_image:
-            self.pub_debug.publish(bgr_to_image(draw_tracks(image, result.tracks, s.keypoint_score_threshold),
-                                                header))
+            self.pub_debug.publish(
+                bgr_to_image(draw_tracks(image, result.tracks, s.keypoint_score_threshold), header)
+            )
         t3 = time.perf_counter()
         # total: this frame's own work (both stages); stage_wait: between them (overlap), in latency only
-        timings = {'decode': (t1 - t0) * 1e3, **result.timings_ms, 'publish': (t3 - t2) * 1e3,
-                   'total': (t3 - t1b + t1 - t0) * 1e3 + detect_ms, 'queue_wait': (t0 - rx) * 1e3,
-                   'stage_wait': (t1b - t1) * 1e3 - detect_ms}
+        timings = {
+            'decode': (t1 - t0) * 1e3,
+            **result.timings_ms,
+            'publish': (t3 - t2) * 1e3,
+            'total': (t3 - t1b + t1 - t0) * 1e3 + detect_ms,
+            'queue_wait': (t0 - rx) * 1e3,
+            'stage_wait': (t1b - t1) * 1e3 - detect_ms,
+        }
         now = self.get_clock().now().nanoseconds * 1e-9
         if stamp > 0 and abs(now - stamp) < 60.0:
             timings['latency'] = (now - stamp) * 1e3
@@ -644,7 +762,8 @@ class PoseTrackerNode(LifecycleNode):
                     f'use_depth is true but no depth image has arrived on {topic}: colour frames are '
                     f'processed without depth. Remap depth/image to the registered depth topic (e.g. -r '
                     f'depth/image:=/camera/aligned_depth_to_color/image_raw) or set use_depth false',
-                    'no_depth')
+                    'no_depth',
+                )
             else:
                 st = _seconds(pending.msg.header.stamp)
                 self._input_warning(
@@ -653,7 +772,8 @@ class PoseTrackerNode(LifecycleNode):
                     f'latest stamped {self._last_depth_stamp - st:+.3f} s from this frame; sync_slop = '
                     f'{s.sync_slop:g} s): processed without depth. Depth and colour must come from the '
                     f'same camera with matching stamps (raise sync_slop if they are stamped apart)',
-                    'unpaired')
+                    'unpaired',
+                )
             return None
         self.stats.count('frames_with_depth')
         if camera is None:
@@ -662,28 +782,34 @@ class PoseTrackerNode(LifecycleNode):
                 + ('' if s.use_camera_info else ' (use_camera_info is false)')
                 + f' ({self.camera_info_received} received, {self.stats.counters["camera_info_invalid"]} '
                 f'unusable): depth cannot be back-projected without intrinsics; processed in 2D. Remap '
-                f'camera_info to the colour camera\'s CameraInfo topic', 'no_camera_info')
+                f'camera_info to the colour camera\'s CameraInfo topic',
+                'no_camera_info',
+            )
             return None
         try:
             depth = depth_image_to_metres(dmsg, self._depth_scale())
         except ImageError as e:
-            self._input_warning(f'depth image on {topic}: {e}; this frame is processed without depth',
-                                e.kind)
+            self._input_warning(
+                f'depth image on {topic}: {e}; this frame is processed without depth', e.kind
+            )
             return None
         if dmsg.header.frame_id != pending.msg.header.frame_id:
             self._input_warning(
                 f"depth frame_id '{dmsg.header.frame_id}' differs from the colour image's "
                 f"'{pending.msg.header.frame_id}': the depth must be registered to the colour image (the "
                 f"driver's align/registration option or depth_image_proc register); used as if it were",
-                'frame_id')
+                'frame_id',
+            )
         if not np.isfinite(depth).any():
             kind = dmsg.encoding if isinstance(dmsg, Image) else dmsg.format
-            self._input_warning(f'depth image on {topic} ({depth.shape[1]}x{depth.shape[0]} {kind}) has no '
-                                'valid pixel (all 0 or NaN); this frame is processed without depth',
-                                'no_valid_depth')
+            self._input_warning(
+                f'depth image on {topic} ({depth.shape[1]}x{depth.shape[0]} {kind}) has no '
+                'valid pixel (all 0 or NaN); this frame is processed without depth',
+                'no_valid_depth',
+            )
             return None
         if (depth.shape[1], depth.shape[0]) != (w, h):
-            self.stats.count('depth_resized')     # another resolution: the depth stage scales to it
+            self.stats.count('depth_resized')  # another resolution: the depth stage scales to it
         return depth
 
     # ---------------------------------------------------------------- diagnostics
@@ -705,33 +831,43 @@ class PoseTrackerNode(LifecycleNode):
         elif rx == 0 or now - self._last_rx > 5.0:
             st.level, st.message = DiagnosticStatus.WARN, 'no images received in the last 5 s'
         elif self.losses.significant():
-            st.level, st.message = DiagnosticStatus.WARN, f'{self.losses.summary_text()}: {_LOSS_FIX}'
+            st.level, st.message = (
+                DiagnosticStatus.WARN,
+                f'{self.losses.summary_text()}: {_LOSS_FIX}',
+            )
         elif new_problems:
             st.level = DiagnosticStatus.WARN
             st.message = f'depth/camera_info input: {self.last_input_problem}'
         else:
             st.level, st.message = DiagnosticStatus.OK, 'tracking'
-        vals = {'lifecycle_state': state, 'input_rate_hz': (rx - rx0) / dt, 'output_rate_hz': (px - px0) / dt,
-                'frames_received': rx, 'frames_processed': px,
-                'frames_dropped': self.stats.counters['dropped'],
-                'frames_lost_in_transport': self.losses.transport_lost,
-                'frames_missing_by_stamp_gaps': self.losses.gap_missing,
-                'subscription_reliability': self._sub_reliability or '',
-                'bad_input_frames': self.stats.counters['bad_input'],
-                'last_bad_input': self.last_bad_input,
-                'camera_info_received': self.camera_info_received,
-                'camera_info_valid': bool(self._infos),
-                'depth_received': self.depth_received,
-                'frames_with_depth': self.stats.counters['frames_with_depth'],
-                'frames_without_depth': self.stats.counters['frames_without_depth'],
-                'input_problems': self.stats.counters['input_problems'],
-                'last_input_problem': self.last_input_problem,
-                'frame_errors': self.stats.counters['errors'],
-                'distinct_track_ids': self.tracks_summary.distinct_ids}
+        vals = {
+            'lifecycle_state': state,
+            'input_rate_hz': (rx - rx0) / dt,
+            'output_rate_hz': (px - px0) / dt,
+            'frames_received': rx,
+            'frames_processed': px,
+            'frames_dropped': self.stats.counters['dropped'],
+            'frames_lost_in_transport': self.losses.transport_lost,
+            'frames_missing_by_stamp_gaps': self.losses.gap_missing,
+            'subscription_reliability': self._sub_reliability or '',
+            'bad_input_frames': self.stats.counters['bad_input'],
+            'last_bad_input': self.last_bad_input,
+            'camera_info_received': self.camera_info_received,
+            'camera_info_valid': bool(self._infos),
+            'depth_received': self.depth_received,
+            'frames_with_depth': self.stats.counters['frames_with_depth'],
+            'frames_without_depth': self.stats.counters['frames_without_depth'],
+            'input_problems': self.stats.counters['input_problems'],
+            'last_input_problem': self.last_input_problem,
+            'frame_errors': self.stats.counters['errors'],
+            'distinct_track_ids': self.tracks_summary.distinct_ids,
+        }
         for k, v in s.items():
             vals[f'{k}_ms_mean'] = v['mean']
-        st.values = [KeyValue(key=k, value=f'{v:.3f}' if isinstance(v, float) else str(v))
-                     for k, v in vals.items()]
+        st.values = [
+            KeyValue(key=k, value=f'{v:.3f}' if isinstance(v, float) else str(v))
+            for k, v in vals.items()
+        ]
         arr = DiagnosticArray(status=[st])
         arr.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(arr)
@@ -741,20 +877,25 @@ class PoseTrackerNode(LifecycleNode):
         size: persons_per_frame {frames, mean, max, frames_with_persons, histogram}, track_ids {distinct,
         highest, recent}."""
         p = self.pipeline
-        return {'counters': {**self.stats.counters, 'lost_in_transport': self.losses.transport_lost,
-                             'missing_by_stamp_gaps': self.losses.gap_missing},
-                'stage_ms': self.stats.summary(),
-                **self.tracks_summary.report(),
-                'subscription_reliability': self._sub_reliability or '',
-                'device': str(getattr(p.pose, 'device', '')) if p else '',
-                'pose_backend': self.config.pose_backend if self.config else '',
-                'pose_runtime': str(getattr(p.pose, 'runtime', '')) if p else '',
-                'detector': p.detector.name if p else '',
-                'embedder': self.config.embedder if self.config else ''}
+        return {
+            'counters': {
+                **self.stats.counters,
+                'lost_in_transport': self.losses.transport_lost,
+                'missing_by_stamp_gaps': self.losses.gap_missing,
+            },
+            'stage_ms': self.stats.summary(),
+            **self.tracks_summary.report(),
+            'subscription_reliability': self._sub_reliability or '',
+            'device': str(getattr(p.pose, 'device', '')) if p else '',
+            'pose_backend': self.config.pose_backend if self.config else '',
+            'pose_runtime': str(getattr(p.pose, 'runtime', '')) if p else '',
+            'detector': p.detector.name if p else '',
+            'embedder': self.config.embedder if self.config else '',
+        }
 
     def shutdown(self) -> None:
         """Leave every state cleanly (frame in flight finished, markers deleted), write stats_file."""
-        report = self.stats_report()     # before cleanup frees the pipeline
+        report = self.stats_report()  # before cleanup frees the pipeline
         if self.state_label() in ('unconfigured', 'inactive', 'active'):
             self.trigger_shutdown()
         if self.settings.stats_file:
@@ -771,6 +912,7 @@ class PoseTrackerNode(LifecycleNode):
 class _Pending:
     """The frame waiting for the worker: the colour image, when it arrived, its depth image once the
     synchroniser paired one, and until when it waits for that depth (monotonic s; 0 = it does not)."""
+
     __slots__ = ('msg', 'rx', 'depth', 'deadline')
 
     def __init__(self, msg, rx: float, deadline: float):
@@ -797,14 +939,16 @@ def _malloc_trim() -> None:
 
 def main(args=None) -> int:
     """Run pose_tracker until SIGINT/SIGTERM; exit 0 on a signal, 2 when start-up fails."""
-    profile = use_large_image_profile()      # before the first DDS participant of this process
+    profile = use_large_image_profile()  # before the first DDS participant of this process
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = install_stop_handlers()
     node, rc = None, 0
     try:
         node = PoseTrackerNode()
         if profile:
-            node.get_logger().info(f'Fast DDS profile: {profile} (set FASTDDS_DEFAULT_PROFILES_FILE to use another)')
+            node.get_logger().info(
+                f'Fast DDS profile: {profile} (set FASTDDS_DEFAULT_PROFILES_FILE to use another)'
+            )
         if node.settings.autostart and not node.autostart():
             print(f'[pose_tracker] FATAL: {node.configure_error}', file=sys.stderr)
             rc = 2

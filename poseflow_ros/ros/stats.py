@@ -1,4 +1,5 @@
 """Rolling per-stage timing statistics (ROS-free; used by the node, diagnostics and the demo)."""
+
 from __future__ import annotations
 
 import collections
@@ -43,10 +44,18 @@ class StageStats:
                 if last:
                     a = a[-last:]
                 if a.size:
-                    mean, n = (float(a.mean()), int(a.size)) if last else (self._sum[k] / self._n[k], self._n[k])
-                    out[k] = {'mean': mean, 'p50': float(np.percentile(a, 50)),
-                              'p90': float(np.percentile(a, 90)), 'p99': float(np.percentile(a, 99)),
-                              'n': n}
+                    mean, n = (
+                        (float(a.mean()), int(a.size))
+                        if last
+                        else (self._sum[k] / self._n[k], self._n[k])
+                    )
+                    out[k] = {
+                        'mean': mean,
+                        'p50': float(np.percentile(a, 50)),
+                        'p90': float(np.percentile(a, 90)),
+                        'p99': float(np.percentile(a, 99)),
+                        'n': n,
+                    }
             return out
 
     def sizes(self) -> Dict[str, int]:
@@ -71,7 +80,7 @@ class TrackSummary:
         self.distinct_ids = 0
         self.highest_id = 0
         self.recent_ids = collections.deque(maxlen=recent)
-        self._seen = set()               # ids > highest_id - id_window
+        self._seen = set()  # ids > highest_id - id_window
         self.id_window = id_window
         self.hist_max = hist_max
 
@@ -97,21 +106,31 @@ class TrackSummary:
 
     def sizes(self) -> Dict[str, int]:
         with self._lock:
-            return {'histogram': len(self.histogram), 'seen_ids': len(self._seen),
-                    'recent_ids': len(self.recent_ids)}
+            return {
+                'histogram': len(self.histogram),
+                'seen_ids': len(self._seen),
+                'recent_ids': len(self.recent_ids),
+            }
 
     def report(self) -> Dict[str, dict]:
         """{'persons_per_frame': {frames, mean, max, frames_with_persons, histogram},
-            'track_ids': {distinct, highest, recent}} (what stats_file and the demo summary hold)."""
+        'track_ids': {distinct, highest, recent}} (what stats_file and the demo summary hold)."""
         with self._lock:
             f = self.frames
             return {
                 'persons_per_frame': {
-                    'frames': f, 'mean': self.persons / f if f else 0.0, 'max': self.max_persons,
+                    'frames': f,
+                    'mean': self.persons / f if f else 0.0,
+                    'max': self.max_persons,
                     'frames_with_persons': f - self.histogram.get(0, 0),
-                    'histogram': {str(k): int(v) for k, v in sorted(self.histogram.items())}},
-                'track_ids': {'distinct': self.distinct_ids, 'highest': self.highest_id,
-                              'recent': list(self.recent_ids)}}
+                    'histogram': {str(k): int(v) for k, v in sorted(self.histogram.items())},
+                },
+                'track_ids': {
+                    'distinct': self.distinct_ids,
+                    'highest': self.highest_id,
+                    'recent': list(self.recent_ids),
+                },
+            }
 
 
 class LogThrottle:
@@ -150,15 +169,22 @@ class LossMonitor:
     loss. Both counts are kept for the node's lifetime; :meth:`significant` judges the last ``recent``
     frames, so a short, explained loss (a re-subscription) does not mark the rest of the run."""
 
-    def __init__(self, window: int = 50, min_lost: int = 5, max_fraction: float = 0.01, recent: int = 250,
-                 min_period_s: float = 0.002, max_gap_periods: int = 10):
+    def __init__(
+        self,
+        window: int = 50,
+        min_lost: int = 5,
+        max_fraction: float = 0.01,
+        recent: int = 250,
+        min_period_s: float = 0.002,
+        max_gap_periods: int = 10,
+    ):
         self._lock = threading.Lock()
         self.transport_lost = 0
         self.gap_missing = 0
         self.n_received = 0
         self._periods = collections.deque(maxlen=window)
         self._last_stamp = None
-        self._marks = collections.deque(maxlen=recent)      # (received, lost) after each frame
+        self._marks = collections.deque(maxlen=recent)  # (received, lost) after each frame
         self.min_lost = min_lost
         self.max_fraction = max_fraction
         self.min_period_s = min_period_s
@@ -180,12 +206,12 @@ class LossMonitor:
             return
         dt = stamp - last
         if dt < self.min_period_s:
-            return                                  # burst: neither a period sample nor a gap
+            return  # burst: neither a period sample nor a gap
         if len(self._periods) >= 10:
             period = float(np.median(self._periods))
             k = int(round(dt / period))
             if k > self.max_gap_periods:
-                return                              # a pause or a clock jump, not lost frames
+                return  # a pause or a clock jump, not lost frames
             if k >= 2:
                 self.gap_missing += k - 1
         self._periods.append(dt)
@@ -212,5 +238,7 @@ class LossMonitor:
 
     def summary_text(self) -> str:
         lost = self.lost
-        return (f'{lost} of {lost + self.n_received} image frames were lost before reaching the node '
-                f'(middleware: {self.transport_lost}, stamp gaps: {self.gap_missing})')
+        return (
+            f'{lost} of {lost + self.n_received} image frames were lost before reaching the node '
+            f'(middleware: {self.transport_lost}, stamp gaps: {self.gap_missing})'
+        )

@@ -4,6 +4,7 @@
 Publishes ``image`` (and ``image/compressed`` JPEG when publish_compressed is true), stamped
 with the current ROS time at publication, frame_id from the parameter.
 """
+
 from __future__ import annotations
 
 import sys
@@ -37,18 +38,26 @@ class VideoSourceNode(Node):
         self.wait_subs = cfg.wait_for_subscribers
         self.settle, self.exit_when_done = cfg.settle_time, cfg.exit_when_done
         if not path:
-            raise ParameterError("parameter 'video_path' is empty: pass -p video_path:=/path/to/video.mp4")
+            raise ParameterError(
+                "parameter 'video_path' is empty: pass -p video_path:=/path/to/video.mp4"
+            )
         self.reader = VideoReader(path, loop=self.loop)
         self.period = 1.0 / (rate if rate > 0 else self.reader.fps)
         qos = make_qos(reliability, 2)
         self.pub = self.create_publisher(Image, 'image', qos)
-        self.pub_c = self.create_publisher(CompressedImage, 'image/compressed', qos) if self.compressed else None
+        self.pub_c = (
+            self.create_publisher(CompressedImage, 'image/compressed', qos)
+            if self.compressed
+            else None
+        )
         self.published = 0
         self.done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
-        self.get_logger().info(f'publishing {path} ({self.reader.width}x{self.reader.height}, '
-                               f'{1.0 / self.period:.1f} Hz, {self.reader.frame_count} frames)')
+        self.get_logger().info(
+            f'publishing {path} ({self.reader.width}x{self.reader.height}, '
+            f'{1.0 / self.period:.1f} Hz, {self.reader.frame_count} frames)'
+        )
 
     def _run(self) -> None:
         t_end = time.monotonic() + self.wait_subs
@@ -83,7 +92,7 @@ class VideoSourceNode(Node):
             if delay > 0:
                 self.done.wait(delay)
             else:
-                next_t = time.monotonic()   # running late: do not burst to catch up
+                next_t = time.monotonic()  # running late: do not burst to catch up
         self._finish()
 
     def _finish(self) -> None:
@@ -91,7 +100,7 @@ class VideoSourceNode(Node):
         self.done.set()
 
     def destroy_node(self):
-        if not hasattr(self, '_thread'):       # constructor failed before the thread existed
+        if not hasattr(self, '_thread'):  # constructor failed before the thread existed
             return super().destroy_node()
         self.done.set()
         self._thread.join(timeout=5.0)
@@ -124,7 +133,7 @@ def main(args=None) -> int:
                 break
     finally:
         ignore_stop_signals()
-        node.destroy_node()       # stops the publishing thread before the context goes away
+        node.destroy_node()  # stops the publishing thread before the context goes away
         rclpy.try_shutdown()
     return 0
 

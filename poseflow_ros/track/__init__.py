@@ -9,6 +9,7 @@
 
 Appearance embedders (optional, produce ``features``): :func:`poseflow_ros.track.embed.make_embedder`.
 """
+
 from .config import TrackerConfig
 from .tracker import Tracker
 

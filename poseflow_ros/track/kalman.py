@@ -21,13 +21,23 @@ blocks as ``cov`` of shape ``(T, 3, 4)``: ``cov[:, 0] = p`` (position variance),
 element-wise array operations instead of batched 8x8 matrix algebra (no approximation; :func:`full_covariance`
 expands to the 8x8 matrix). Means are ``(T, 8)``, measurements ``(T, 4)`` / ``(N, 4)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 # 0.95 quantile of the chi-square distribution with N degrees of freedom (N = 1..9).
-CHI2INV95 = {1: 3.8415, 2: 5.9915, 3: 7.8147, 4: 9.4877, 5: 11.070, 6: 12.592, 7: 14.067,
-             8: 15.507, 9: 16.919}
+CHI2INV95 = {
+    1: 3.8415,
+    2: 5.9915,
+    3: 7.8147,
+    4: 9.4877,
+    5: 11.070,
+    6: 12.592,
+    7: 14.067,
+    8: 15.507,
+    9: 16.919,
+}
 
 
 def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
@@ -66,11 +76,17 @@ class KalmanFilter:
 
     ndim = 4
 
-    def __init__(self, std_weight_position: float = 1.0 / 20, std_weight_velocity: float = 1.0 / 160,
-                 dt: float = 1.0, std_weight_measurement=None):
+    def __init__(
+        self,
+        std_weight_position: float = 1.0 / 20,
+        std_weight_velocity: float = 1.0 / 160,
+        dt: float = 1.0,
+        std_weight_measurement=None,
+    ):
         self.std_weight_position = float(std_weight_position)
-        self.std_weight_measurement = float(std_weight_position if std_weight_measurement is None
-                                            else std_weight_measurement)
+        self.std_weight_measurement = float(
+            std_weight_position if std_weight_measurement is None else std_weight_measurement
+        )
         self.std_weight_velocity = float(std_weight_velocity)
         self.dt = float(dt)
 
@@ -103,14 +119,14 @@ class KalmanFilter:
             return mean, cov
         h = mean[:, 3]
         if noise_scale is not None:
-            h = h * np.asarray(noise_scale, np.float64)      # Q is proportional to h^2
+            h = h * np.asarray(noise_scale, np.float64)  # Q is proportional to h^2
         dt = self.dt
         new_mean = mean.copy()
         new_mean[:, :4] += dt * mean[:, 4:]
         new_cov = cov.copy()
         p, c, v = new_cov[:, 0], new_cov[:, 1], new_cov[:, 2]
-        c += dt * v                                  # c' = c + dt v
-        p += dt * (c + c - dt * v)                   # p' = p + 2 dt c + dt^2 v   (c already updated)
+        c += dt * v  # c' = c + dt v
+        p += dt * (c + c - dt * v)  # p' = p + 2 dt c + dt^2 v   (c already updated)
         p += self._var(h, self.std_weight_position, 1e-2)
         v += self._var(h, self.std_weight_velocity, 1e-5)
         return new_mean, new_cov
@@ -135,8 +151,8 @@ class KalmanFilter:
         z = np.asarray(measurements, np.float64).reshape(-1, 4)
         s = self.innovation_variance(mean, cov)
         p, c, v = cov[:, 0], cov[:, 1], cov[:, 2]
-        kp = p / s                       # gain rows for position ...
-        kv = c / s                       # ... and velocity of each coordinate
+        kp = p / s  # gain rows for position ...
+        kv = c / s  # ... and velocity of each coordinate
         innov = z - mean[:, :4]
         new_mean = np.empty_like(mean)
         new_mean[:, :4] = mean[:, :4] + kp * innov
@@ -147,8 +163,13 @@ class KalmanFilter:
         new_cov[:, 2] = v - kv * c
         return new_mean, new_cov
 
-    def gating_distance(self, mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray,
-                        only_position: bool = False) -> np.ndarray:
+    def gating_distance(
+        self,
+        mean: np.ndarray,
+        cov: np.ndarray,
+        measurements: np.ndarray,
+        only_position: bool = False,
+    ) -> np.ndarray:
         """Squared Mahalanobis distance ``(T, N)`` of every measurement to every track's projection
         (compare with :data:`CHI2INV95` for 4 dof, or 2 with ``only_position``)."""
         z = np.asarray(measurements, np.float64).reshape(-1, 4)

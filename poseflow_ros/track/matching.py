@@ -3,6 +3,7 @@
 Cost matrices are ``(T, N)`` float64 (tracks in rows). ``np.nan`` marks "cue not available for this
 pair" (no features / no pose), ``np.inf`` marks "never match" (gated).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -13,7 +14,7 @@ from scipy.optimize import linear_sum_assignment
 from ..coco import OKS_SIGMAS
 
 # COCO OKS uses k_i = 2 sigma_i and exp(-d^2 / (2 s^2 k_i^2)).
-_OKS_DENOM = 2.0 * (2.0 * OKS_SIGMAS.astype(np.float64)) ** 2        # (17,)
+_OKS_DENOM = 2.0 * (2.0 * OKS_SIGMAS.astype(np.float64)) ** 2  # (17,)
 _EMPTY = np.zeros(0, np.intp)
 
 
@@ -28,7 +29,9 @@ def outside_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarr
     return 1.0 - inside
 
 
-def cosine_gallery_distance(gallery: np.ndarray, counts: np.ndarray, features: np.ndarray) -> np.ndarray:
+def cosine_gallery_distance(
+    gallery: np.ndarray, counts: np.ndarray, features: np.ndarray
+) -> np.ndarray:
     """Smallest cosine distance of each detection feature to each track's gallery.
 
     gallery ``(T, B, D)`` L2-normalised (slots ``>= counts[t]`` unused), counts ``(T,)``,
@@ -40,7 +43,7 @@ def cosine_gallery_distance(gallery: np.ndarray, counts: np.ndarray, features: n
         return np.zeros((T, N))
     sim = (gallery.reshape(T * B, D) @ np.asarray(features, gallery.dtype).T).reshape(T, B, N)
     if B > 1:
-        unused = np.arange(B)[None, :] >= counts[:, None]              # (T, B)
+        unused = np.arange(B)[None, :] >= counts[:, None]  # (T, B)
         if unused.any():
             sim[unused] = -np.inf
         best = sim.max(axis=1)
@@ -51,26 +54,36 @@ def cosine_gallery_distance(gallery: np.ndarray, counts: np.ndarray, features: n
     return np.clip(out, 0.0, 2.0, out=out)
 
 
-def move_keypoints(keypoints: np.ndarray, from_xyah: np.ndarray, to_xyah: np.ndarray) -> np.ndarray:
+def move_keypoints(
+    keypoints: np.ndarray, from_xyah: np.ndarray, to_xyah: np.ndarray
+) -> np.ndarray:
     """Move poses ``(T, 17, 2)`` with their box: translate by the centre motion, scale by the size change
     (the PoseFlow-style prediction of a track's pose from the Kalman box motion)."""
     f = np.asarray(from_xyah, np.float64)
     t = np.asarray(to_xyah, np.float64)
     fw = np.maximum(f[:, 2] * f[:, 3], 1e-6)
-    scale = np.stack([t[:, 2] * t[:, 3] / fw, t[:, 3] / np.maximum(f[:, 3], 1e-6)], axis=1)   # (T, 2)
+    scale = np.stack(
+        [t[:, 2] * t[:, 3] / fw, t[:, 3] / np.maximum(f[:, 3], 1e-6)], axis=1
+    )  # (T, 2)
     return (keypoints - f[:, None, :2]) * scale[:, None, :] + t[:, None, :2]
 
 
-def oks_pairs(track_kps: np.ndarray, track_vis: np.ndarray, track_area: np.ndarray,
-              det_kps: np.ndarray, det_vis: np.ndarray, min_common: int = 3) -> np.ndarray:
+def oks_pairs(
+    track_kps: np.ndarray,
+    track_vis: np.ndarray,
+    track_area: np.ndarray,
+    det_kps: np.ndarray,
+    det_vis: np.ndarray,
+    min_common: int = 3,
+) -> np.ndarray:
     """Object keypoint similarity of pose pairs: ``track_kps[i]`` vs ``det_kps[i]`` -> ``(P,)``.
 
     ``*_vis`` are boolean ``(P, 17)`` masks of keypoints to use; the scale ``s^2`` is the track box area
     (``(P,)``). Pairs with fewer than ``min_common`` keypoints visible in both get ``nan``.
     Evaluated only on gated candidate pairs, so its cost grows with the pairs, not with T x N."""
-    d2 = ((track_kps - det_kps) ** 2).sum(-1)                                   # (P, 17)
+    d2 = ((track_kps - det_kps) ** 2).sum(-1)  # (P, 17)
     x = d2 / (_OKS_DENOM * np.maximum(track_area, 1.0)[:, None])
-    e = np.exp(-np.minimum(x, 50.0))          # clip: exp underflow to denormals is very slow
+    e = np.exp(-np.minimum(x, 50.0))  # clip: exp underflow to denormals is very slow
     both = track_vis & det_vis
     n = both.sum(-1)
     oks = (e * both).sum(-1) / np.maximum(n, 1)
@@ -78,8 +91,15 @@ def oks_pairs(track_kps: np.ndarray, track_vis: np.ndarray, track_area: np.ndarr
     return oks
 
 
-def pose_shape_oks(track_kps: np.ndarray, track_vis: np.ndarray, track_xyah: np.ndarray, det_kps: np.ndarray,
-                   det_vis: np.ndarray, det_h: np.ndarray, min_common: int = 3) -> np.ndarray:
+def pose_shape_oks(
+    track_kps: np.ndarray,
+    track_vis: np.ndarray,
+    track_xyah: np.ndarray,
+    det_kps: np.ndarray,
+    det_vis: np.ndarray,
+    det_h: np.ndarray,
+    min_common: int = 3,
+) -> np.ndarray:
     """OKS of pose pairs compared by shape alone: the track pose ``(P, 17, 2)``, measured with box
     ``track_xyah (P, 4)``, is scaled to the detection's box height ``det_h (P,)`` and moved so that the
     centroids of the keypoints visible in both coincide; the scale ``s^2`` is the track box's aspect times
@@ -89,7 +109,7 @@ def pose_shape_oks(track_kps: np.ndarray, track_vis: np.ndarray, track_xyah: np.
     both = track_vis & det_vis
     n = both.sum(-1)
     w = both[..., None].astype(np.float64)
-    cnt = np.maximum(w.sum(1), 1.0)                                            # (P, 1)
+    cnt = np.maximum(w.sum(1), 1.0)  # (P, 1)
     t = track_kps * (det_h / np.maximum(track_xyah[:, 3], 1e-6))[:, None, None]
     t = t + ((det_kps * w).sum(1) / cnt - (t * w).sum(1) / cnt)[:, None, :]
     d2 = ((t - det_kps) ** 2).sum(-1)
@@ -135,7 +155,9 @@ def linear_assignment(cost: np.ndarray, max_cost: float) -> Tuple[np.ndarray, np
     return rows[keep], cols[keep]
 
 
-def matching_cascade(cost: np.ndarray, levels: np.ndarray, max_cost: float) -> Tuple[np.ndarray, np.ndarray]:
+def matching_cascade(
+    cost: np.ndarray, levels: np.ndarray, max_cost: float
+) -> Tuple[np.ndarray, np.ndarray]:
     """DeepSORT matching cascade: rows (tracks) are assigned level by level in increasing ``levels``
     (time since update), each level only getting the columns the earlier levels left.
 

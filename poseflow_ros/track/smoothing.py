@@ -15,6 +15,7 @@ second) and MediaPipe's pose values (``min_cutoff 0.05``, ``beta 80``, ``d_cutof
 comparable. The derivative uses the previous *raw* value, as MediaPipe does. Each element of ``x`` has its
 own filter (x and y of a keypoint are filtered separately).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,9 +30,17 @@ def smoothing_alpha(cutoff, dt):
     return r / (1.0 + r)
 
 
-def one_euro_step(x: np.ndarray, x_prev: np.ndarray, x_hat_prev: np.ndarray, dx_hat_prev: np.ndarray,
-                  dt, scale, min_cutoff: float, beta: float,
-                  d_cutoff: float) -> Tuple[np.ndarray, np.ndarray]:
+def one_euro_step(
+    x: np.ndarray,
+    x_prev: np.ndarray,
+    x_hat_prev: np.ndarray,
+    dx_hat_prev: np.ndarray,
+    dt,
+    scale,
+    min_cutoff: float,
+    beta: float,
+    d_cutoff: float,
+) -> Tuple[np.ndarray, np.ndarray]:
     """One filter step for already initialised filters. ``x``, ``x_prev`` (previous raw value),
     ``x_hat_prev`` (previous output), ``dx_hat_prev`` (previous smoothed speed) share one shape; ``dt`` and
     ``scale`` broadcast against them (e.g. ``(T, 1, 1)`` for ``(T, 17, 2)`` keypoints).
@@ -65,8 +74,11 @@ class OneEuroFilter:
     def __call__(self, x, t: float, scale=1.0, valid=None) -> np.ndarray:
         """Filter sample ``x`` taken at time ``t`` (seconds, increasing); returns the smoothed array."""
         x = np.asarray(x, np.float64)
-        ok_now = (np.ones(x.shape, bool) if valid is None
-                  else np.broadcast_to(np.asarray(valid, bool), x.shape))
+        ok_now = (
+            np.ones(x.shape, bool)
+            if valid is None
+            else np.broadcast_to(np.asarray(valid, bool), x.shape)
+        )
         if self._t is None or t <= self._t:
             if self._t is not None:
                 raise ValueError(f'time must increase: {t} after {self._t}')
@@ -74,9 +86,23 @@ class OneEuroFilter:
             self._dx_hat = np.zeros_like(x)
         else:
             cont = ok_now & self._ok
-            hat, dhat = one_euro_step(x, self._x_prev, self._x_hat, self._dx_hat, t - self._t, scale,
-                                      self.min_cutoff, self.beta, self.d_cutoff)
+            hat, dhat = one_euro_step(
+                x,
+                self._x_prev,
+                self._x_hat,
+                self._dx_hat,
+                t - self._t,
+                scale,
+                self.min_cutoff,
+                self.beta,
+                self.d_cutoff,
+            )
             out = np.where(cont, hat, x)
             self._dx_hat = np.where(cont, dhat, 0.0)
-        self._x_prev, self._x_hat, self._ok, self._t = x.copy(), out.copy(), ok_now.copy(), float(t)
+        self._x_prev, self._x_hat, self._ok, self._t = (
+            x.copy(),
+            out.copy(),
+            ok_now.copy(),
+            float(t),
+        )
         return out

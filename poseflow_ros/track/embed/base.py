@@ -1,4 +1,5 @@
 """The appearance-embedder interface: one L2-normalised feature per person box."""
+
 from __future__ import annotations
 
 import abc
@@ -29,6 +30,11 @@ class Embedder(abc.ABC):
     dim = 0
 
     @abc.abstractmethod
-    def embed(self, image_bgr: np.ndarray, boxes: np.ndarray, keypoints: Optional[np.ndarray] = None,
-              keypoint_scores: Optional[np.ndarray] = None) -> np.ndarray:
+    def embed(
+        self,
+        image_bgr: np.ndarray,
+        boxes: np.ndarray,
+        keypoints: Optional[np.ndarray] = None,
+        keypoint_scores: Optional[np.ndarray] = None,
+    ) -> np.ndarray:
         """image_bgr: H x W x 3 uint8; boxes (N, 4) xyxy pixels; optional poses (N, 17, 2) / (N, 17)."""

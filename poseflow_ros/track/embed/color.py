@@ -13,6 +13,7 @@ square-rooted, so the cosine of two region vectors is their Bhattacharyya coeffi
 vectors are weighted (torso 0.4, thighs 0.25, shins 0.15, arms 0.2) and concatenated; output is L2
 normalised (dim 4 x 72 = 288).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -27,11 +28,18 @@ REGION_DIM = H_BINS * S_BINS + V_BINS
 REGIONS = ('torso', 'arms', 'thighs', 'shins')
 REGION_WEIGHTS = np.array([0.4, 0.2, 0.25, 0.15], np.float32)
 # limb segments (COCO indices) per region
-_SEGMENTS = {'arms': ((5, 7), (7, 9), (6, 8), (8, 10)), 'thighs': ((11, 13), (12, 14)),
-             'shins': ((13, 15), (14, 16))}
+_SEGMENTS = {
+    'arms': ((5, 7), (7, 9), (6, 8), (8, 10)),
+    'thighs': ((11, 13), (12, 14)),
+    'shins': ((13, 15), (14, 16)),
+}
 # box fallback: (row from, row to, col from, col to) as fractions of the box
-_FALLBACK = {'torso': (0.20, 0.50, 0.25, 0.75), 'arms': (0.20, 0.55, 0.0, 1.0),
-             'thighs': (0.50, 0.75, 0.2, 0.8), 'shins': (0.75, 0.97, 0.2, 0.8)}
+_FALLBACK = {
+    'torso': (0.20, 0.50, 0.25, 0.75),
+    'arms': (0.20, 0.55, 0.0, 1.0),
+    'thighs': (0.50, 0.75, 0.2, 0.8),
+    'shins': (0.75, 0.97, 0.2, 0.8),
+}
 _MIN_SAT, _MIN_VAL = 50, 40
 
 
@@ -45,9 +53,11 @@ class ColorEmbedder(Embedder):
 
     def __init__(self, keypoint_threshold: float = 0.3, samples: int = 16):
         self.keypoint_threshold = float(keypoint_threshold)
-        self.samples = int(samples)                      # grid points per side / along a segment
+        self.samples = int(samples)  # grid points per side / along a segment
         g = _grid(self.samples)
-        self._uv = np.stack(np.meshgrid(g, g, indexing='ij'), -1).reshape(-1, 2)      # (S*S, 2) in (0, 1)
+        self._uv = np.stack(np.meshgrid(g, g, indexing='ij'), -1).reshape(
+            -1, 2
+        )  # (S*S, 2) in (0, 1)
         self._along = np.linspace(0.1, 0.9, self.samples)
         self._across = np.linspace(-1.0, 1.0, 5)
 
@@ -67,8 +77,8 @@ class ColorEmbedder(Embedder):
             if region == 'torso':
                 if ok[shoulders_hips].all():
                     ls, rs, lh, rh = kp[5], kp[6], kp[11], kp[12]
-                    u = 0.15 + 0.7 * self._uv[:, 1:2]        # across (left -> right), inset 15 %
-                    v = 0.1 + 0.8 * self._uv[:, 0:1]         # down (shoulders -> hips)
+                    u = 0.15 + 0.7 * self._uv[:, 1:2]  # across (left -> right), inset 15 %
+                    v = 0.1 + 0.8 * self._uv[:, 0:1]  # down (shoulders -> hips)
                     top = ls + (rs - ls) * u
                     bottom = lh + (rh - lh) * u
                     return top + (bottom - top) * v
@@ -76,15 +86,21 @@ class ColorEmbedder(Embedder):
                 segs = [(a, b) for a, b in _SEGMENTS[region] if ok[a] and ok[b]]
                 if segs:
                     ref = kp[shoulders_hips][ok[shoulders_hips]]
-                    scale = (np.ptp(ref[:, 1]) if len(ref) >= 2 else 0.0) or 0.25 * (box[3] - box[1])
-                    half = max(0.08 * scale, 1.0)       # limb half-width ~ 8 % of the torso height
+                    scale = (np.ptp(ref[:, 1]) if len(ref) >= 2 else 0.0) or 0.25 * (
+                        box[3] - box[1]
+                    )
+                    half = max(0.08 * scale, 1.0)  # limb half-width ~ 8 % of the torso height
                     pts = []
                     for a, b in segs:
                         pa, pb = kp[a], kp[b]
                         d = pb - pa
                         n = np.array([-d[1], d[0]]) / max(np.hypot(*d), 1e-6)
-                        along = pa + d * self._along[:, None]                        # (S, 2)
-                        pts.append((along[:, None, :] + self._across[None, :, None] * half * n).reshape(-1, 2))
+                        along = pa + d * self._along[:, None]  # (S, 2)
+                        pts.append(
+                            (along[:, None, :] + self._across[None, :, None] * half * n).reshape(
+                                -1, 2
+                            )
+                        )
                     return np.concatenate(pts)
         return self._rect_points(box, _FALLBACK[region])
 
@@ -94,16 +110,24 @@ class ColorEmbedder(Embedder):
         H, W = hsv.shape[:2]
         x = np.clip(np.rint(pts[:, 0]).astype(np.int64), 0, W - 1)
         y = np.clip(np.rint(pts[:, 1]).astype(np.int64), 0, H - 1)
-        px = hsv[y, x].astype(np.int64)                                      # (P, 3), OpenCV H in [0, 180)
+        px = hsv[y, x].astype(np.int64)  # (P, 3), OpenCV H in [0, 180)
         h, s, v = px[:, 0], px[:, 1], px[:, 2]
         colored = (s >= _MIN_SAT) & (v >= _MIN_VAL)
-        idx = np.where(colored, (h * H_BINS // 180) * S_BINS + (s * S_BINS // 256),
-                       H_BINS * S_BINS + v * V_BINS // 256)
+        idx = np.where(
+            colored,
+            (h * H_BINS // 180) * S_BINS + (s * S_BINS // 256),
+            H_BINS * S_BINS + v * V_BINS // 256,
+        )
         hist = np.bincount(idx, minlength=REGION_DIM).astype(np.float32)
         return np.sqrt(hist / max(hist.sum(), 1.0))
 
-    def embed(self, image_bgr: np.ndarray, boxes: np.ndarray, keypoints: Optional[np.ndarray] = None,
-              keypoint_scores: Optional[np.ndarray] = None) -> np.ndarray:
+    def embed(
+        self,
+        image_bgr: np.ndarray,
+        boxes: np.ndarray,
+        keypoints: Optional[np.ndarray] = None,
+        keypoint_scores: Optional[np.ndarray] = None,
+    ) -> np.ndarray:
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         n = len(boxes)
         if n == 0:
@@ -119,15 +143,21 @@ class ColorEmbedder(Embedder):
         kps = None if keypoints is None else np.asarray(keypoints, np.float64).reshape(n, 17, 2)
         ks = None
         if kps is not None:
-            ks = (np.ones((n, 17), np.float32) if keypoint_scores is None
-                  else np.asarray(keypoint_scores, np.float32).reshape(n, 17))
+            ks = (
+                np.ones((n, 17), np.float32)
+                if keypoint_scores is None
+                else np.asarray(keypoint_scores, np.float32).reshape(n, 17)
+            )
         out = np.zeros((n, self.dim), np.float32)
         for i in range(n):
             ok = None
             if kps is not None:
                 ok = (ks[i] >= self.keypoint_threshold) & np.isfinite(kps[i]).all(1)
             for r, region in enumerate(REGIONS):
-                pts = self._region_points(region, boxes[i], kps[i] if kps is not None else None, ok)
-                out[i, r * REGION_DIM:(r + 1) * REGION_DIM] = \
-                    REGION_WEIGHTS[r] * self._histogram(hsv, pts - off)
+                pts = self._region_points(
+                    region, boxes[i], kps[i] if kps is not None else None, ok
+                )
+                out[i, r * REGION_DIM : (r + 1) * REGION_DIM] = REGION_WEIGHTS[
+                    r
+                ] * self._histogram(hsv, pts - off)
         return l2_normalize(out)

