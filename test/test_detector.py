@@ -1,9 +1,11 @@
 """The RTMDet-nano person detector finds the people in real photos.
 
-Person counts were checked by eye on each photo (boxes drawn and looked at):
-children 2, couple 2 (seen from behind), friends_01 3, friends_02 1, friends_03 5, three 3.
-Also: the input-size / canvas settings (the graph's axes are dynamic) on real MOT17 and photo frames.
+Person counts were checked by eye on each photo (boxes drawn and looked at): children 2, couple 2
+(seen from behind), friends_01 3, friends_02 1, friends_03 5, three 3. Also: the input-size /
+canvas settings (the graph's axes are dynamic) on real MOT17 and photo frames.
 """
+
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -56,7 +58,7 @@ def test_missing_model_names_the_fix(tmp_path):
     with pytest.raises(
         models.ModelError, match='python -m poseflow_ros.models fetch rtmdet_nano_person'
     ):
-        make_detector('rtmdet_onnx', models_dir=str(tmp_path))
+        make_detector('onnxruntime', models_dir=str(tmp_path))
 
 
 def test_corrupt_model_fails_sha256(tmp_path):
@@ -64,39 +66,45 @@ def test_corrupt_model_fails_sha256(tmp_path):
     p.parent.mkdir(parents=True)
     p.write_bytes(b'garbage')
     with pytest.raises(models.ModelError, match='sha256 mismatch'):
-        make_detector('rtmdet_onnx', models_dir=str(tmp_path))
+        make_detector('onnxruntime', models_dir=str(tmp_path))
 
 
 def test_input_size_and_canvas_shapes(detector):
     assert detector.input_size == 320 and detector.canvas_size((1080, 1920)) == (320, 320)
-    d = make_detector('rtmdet_onnx', input_size=1280, canvas='fit')
+    d = make_detector('onnxruntime', input_size=1280, canvas='fit')
     assert d.canvas_size((1080, 1920)) == (1280, 736)  # 720 rounded up to a multiple of 32
     assert d.canvas_size((480, 640)) == (1280, 960)
     x, scale = d.preprocess(np.zeros((1080, 1920, 3), np.uint8))
     assert x.shape == (1, 3, 736, 1280) and scale == pytest.approx((2 / 3, 2 / 3), rel=1e-3)
     with pytest.raises(ValueError, match='multiple of 32'):
-        make_detector('rtmdet_onnx', input_size=330)
+        make_detector('onnxruntime', input_size=330)
     with pytest.raises(ValueError, match="'square', 'fit'"):
-        make_detector('rtmdet_onnx', canvas='round')
+        make_detector('onnxruntime', canvas='round')
 
 
 def test_larger_input_finds_the_distant_pedestrians():
-    """The same ONNX at 640 (its axes are dynamic): on MOT17-04 frame 1 (25 pedestrians about 100 px
-    tall in 1920x1080) it finds far more than at 320 (over the 8 frames 59 -> 92 %)."""
+    """The same ONNX at 640 (its axes are dynamic).
+
+    On MOT17-04 frame 1 (25 pedestrians about 100 px tall in 1920x1080) it finds far more than at
+    320 (over the 8 frames 59 -> 92 %).
+    """
     img, gt = mot17_frame()
 
     def found(d):
         return int((iou_matrix(gt, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
 
-    n320 = found(make_detector('rtmdet_onnx', max_detections=100).detect(img))
-    n640 = found(make_detector('rtmdet_onnx', input_size=640, max_detections=100).detect(img))
+    n320 = found(make_detector('onnxruntime', max_detections=100).detect(img))
+    n640 = found(make_detector('onnxruntime', input_size=640, max_detections=100).detect(img))
     assert n640 >= n320 + 5 and n640 >= 0.8 * len(gt), (n320, n640, len(gt))
 
 
 def test_clear_photos_same_people_at_448(images_dir):
-    """448 (the setting for scenes with small people): the same people in the clear photos as at 320."""
-    d320 = make_detector('rtmdet_onnx', score_threshold=0.5)
-    d448 = make_detector('rtmdet_onnx', score_threshold=0.5, input_size=448)
+    """448 (the setting for scenes with small people).
+
+    The same people in the clear photos as at 320.
+    """
+    d320 = make_detector('onnxruntime', score_threshold=0.5)
+    d448 = make_detector('onnxruntime', score_threshold=0.5, input_size=448)
     for name, n in sorted(EXACT.items()):
         img = cv2.imread(str(images_dir / name))
         a, b = d320.detect(img), d448.detect(img)
@@ -113,18 +121,19 @@ def test_fixed_shape_export_names_the_setting(tmp_path):
     dims[2].dim_value = dims[3].dim_value = 320
     path = tmp_path / 'static320.onnx'
     onnx.save(m, str(path))
-    static = make_detector('rtmdet_onnx', model_path=str(path))
+    static = make_detector('onnxruntime', model_path=str(path))
     assert len(static.detect(np.zeros((480, 640, 3), np.uint8))) == 0
     with pytest.raises(ValueError, match='detector_input_size'):
-        make_detector('rtmdet_onnx', model_path=str(path), input_size=640)
+        make_detector('onnxruntime', model_path=str(path), input_size=640)
     with pytest.raises(ValueError, match='detector_canvas'):
-        make_detector('rtmdet_onnx', model_path=str(path), canvas='fit')
+        make_detector('onnxruntime', model_path=str(path), canvas='fit')
 
 
 def test_pipeline_passes_the_detector_settings(monkeypatch):
     built = []
     monkeypatch.setattr(pipeline, 'make_detector', lambda kind, **kw: built.append(kw) or object())
-    monkeypatch.setattr(pipeline, 'make_pose_estimator', lambda *a, **kw: object())
+    pose = SimpleNamespace(crop_mode='box', set_crop=lambda *a: None)  # no model loaded
+    monkeypatch.setattr(pipeline, 'make_pose_estimator', lambda *a, **kw: pose)
     PosePipeline.from_config(PipelineConfig(device='cpu'))
     PosePipeline.from_config(
         PipelineConfig(

@@ -1,5 +1,8 @@
-"""Tiled detection: tile grid, merging of boxes cut at tile edges, and the tiled RTMDet on a real
-MOT17 frame (more of the distant pedestrians found than in one 320 pass)."""
+"""Tiled detection.
+
+Tile grid, merging of boxes cut at tile edges, and the tiled RTMDet on a real MOT17 frame (more of
+the distant pedestrians found than in one 320 pass).
+"""
 
 import cv2
 import numpy as np
@@ -53,7 +56,7 @@ def test_merge_drops_the_cut_half_and_keeps_close_people():
     # the same two boxes without the cut flag are two detections (IoU 0.5 is not > merge_iou)
     b, _ = merge_tiled(boxes, np.array([0.6, 0.9]), np.zeros((2, 4), bool), np.array([0, 1]))
     assert len(b) == 2
-    # a cut box nobody covers (a person larger than every tile, missed by the full-frame pass) stays
+    # a cut box nobody covers stays (a person larger than every tile, missed by the full frame)
     b, _ = merge_tiled(np.array([half]), np.array([0.9]), np.array([_cut(2)]), np.array([1]))
     assert len(b) == 1
     # two people side by side in one tile, overlapping more than merge_iou, stay two (same pass)
@@ -96,10 +99,13 @@ def test_merge_drops_a_part_found_inside_a_person_of_another_pass():
 
 
 class BlobDetector(PersonDetector):
-    """Finds white rectangles (connected components): a stand-in that sees a rectangle cut by the
-    image border as a smaller box, exactly like a person cut by a tile edge."""
+    """Finds white rectangles (connected components).
 
-    name = 'blobs'
+    A stand-in that sees a rectangle cut by the image border as a smaller box, exactly like a
+    person cut by a tile edge.
+    """
+
+    model = 'blobs'
 
     def __init__(self):
         self.score_threshold = 0.5
@@ -117,7 +123,8 @@ class BlobDetector(PersonDetector):
             if n > 1
             else np.zeros((0, 4))
         )
-        # smaller blobs score higher, so a cut part outranks the whole one and must be removed by the merge
+        # smaller blobs score higher, so a cut part outranks the whole one and must be removed by
+        # the merge
         return Detections(boxes, 1.0 - (st[:, 2] * st[:, 3]) / 1e6 if n > 1 else np.zeros(0))
 
 
@@ -140,22 +147,33 @@ def test_tiled_detector_merges_people_cut_by_tile_edges():
     # the wrapper forwards the live threshold and the wrapped detector's attributes
     det.score_threshold = 0.7
     assert inner.score_threshold == 0.7 and det.max_detections == 50
+    inner.max_detections = 2  # the cap is the wrapped detector's, read at each call
+    assert len(det.detect(img)) == det.max_detections == 2
+    inner.max_detections = 50
+    assert (det.model, det.runtime, det.device, det.input_size) == ('blobs', '', 'cpu', 0)
+    assert det.name == 'blobs+tiles640' and inner.name == 'blobs'
     # a frame that fits in one tile is one plain pass
     inner.calls.clear()
     assert len(det.detect(img[:600, :600])) == 3 and inner.calls == [(600, 600)]
 
 
 def test_tiled_rtmdet_finds_more_distant_people_on_mot17():
-    """MOT17-04 frame 1 (1920x1080, 25 pedestrians with visibility >= 0.5, about 100 px tall): one 320
-    pass finds 59 % of them in this sequence; tiles of 640 plus the frame find more (measured over the
-    8 frames: 59 -> 94 %, tools/eval_detector.py)."""
+    """MOT17-04 frame 1 (1920x1080, 25 pedestrians with visibility >= 0.5, about 100 px tall).
+
+    One 320 pass finds 59 % of them in this sequence; tiles of 640 plus the frame find more
+    (measured over the 8 frames: 59 -> 94 %, tools/eval_detector.py).
+    """
     img, gt = mot17_frame()
 
     def found(d):
         return int((iou_matrix(gt, d.boxes).max(1) >= 0.5).sum()) if len(d) else 0
 
-    plain = make_detector('rtmdet_onnx', max_detections=100)
-    tiled = make_detector('rtmdet_onnx', max_detections=100, tile_size=640, tile_overlap=0.25)
+    plain = make_detector('onnxruntime', max_detections=100)
+    tiled = make_detector('onnxruntime', max_detections=100, tile_size=640, tile_overlap=0.25)
     assert isinstance(tiled, TiledDetector) and tiled.input_size == 320
+    assert (
+        tiled.name == 'rtmdet_nano_person/onnxruntime+tiles640' and tiled.runtime == 'onnxruntime'
+    )
     n_plain, n_tiled = found(plain.detect(img)), found(tiled.detect(img))
+    assert plain.last_passes == 1 and tiled.last_passes == 8 + 1  # 4 x 2 tiles + the frame
     assert n_tiled >= n_plain + 5 and n_tiled >= 0.8 * len(gt), (n_plain, n_tiled, len(gt))

@@ -6,17 +6,18 @@ For each setting (input size, canvas, tiling) of the RTMDet-nano detector on onn
 * MOT17 (``shared/data/mot17-mini``: 16 frames of MOT17-02/04/09, 1920 x 1080): positives are the
   ground-truth pedestrians (class 1, consider flag 1) with visibility >= 0.5. Detections at the
   pipeline's score threshold (0.25) are matched greedily, highest score first, to the unmatched
-  positive of highest IoU >= 0.5 -> recall = TP / positives, precision = TP / (TP + FP). A detection
-  that matches no positive but overlaps (IoU >= 0.5) an ignored ground-truth box (a pedestrian with
-  visibility < 0.5, a person on a vehicle, a static person, a distractor, a reflection) is neither TP nor
-  FP. AP50 over the score-ranked detections (score >= 0.05) with the same matching. The same at
-  640 x 360 (the frames shrunk 3x, boxes with them) shows what a VGA-class camera gets.
+  positive of highest IoU >= 0.5 -> recall = TP / positives, precision = TP / (TP + FP). A
+  detection that matches no positive but overlaps (IoU >= 0.5) an ignored ground-truth box (a
+  pedestrian with visibility < 0.5, a person on a vehicle, a static person, a distractor, a
+  reflection) is neither TP nor FP. AP50 over the score-ranked detections (score >= 0.05) with the
+  same matching. The same at 640 x 360 (the frames shrunk 3x, boxes with them) shows what a
+  VGA-class camera gets.
 * COCO detection AP (pycocotools, iouType 'bbox', person) on ``shared/data/coco_val_sample``
   (4 images of about 640 x 480, 14 persons), detections at score >= 0.05.
 * ms/frame: median time of ``detect()`` per frame (pre-processing, network, merge) on the
-  1920 x 1080 frames and on 640 x 480 frames (each MOT frame centre-cropped to 4:3 and resized), with
-  ``--threads`` onnxruntime threads: CPU time of the calling thread (with 1 thread, the default, that is
-  the cost on one core even when other processes share the CPU) and wall time.
+  1920 x 1080 frames and on 640 x 480 frames (each MOT frame centre-cropped to 4:3 and resized),
+  with ``--threads`` onnxruntime threads: CPU time of the calling thread (with 1 thread, the
+  default, that is the cost on one core even when other processes share the CPU) and wall time.
 
 Writes out/eval/detector.json and prints the table.
 
@@ -90,7 +91,7 @@ def parse_setting(name: str) -> dict:
 
 
 def load_mot(root: Path) -> list:
-    """-> [(sequence, frame, image path, positives (P,4) xyxy, ignored (Q,4) xyxy)] for every image."""
+    """Return [(sequence, frame, image path, positives (P,4), ignored (Q,4))], boxes xyxy."""
     frames = []
     for seq in sorted(p for p in root.iterdir() if (p / 'gt' / 'gt.txt').is_file()):
         info = configparser.ConfigParser()
@@ -146,8 +147,10 @@ def average_precision(scores: np.ndarray, tp: np.ndarray, n_pos: int) -> float:
 
 
 def eval_mot(det, det_ap, frames, scale: float = 1.0) -> dict:
-    """Recall/precision (det, score >= 0.25) and AP50 (det_ap, score >= 0.05) on the MOT frames,
-    each resized by ``scale`` (boxes too)."""
+    """Measure recall/precision (det, score >= 0.25) and AP50 (det_ap, score >= 0.05).
+
+    On the MOT frames, each resized by ``scale`` (boxes too).
+    """
     per_seq, all_ap = {}, ([], [])
     tot = dict(tp=0, fp=0, positives=0)
     for seq, _, path, pos, ign in frames:
@@ -222,9 +225,12 @@ def eval_coco(det_ap, data_dir: Path) -> dict:
 
 
 def time_frames(det, images, repeat: int = 1) -> dict:
-    """Median ms of detect() per image (after one warm-up call): wall time, and the CPU time of this
-    thread (with one onnxruntime thread the network runs on the calling thread, so this is the cost on
-    one core, insensitive to other processes sharing the CPU)."""
+    """Median ms of detect() per image (after one warm-up call).
+
+    Wall time, and the CPU time of this thread (with one onnxruntime thread the network runs on the
+    calling thread, so this is the cost on one core, insensitive to other processes sharing the
+    CPU).
+    """
     det.detect(images[0])
     wall, cpu = [], []
     for _ in range(repeat):
@@ -287,14 +293,14 @@ def main(argv=None) -> int:
     for name in a.settings:
         kw = parse_setting(name)
         common = dict(num_threads=a.threads, max_detections=a.max_detections, **kw)
-        det = make_detector('rtmdet_onnx', score_threshold=SCORE_THRESHOLD, **common)
-        det_ap = make_detector('rtmdet_onnx', score_threshold=AP_SCORE_THRESHOLD, **common)
+        det = make_detector('onnxruntime', score_threshold=SCORE_THRESHOLD, **common)
+        det_ap = make_detector('onnxruntime', score_threshold=AP_SCORE_THRESHOLD, **common)
         r = dict(kw)
         r['mot'] = eval_mot(det, det_ap, frames)
         r['mot_640x360'] = eval_mot(det, det_ap, frames, scale=1 / 3)
         r['coco'] = eval_coco(det_ap, data / 'coco_val_sample')
         r['ms_1920x1080'] = time_frames(det, big)
-        r['passes_1920x1080'] = int(getattr(det, 'last_passes', 1))
+        r['passes_1920x1080'] = det.last_passes
         r['ms_640x480'] = time_frames(det, small, repeat=2)
         report['settings'][name] = r
         print(f'{name}: done', file=sys.stderr, flush=True)
@@ -305,22 +311,24 @@ def main(argv=None) -> int:
         f'(visibility >= {MIN_VISIBILITY}); {a.threads} CPU thread(s)'
     )
     hdr = (
-        f'{"setting":14s} {"recall":>6s} {"prec":>6s} {"AP50":>6s} | {"rec360":>6s} | {"COCO AP":>7s} '
-        f'{"AP50":>6s} | {"ms 1080p":>8s} {"passes":>6s} {"ms VGA":>6s} | per-seq recall 02/04/09'
+        f'{"setting":14s} {"recall":>6s} {"prec":>6s} {"AP50":>6s} | {"rec360":>6s} | '
+        f'{"COCO AP":>7s} {"AP50":>6s} | {"ms 1080p":>8s} {"passes":>6s} {"ms VGA":>6s} | '
+        'per-seq recall 02/04/09'
     )
     print(hdr)
     for name, r in report['settings'].items():
         m, ps = r['mot'], r['mot']['per_sequence']
         seqs = '/'.join(f'{v["recall"] * 100:.0f}' for _, v in sorted(ps.items()))
         print(
-            f'{name:14s} {m["recall"] * 100:6.1f} {m["precision"] * 100:6.1f} {m["ap50"] * 100:6.1f} | '
-            f'{r["mot_640x360"]["recall"] * 100:6.1f} | {r["coco"]["AP"] * 100:7.1f} '
-            f'{r["coco"]["AP50"] * 100:6.1f} | {r["ms_1920x1080"]["cpu"]:8.1f} {r["passes_1920x1080"]:6d} '
+            f'{name:14s} {m["recall"] * 100:6.1f} {m["precision"] * 100:6.1f} '
+            f'{m["ap50"] * 100:6.1f} | {r["mot_640x360"]["recall"] * 100:6.1f} | '
+            f'{r["coco"]["AP"] * 100:7.1f} {r["coco"]["AP50"] * 100:6.1f} | '
+            f'{r["ms_1920x1080"]["cpu"]:8.1f} {r["passes_1920x1080"]:6d} '
             f'{r["ms_640x480"]["cpu"]:6.1f} | {seqs}'
         )
     print(
-        'ms = median thread CPU ms per frame (wall times in the json); rec360 = recall on the frames '
-        'shrunk to 640x360; VGA = 640x480 frames'
+        'ms = median thread CPU ms per frame (wall times in the json); rec360 = recall on the '
+        'frames shrunk to 640x360; VGA = 640x480 frames'
     )
     print(f'wrote {a.out}')
     return 0

@@ -1,7 +1,7 @@
-"""Tiled detection of large frames: overlapping tiles plus the whole frame, merged into one box list.
+"""Tiled detection of large frames: overlapping tiles plus the whole frame, merged into one list.
 
-A small-input detector (RTMDet-nano at 320) sees a 1920 x 1080 frame shrunk 6x, so distant people are
-a few pixels tall. :class:`TiledDetector` runs the wrapped detector on
+A small-input detector (RTMDet-nano at 320) sees a 1920 x 1080 frame shrunk 6x, so distant people
+are a few pixels tall. :class:`TiledDetector` runs the wrapped detector on
 
 * overlapping square tiles of ``tile_size`` frame pixels (each shrunk to the detector input, so a
   640-pixel tile at input 320 is seen at half resolution instead of a sixth), and
@@ -9,17 +9,18 @@ a few pixels tall. :class:`TiledDetector` runs the wrapped detector on
 
 then merges the boxes (:func:`merge_tiled`):
 
-1. a tile box that touches an inner tile edge (an edge that is not the frame border) may be a person
-   cut by the tile: it is dropped when a box from another pass covers most of it (intersection over
-   the cut box's area >= ``cut_cover``) and reaches further across that edge;
-2. greedy NMS over all passes (IoU > ``merge_iou``), highest score first; the kept box's corners are
-   the score-weighted mean of the boxes it suppressed with IoU > ``fuse_iou`` (box fusion: the same
-   person seen at two resolutions), its score the highest of them;
-3. a box lying inside a higher-scoring, clearly larger box of another pass (intersection over its own
-   area >= ``contain_ios``, area < 0.7x) is dropped: a tile seen at a higher resolution also finds
-   parts of a person (an upper body) that the NMS cannot tell from the whole (IoU about 0.5). On
-   mot17-mini this raised precision from 43 to 45 % (tiles of 640 at 320) with no recall lost. Boxes
-   of the same pass are left alone (a person behind a nearer one, a child in front of an adult).
+1. a tile box that touches an inner tile edge (an edge that is not the frame border) may be a
+   person cut by the tile: it is dropped when a box from another pass covers most of it
+   (intersection over the cut box's area >= ``cut_cover``) and reaches further across that edge;
+2. greedy NMS over all passes (IoU > ``merge_iou``), highest score first; the kept box's corners
+   are the score-weighted mean of the boxes it suppressed with IoU > ``fuse_iou`` (box fusion: the
+   same person seen at two resolutions), its score the highest of them;
+3. a box lying inside a higher-scoring, clearly larger box of another pass (intersection over its
+   own area >= ``contain_ios``, area < 0.7x) is dropped: a tile seen at a higher resolution also
+   finds parts of a person (an upper body) that the NMS cannot tell from the whole (IoU about 0.5).
+   On mot17-mini this raised precision from 43 to 45 % (tiles of 640 at 320) with no recall lost.
+   Boxes of the same pass are left alone (a person behind a nearer one, a child in front of an
+   adult).
 
 A frame that fits inside one tile is detected in one pass, as without tiling.
 """
@@ -39,9 +40,11 @@ from .base import PersonDetector
 def tile_grid(
     width: int, height: int, tile_size: int, overlap: float
 ) -> List[Tuple[int, int, int, int]]:
-    """Tiles (x0, y0, x1, y1) of ``tile_size`` pixels (clipped to the frame) covering the frame, evenly
-    spaced along each axis with at least ``overlap`` (fraction of the tile) between neighbours.
-    One tile per axis when the frame fits; the frame itself when it fits in one tile."""
+    """Return tiles (x0, y0, x1, y1) of ``tile_size`` pixels (clipped) covering the frame.
+
+    Evenly spaced along each axis with at least ``overlap`` (fraction of the tile) between
+    neighbours. One tile per axis when the frame fits; the frame itself when it fits in one tile.
+    """
     if tile_size <= 0:
         raise ValueError(f'tile_size must be > 0, got {tile_size}')
     if not 0.0 <= overlap < 1.0:
@@ -80,10 +83,11 @@ def merge_tiled(
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Merge the boxes of several passes over one frame -> (boxes (K,4), scores (K,)), best first.
 
-    boxes (N,4) xyxy frame pixels, scores (N,), ``source`` (N,) the pass each box came from, ``cut``
-    (N,4) bool: the box's x0 / y0 / x1 / y1 side lies on an inner tile edge (see the module doc).
-    Boxes of one pass never suppress each other here: the detector's own NMS already ran on them,
-    and two people standing close in one tile must stay two."""
+    boxes (N,4) xyxy frame pixels, scores (N,), ``source`` (N,) the pass each box came from,
+    ``cut`` (N,4) bool: the box's x0 / y0 / x1 / y1 side lies on an inner tile edge (see the module
+    doc). Boxes of one pass never suppress each other here: the detector's own NMS already ran on
+    them, and two people standing close in one tile must stay two.
+    """
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     scores = np.asarray(scores, np.float32).reshape(-1)
     n = len(boxes)
@@ -138,8 +142,12 @@ def merge_tiled(
 
 
 class TiledDetector(PersonDetector):
-    """Wraps a detector: large frames are detected as overlapping tiles plus the whole frame, merged
-    (see the module doc). ``score_threshold`` (live) is the wrapped detector's."""
+    """Wraps a detector.
+
+    Large frames are detected as overlapping tiles plus the whole frame, merged (see the module
+    doc). What it exposes of :class:`PersonDetector` (model, runtime, device, input_size,
+    score_threshold (live), max_detections) is the wrapped detector's, ``inner``.
+    """
 
     def __init__(
         self,
@@ -165,25 +173,49 @@ class TiledDetector(PersonDetector):
         )
         self.contain_ios = float(contain_ios)
         self.edge_margin_px = float(edge_margin_px)
-        self.name = f'{detector.name}+tiles{self.tile_size}'
-        self.device = detector.device
         self.last_passes = 0  # passes of the last detect() (for timing)
 
     @property
+    def name(self) -> str:
+        """The wrapped detector's name and the tile size: ``rtmdet_nano_person/torch+tiles640``."""
+        return f'{self.inner.name}+tiles{self.tile_size}'
+
+    @property
+    def model(self) -> str:
+        """The wrapped detector's model."""
+        return self.inner.model
+
+    @property
+    def runtime(self) -> str:
+        """The wrapped detector's runtime."""
+        return self.inner.runtime
+
+    @property
+    def device(self) -> str:
+        """The wrapped detector's device."""
+        return self.inner.device
+
+    @property
+    def input_size(self) -> int:
+        """The wrapped detector's network input size (each tile is shrunk to it)."""
+        return self.inner.input_size
+
+    @property
     def score_threshold(self) -> float:
+        """The wrapped detector's threshold (live: setting it sets the wrapped detector's)."""
         return self.inner.score_threshold
 
     @score_threshold.setter
     def score_threshold(self, value: float) -> None:
         self.inner.score_threshold = float(value)
 
-    def __getattr__(self, name):
-        # everything else (max_detections, input_size, cuda_graph, ...) is the wrapped detector's
-        if name == 'inner':
-            raise AttributeError(name)
-        return getattr(self.inner, name)
+    @property
+    def max_detections(self) -> int:
+        """The wrapped detector's cap, applied again to the merged boxes."""
+        return self.inner.max_detections
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
+        """Detect on the tiles and the whole frame, merged (one pass if the frame fits a tile)."""
         h, w = image_bgr.shape[:2]
         tiles = tile_grid(w, h, self.tile_size, self.overlap)
         if len(tiles) == 1:
@@ -223,5 +255,4 @@ class TiledDetector(PersonDetector):
             self.cut_cover,
             self.contain_ios,
         )
-        max_det = int(getattr(self.inner, 'max_detections', len(s)))
-        return Detections(b[:max_det], s[:max_det])
+        return Detections(b[: self.max_detections], s[: self.max_detections])

@@ -1,15 +1,18 @@
-"""RTMDet-nano person detector (OpenMMLab, Apache-2.0) exported to ONNX by mmdeploy, on onnxruntime.
+"""Host-side pre- and post-processing shared by the RTMDet runtimes (onnxruntime, torch).
 
-The graph ends in NMS ("end2end"): outputs ``dets`` (B, K, 5) = x1, y1, x2, y2, score in the
-network-input frame and ``labels`` (B, K). Pre-processing follows the model's ``pipeline.json``:
-keep-ratio resize into 320 x 320, pad bottom/right with 114, normalise BGR with its mean/std.
+The model is RTMDet-nano person (OpenMMLab, Apache-2.0), exported to ONNX by mmdeploy ("end2end":
+the network followed by box decoding and NMS, outputs ``dets`` (B, K, 5) = x1, y1, x2, y2, score in
+the network-input frame and ``labels`` (B, K)). Pre-processing follows the model's
+``pipeline.json``: keep-ratio resize into 320 x 320, pad bottom/right with 114, normalise BGR with
+its mean/std.
 
 Input size: the exported graph has dynamic height/width axes, and its box decoding builds the point
-priors from the feature-map shapes (Shape -> Range -> Expand), so the same ONNX runs unchanged at any
-input whose sides are multiples of 32 (the largest stride; other sizes fail in the neck's Concat).
-``input_size`` sets the long side of the letterbox; ``canvas='fit'`` pads only the short side up to the
-next multiple of 32 (a 16:9 frame at 1280 runs 1280 x 736 instead of 1280 x 1280: same boxes where the
-image is, less work), ``'square'`` pads to input_size x input_size as the model was exported.
+priors from the feature-map shapes (Shape -> Range -> Expand), so the same ONNX runs unchanged at
+any input whose sides are multiples of 32 (the largest stride; other sizes fail in the neck's
+Concat). ``input_size`` sets the long side of the letterbox; ``canvas='fit'`` pads only the short
+side up to the next multiple of 32 (a 16:9 frame at 1280 runs 1280 x 736 instead of 1280 x 1280:
+same boxes where the image is, less work), ``'square'`` pads to input_size x input_size as the
+model was exported.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ import numpy as np
 
 from .. import models
 from ..types import Detections
-from .base import DEFAULT_SCORE_THRESHOLD, PersonDetector
+from .base import DEFAULT_MAX_DETECTIONS, DEFAULT_SCORE_THRESHOLD, PersonDetector
+
+# the model's name in poseflow_ros.models (the file the detector loads when no model_path is given)
+MODEL = 'rtmdet_nano_person'
 
 # Defaults equal the shipped pipeline.json (read from it when it sits beside the model).
 _DEFAULT_PRE = {
@@ -35,6 +41,7 @@ _DEFAULT_PRE = {
 
 
 def _read_pipeline(path: Path) -> dict:
+    """Read the pre-processing (input size, pad value, mean/std, channel order): pipeline.json."""
     pre = dict(_DEFAULT_PRE)
     if not path.is_file():
         return pre
@@ -51,13 +58,16 @@ def _read_pipeline(path: Path) -> dict:
 
 
 def resolve_model_path(model_path: str = '', models_dir: str = '') -> Path:
-    """The detector ONNX: ``model_path`` when given (must exist), else RTMDet-nano from the models dir."""
+    """Return the detector ONNX.
+
+    ``model_path`` when given (must exist), else RTMDet-nano person from the models dir.
+    """
     if model_path:
         path = Path(model_path).expanduser()
         if not path.is_file():
             raise models.ModelError(f'detector model not found: {path} (parameter detector_model)')
         return path
-    return models.model_path('rtmdet_nano_person', models_dir)
+    return models.model_path(MODEL, models_dir)
 
 
 CANVASES = ('square', 'fit')
@@ -71,8 +81,10 @@ def _ceil_to(x: int, m: int) -> int:
 class RTMDetBase(PersonDetector):
     """Host-side pre- and post-processing shared by the RTMDet runtimes (onnxruntime, torch).
 
-    Subclasses run the network on :meth:`preprocess`'s output, get ``dets`` (K, 5) in the network-input
-    frame and ``labels`` (K,) like the end2end graph returns them, and finish with :meth:`to_detections`.
+    Subclasses set ``runtime`` and ``device``, run the network on :meth:`preprocess`'s output, get
+    ``dets`` (K, 5) in the network-input frame and ``labels`` (K,) as the end2end graph returns
+    them, and finish with :meth:`to_detections`. ``model`` is ``'rtmdet_nano_person'`` (the
+    registry's model) or, for a ``model_path`` given, ``'rtmdet(<file name>)'``.
     """
 
     def __init__(
@@ -81,12 +93,22 @@ class RTMDetBase(PersonDetector):
         models_dir: str = '',
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         min_box_size: float = 8.0,
-        max_detections: int = 50,
+        max_detections: int = DEFAULT_MAX_DETECTIONS,
         input_size: int = 0,
         canvas: str = 'square',
     ):
+        """Read the model's pre-processing and check the settings every runtime shares.
+
+        ``model_path``: an ONNX file ('' = the registry's model, found in ``models_dir`` or the
+        default models folder); ``score_threshold``: the lowest score kept; ``min_box_size``:
+        boxes with a side shorter than this (pixels, after clipping) are dropped;
+        ``max_detections``: most boxes kept per frame (highest scores); ``input_size``: long side
+        of the network input, a multiple of 32 (0 = the exported size); ``canvas``: 'square' or
+        'fit' (see the module docstring). The runtimes take these as keywords and pass them on.
+        """
         path = resolve_model_path(model_path, models_dir)
         self.model_path = path
+        self.model = f'rtmdet({path.name})' if model_path else MODEL
         self.pre = _read_pipeline(path.parent / 'pipeline.json')
         self.score_threshold = float(score_threshold)
         self.min_box_size = float(min_box_size)
@@ -110,15 +132,21 @@ class RTMDetBase(PersonDetector):
         self._inv_std = 1.0 / np.asarray(self.pre['std'], np.float32)
 
     def canvas_size(self, image_shape):
-        """(w, h) of the network input for an image of ``image_shape``: the exported/configured size
-        ('square'), or the keep-ratio resized image padded up to multiples of 32 ('fit')."""
+        """(w, h) of the network input for an image of ``image_shape``.
+
+        The exported/configured size ('square'), or the keep-ratio resized image padded up to
+        multiples of 32 ('fit').
+        """
         if self.canvas == 'square':
             return tuple(self.pre['size'])
         nw, nh = self.resized_size(image_shape)
         return _ceil_to(nw, STRIDE), _ceil_to(nh, STRIDE)
 
     def preprocess(self, image_bgr: np.ndarray, out: np.ndarray = None):
-        """-> (1,3,H,W) float32 network input (written into ``out`` when given) and the resize scale."""
+        """Letterbox and normalise: return the (1,3,H,W) float32 input and the resize scale.
+
+        The input is written into ``out`` when given.
+        """
         ih, iw = image_bgr.shape[:2]
         w, h = self.canvas_size(image_bgr.shape)
         nw, nh = self.resized_size(image_bgr.shape)
@@ -148,8 +176,11 @@ class RTMDetBase(PersonDetector):
     def to_detections(
         self, dets: np.ndarray, labels: np.ndarray, scale, image_shape
     ) -> Detections:
-        """Network-frame ``dets`` (K,5) + ``labels`` (K,) -> person boxes in image pixels: score threshold,
-        clip to the image, minimum size, at most max_detections, highest score first."""
+        """Network-frame ``dets`` (K,5) + ``labels`` (K,) -> person boxes in image pixels.
+
+        Score threshold, clip to the image, minimum size, at most max_detections, highest score
+        first.
+        """
         sx, sy = scale
         keep = (dets[:, 4] >= self.score_threshold) & (labels == 0)
         dets = dets[keep]
@@ -166,65 +197,3 @@ class RTMDetBase(PersonDetector):
         boxes, scores = boxes[keep], dets[keep, 4]
         order = np.argsort(-scores)[: self.max_detections]
         return Detections(boxes[order], scores[order])
-
-
-class RTMDetONNXDetector(RTMDetBase):
-    """Person detector on onnxruntime (CUDA execution provider when device='cuda')."""
-
-    name = 'rtmdet_nano_onnx'
-
-    def __init__(
-        self,
-        model_path: str = '',
-        models_dir: str = '',
-        device: str = 'cpu',
-        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-        min_box_size: float = 8.0,
-        max_detections: int = 50,
-        num_threads: int = 0,
-        input_size: int = 0,
-        canvas: str = 'square',
-    ):
-        import onnxruntime as ort
-
-        super().__init__(
-            model_path,
-            models_dir,
-            score_threshold,
-            min_box_size,
-            max_detections,
-            input_size,
-            canvas,
-        )
-        providers = ['CPUExecutionProvider']
-        if device.startswith('cuda'):
-            if 'CUDAExecutionProvider' not in ort.get_available_providers():
-                raise RuntimeError(
-                    'device=cuda but onnxruntime has no CUDAExecutionProvider: '
-                    'install onnxruntime-gpu or set device:=cpu'
-                )
-            providers.insert(0, 'CUDAExecutionProvider')
-        so = ort.SessionOptions()
-        # no busy-waiting worker threads: on a small CPU they steal cycles from the other stages
-        so.add_session_config_entry('session.intra_op.allow_spinning', '0')
-        if num_threads > 0:
-            so.intra_op_num_threads = num_threads
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            str(self.model_path), sess_options=so, providers=providers
-        )
-        self.device = 'cuda' if providers[0].startswith('CUDA') else 'cpu'
-        self.input_name = self.session.get_inputs()[0].name
-        hw = list(self.session.get_inputs()[0].shape[2:])  # ints where the export fixed the size
-        want = tuple(self.pre['size'])[::-1]
-        if any(isinstance(d, int) and (self.canvas == 'fit' or d != v) for d, v in zip(hw, want)):
-            raise ValueError(
-                f'{self.model_path} takes a fixed height x width {hw} input: set '
-                f'detector_input_size to it and detector_canvas to square (or re-export the '
-                f'model with dynamic axes)'
-            )
-
-    def detect(self, image_bgr: np.ndarray) -> Detections:
-        x, scale = self.preprocess(image_bgr)
-        dets, labels = self.session.run(None, {self.input_name: x})
-        return self.to_detections(dets[0], labels[0], scale, image_bgr.shape)
