@@ -11,18 +11,18 @@ shoulder       shoulder                         hip and elbow (0 = arm down, 180
 hip            hip                              shoulder and knee (180 = upright, ~90 = seated)
 ============== ================================ ===========================================
 
-Symmetry score (:func:`symmetry_score`), per person in [0, 1]: the left and right angles of the four
-joints (elbow, knee, shoulder, hip) compared, ``1 - RMS(|left - right|) / 180`` over the joints whose two
-angles are both visible (1 = mirror-symmetric pose, 0 = every pair 180 degrees apart; with the other
-joints mirrored, one straight arm raised sideways to the horizontal gives 0.75, straight up 0.5; the
-two people walking in the shared couple.jpg score 0.94-0.95); NaN when no joint has both sides visible
-(a person in profile, or one side occluded).
+Symmetry score (:func:`symmetry_score`), per person in [0, 1]: the left and right angles of the
+four joints (elbow, knee, shoulder, hip) compared, ``1 - RMS(|left - right|) / 180`` over the
+joints whose two angles are both visible (1 = mirror-symmetric pose, 0 = every pair 180 degrees
+apart; with the other joints mirrored, one straight arm raised sideways to the horizontal gives
+0.75, straight up 0.5; the two people walking in the shared couple.jpg score 0.94-0.95); NaN when
+no joint has both sides visible (a person in profile, or one side occluded).
 
-Posture label, first rule that applies (thresholds in :class:`PostureConfig`):
-``arms_raised`` every visible wrist (at least one; any one, with ``one_arm_counts``) above its shoulder by
-a margin of the torso length (a wrist that is not visible, e.g. a hand raised out of the image, does not
-vote); ``sitting`` both hip angles (or the visible one) below ``sitting_max_hip_angle``
-or thighs close to horizontal; ``standing`` hips and knees straight and the torso upright; else ``unknown``
+Posture label, first rule that applies (thresholds in :class:`PostureConfig`): ``arms_raised``
+every visible wrist (at least one; any one, with ``one_arm_counts``) above its shoulder by a margin
+of the torso length (a wrist that is not visible, e.g. a hand raised out of the image, does not
+vote); ``sitting`` both hip angles (or the visible one) below ``sitting_max_hip_angle`` or thighs
+close to horizontal; ``standing`` hips and knees straight and the torso upright; else ``unknown``
 (including when the needed keypoints are not visible).
 """
 
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .coco import KEYPOINT_INDEX as K
+from .coco import KEYPOINT_SCORE_RELIABLE
 from .settings import check_fields, setting
 
 ANGLE_NAMES = (
@@ -76,9 +77,10 @@ class PostureConfig:
     """Posture thresholds (all live: a running node applies a change from the next frame)."""
 
     keypoint_threshold: float = setting(
-        0.5,
+        KEYPOINT_SCORE_RELIABLE,
         'Posture/angles: keypoints scoring below this count as not visible (stricter than the '
-        "drawing threshold: a wrong joint flips a label, a faint one only looks faint).",
+        "drawing threshold keypoint_score_threshold and the tracker's keypoint thresholds: a "
+        'wrong joint flips a label, a faint one only looks faint).',
         range=(0.0, 1.0),
         live=True,
     )
@@ -116,8 +118,10 @@ class PostureConfig:
         check_fields(self)
 
 
-def joint_angles(keypoints: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """keypoints (N,17,2), scores (N,17) -> (N,8) angles in degrees (NaN where not visible)."""
+def joint_angles(
+    keypoints: np.ndarray, scores: np.ndarray, threshold: float = KEYPOINT_SCORE_RELIABLE
+) -> np.ndarray:
+    """Keypoints (N,17,2), scores (N,17) -> (N,8) angles in degrees (NaN where not visible)."""
     kp = np.asarray(keypoints, np.float64).reshape(-1, 17, 2)
     sc = np.asarray(scores, np.float64).reshape(-1, 17)
     a, v, b = kp[:, _TRIPLES[:, 0]], kp[:, _TRIPLES[:, 1]], kp[:, _TRIPLES[:, 2]]
@@ -130,10 +134,12 @@ def joint_angles(keypoints: np.ndarray, scores: np.ndarray, threshold: float = 0
 
 
 def symmetry_score(angles: np.ndarray) -> np.ndarray:
-    """Left/right symmetry of each person from its joint angles: angles (N,8) degrees as
-    :func:`joint_angles` returns them (NaN = not visible) -> (N,) float32 in [0, 1],
-    ``1 - RMS(|left - right|) / 180`` over the elbow/knee/shoulder/hip pairs with both angles visible;
-    NaN for a person without such a pair."""
+    """Left/right symmetry of each person from its joint angles.
+
+    Angles (N,8) degrees as :func:`joint_angles` returns them (NaN = not visible) -> (N,) float32
+    in [0, 1], ``1 - RMS(|left - right|) / 180`` over the elbow/knee/shoulder/hip pairs with both
+    angles visible; NaN for a person without such a pair.
+    """
     a = np.asarray(angles, np.float64).reshape(-1, len(ANGLE_NAMES))
     diff = np.abs(
         a[:, SYMMETRY_PAIRS[:, 0]] - a[:, SYMMETRY_PAIRS[:, 1]]

@@ -51,7 +51,19 @@ SKELETON = (
     (4, 6),
 )
 
-# Left/right pairs (for horizontal flips).
+# Keypoint score levels (scores in [0, 1]: BlazePose visibility x pose flag, MMPose confidence)
+# that the defaults of the keypoint thresholds use. Two levels on purpose, because the uses differ
+# in what a wrong keypoint costs:
+# - VISIBLE: where a joint is. Drawing (node keypoint_score_threshold), the tracker's pose cost and
+#   keypoint smoothing, boxes from poses (detection_interval), colour sampling, 3D from depth. A
+#   faint but roughly placed joint still helps there; OKS and the smoothing filter tolerate its
+#   error.
+# - RELIABLE: what a joint means. Joint angles and posture labels (posture.keypoint_threshold): one
+#   misplaced joint flips a label, so only confident joints vote.
+KEYPOINT_SCORE_VISIBLE = 0.3
+KEYPOINT_SCORE_RELIABLE = 0.5
+
+# Left/right pairs (for horizontal flips: the mirror image of a skeleton swaps each pair).
 FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
 
 # Per-keypoint OKS sigmas from the COCO evaluation code.

@@ -1,4 +1,7 @@
-"""Drawing: per-track colours and skeleton overlays (shared by the debug image and the demo video)."""
+"""Drawing: per-track colours and skeleton overlays.
+
+Shared by the debug image and the demo video.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Iterable, Tuple
 import cv2
 import numpy as np
 
-from .coco import SKELETON
+from .coco import KEYPOINT_SCORE_VISIBLE, SKELETON
 from .types import TrackOutput, TrackState
 
 
@@ -24,9 +27,15 @@ def _bgr255(track_id: int):
 
 
 def draw_tracks(
-    image: np.ndarray, tracks: Iterable[TrackOutput], kp_threshold: float = 0.3, copy: bool = True
+    image: np.ndarray,
+    tracks: Iterable[TrackOutput],
+    kp_threshold: float = KEYPOINT_SCORE_VISIBLE,
+    copy: bool = True,
 ) -> np.ndarray:
-    """Skeleton, joints, box and id label per track, coloured by id. Lost tracks are drawn dashed-grey."""
+    """Skeleton, joints, box and id label per track, coloured by id.
+
+    Lost tracks are drawn dashed-grey.
+    """
     out = image.copy() if copy else image
     for t in tracks:
         col = _bgr255(t.track_id) if t.state != TrackState.LOST else (160, 160, 160)

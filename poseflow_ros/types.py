@@ -75,11 +75,12 @@ class Poses:
 
     keypoints: np.ndarray  # (N, 17, 2) float32 pixels
     scores: np.ndarray  # (N, 17) float32 in [0, 1]
-    # (N, 17, 3) metric world landmarks if the backend has them (BlazePose: hip-centred, metres, camera-
-    # aligned axes x right / y down / z away from the camera, crop rotation undone), else None
+    # (N, 17, 3) metric world landmarks if the backend has them (BlazePose: hip-centred, metres,
+    # camera- aligned axes x right / y down / z away from the camera, crop rotation undone), else
+    # None
     keypoints_3d: Optional[np.ndarray] = None
-    # (N, 5) [cx, cy, side, rotation_rad, valid]: the crop the backend wants for this person next frame
-    # (BlazePose alignment ROI from landmarks 33/34), None for backends without one
+    # (N, 5) [cx, cy, side, rotation_rad, valid]: the crop the backend wants for this person next
+    # frame (BlazePose alignment ROI from landmarks 33/34), None for backends without one
     rois: Optional[np.ndarray] = None
 
     def __post_init__(self):
@@ -102,7 +103,6 @@ class TrackState(enum.IntEnum):
     TENTATIVE = 0
     CONFIRMED = 1
     LOST = 2
-    DELETED = 3
 
 
 @dataclass
@@ -151,7 +151,6 @@ class FrameResult:
     detections: Detections
     poses: Poses
     tracks: List[TrackOutput]
-    ended_track_ids: List[int] = field(default_factory=list)  # tracks deleted during this update
     timings_ms: Dict[str, float] = field(default_factory=dict)  # per stage
     joint_angles: Optional[np.ndarray] = (
         None  # (len(tracks), 8) degrees, see poseflow_ros.analytics

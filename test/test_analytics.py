@@ -1,5 +1,7 @@
-"""Joint angles, posture labels and the symmetry score: hand-built skeletons with known geometry, and real
-photos."""
+"""Joint angles, posture labels and the symmetry score.
+
+Hand-built skeletons with known geometry, and real photos.
+"""
 
 import numpy as np
 import pytest
@@ -20,7 +22,10 @@ from poseflow_ros.coco import KEYPOINT_INDEX as K
 
 
 def skeleton(**overrides):
-    """Upright person facing the camera, 100 px torso, arms hanging, legs straight (image y down)."""
+    """Upright person facing the camera, 100 px torso, arms hanging, legs straight.
+
+    Image y points down.
+    """
     p = {
         'nose': (50, 0),
         'left_eye': (55, -5),
@@ -131,9 +136,12 @@ def photo_postures(detector, images_dir):
 
 
 def test_postures_on_real_photos(photo_postures):
-    """Checked by eye: children.jpg, a boy cheering with both arms up (his right hand leaves the image)
-    and a girl at a desk pointing at a laptop; couple.jpg, two people walking away, upright; three.jpg,
-    three women seated on a bench/table; friends_02.jpg, a head-and-shoulders portrait (no legs)."""
+    """Checked by eye.
+
+    children.jpg, a boy cheering with both arms up (his right hand leaves the image) and a girl at
+    a desk pointing at a laptop; couple.jpg, two people walking away, upright; three.jpg, three
+    women seated on a bench/table; friends_02.jpg, a head-and-shoulders portrait (no legs).
+    """
     assert photo_postures['children.jpg'][0] == 'arms_raised'
     assert photo_postures['children.jpg'][1] != 'arms_raised'
     assert photo_postures['couple.jpg'] == ['standing', 'standing']
@@ -148,8 +156,8 @@ def sym(kp, sc):
 def test_symmetry_of_hand_built_poses():
     kp, sc = skeleton()
     assert sym(kp, sc) == pytest.approx(1.0)  # mirror-symmetric
-    # one straight arm raised sideways to the horizontal: left shoulder angle 90 deg more than the right,
-    # every other pair equal -> RMS over 4 pairs = 45 deg -> 0.75
+    # one straight arm raised sideways to the horizontal: left shoulder angle 90 deg more than the
+    # right, every other pair equal -> RMS over 4 pairs = 45 deg -> 0.75
     side, sc2 = skeleton(left_elbow=(120, 30), left_wrist=(170, 30))
     assert sym(side, sc2) == pytest.approx(0.75, abs=1e-3)
     up, sc3 = skeleton(left_elbow=(70, -20), left_wrist=(70, -70))  # straight up: about 0.5
@@ -181,6 +189,7 @@ def test_symmetry_nan_when_a_side_is_not_visible():
 
 def test_pipeline_analyse_returns_symmetry():
     from poseflow_ros.pipeline import PosePipeline
+    from poseflow_ros.pose import PoseEstimator
     from poseflow_ros.types import TrackOutput, TrackState
 
     kp, sc = skeleton()
@@ -190,7 +199,12 @@ def test_pipeline_analyse_returns_symmetry():
         TrackOutput(i, state, 1, 1, 0, np.zeros(4, np.float32), 1.0, k, s)
         for i, (k, s) in enumerate([(kp, sc), (side, sc2), (None, None)])
     ]
-    pipe = PosePipeline(None, None, None)
+
+    class NoPose(PoseEstimator):  # analyse() needs no stage; the pipeline reads pose.crop_mode
+        def estimate(self, image_bgr, boxes):
+            raise AssertionError('not called')
+
+    pipe = PosePipeline(None, NoPose(), None)
     angles, postures, symmetry = pipe.analyse(tracks)
     assert symmetry.shape == (3,) and symmetry.dtype == np.float32
     assert symmetry[0] == pytest.approx(1.0) and symmetry[1] == pytest.approx(0.75, abs=1e-3)
@@ -219,10 +233,13 @@ def photo_symmetry(detector, images_dir):
 
 
 def test_symmetry_on_real_photos(photo_symmetry):
-    """Checked by eye: couple.jpg, two people walking away side by side, arms down, legs straight:
-    symmetric (measured 0.95 and 0.94); children.jpg, the girl points at the laptop with one arm
-    stretched out, the other bent on the desk: clearly less symmetric (measured 0.72); the boy's right
-    hand is out of the image and his hips are hidden behind the desk, so no right-side angle: NaN."""
+    """Checked by eye.
+
+    couple.jpg, two people walking away side by side, arms down, legs straight: symmetric (measured
+    0.95 and 0.94); children.jpg, the girl points at the laptop with one arm stretched out, the
+    other bent on the desk: clearly less symmetric (measured 0.72); the boy's right hand is out of
+    the image and his hips are hidden behind the desk, so no right-side angle: NaN.
+    """
     walkers = photo_symmetry['couple.jpg']
     boy, girl = photo_symmetry['children.jpg']
     assert len(walkers) == 2 and (walkers >= 0.88).all(), walkers

@@ -1,15 +1,19 @@
-"""Image-border rules of the tracker: a person who walked out is not handed to whoever enters there next;
-occlusions in the middle and detector blinks at the border keep their id."""
+"""Image-border rules of the tracker.
+
+A person who walked out is not handed to whoever enters there next; occlusions in the middle and
+detector blinks at the border keep their id.
+"""
 
 import numpy as np
 import pytest
 
 from poseflow_ros.track import Tracker, TrackerConfig
-from poseflow_ros.track.matching import outside_fraction, pose_shape_oks
+from poseflow_ros.track.matching import pose_shape_oks
 from poseflow_ros.types import TrackerInput
 
 W, H = 640, 480
-# COCO-17 pose in box coordinates (0..1), seen from the front; BACK = seen from behind (mirrored, no face)
+# COCO-17 pose in box coordinates (0..1), seen from the front; BACK = seen from behind (mirrored,
+# no face)
 FRONT = np.array(
     [
         [0.5, 0.08],
@@ -39,8 +43,11 @@ ARMS_UP[13:17, 0] = [0.9, 0.1, 1.0, 0.0]
 
 
 def person(x, yc, w, h, template=FRONT, back=False):
-    """Detector view of a person whose full box starts at ``x``: box clipped to the image, keypoints outside
-    it scored 0.05, face unscored from behind; also the visible fraction of the width."""
+    """Detector view of a person whose full box starts at ``x``.
+
+    Box clipped to the image, keypoints outside it scored 0.05, face unscored from behind; also the
+    visible fraction of the width.
+    """
     full = np.array([x, yc - h / 2, x + w, yc + h / 2])
     kp = full[:2] + (BACK if back else template) * (full[2:] - full[:2])
     inside = (kp[:, 0] >= 0) & (kp[:, 0] < W) & (kp[:, 1] >= 0) & (kp[:, 1] < H)
@@ -54,9 +61,11 @@ def person(x, yc, w, h, template=FRONT, back=False):
 
 
 def exit_then_enter(gap=12, speed=1.0, scale=2**0.5, vis_min=0.5, back=True, template=FRONT):
-    """A (60 x 180 px) walks slowly out of the right edge; the detector drops A when less than half of
-    it is visible. ``gap`` frames later B, ``scale`` times A's size, enters at the same edge walking left
-    (first seen half visible)."""
+    """Build frames: A (60 x 180 px) walks slowly out of the right edge.
+
+    The detector drops A when less than half of it is visible. ``gap`` frames later B, ``scale``
+    times A's size, enters at the same edge walking left (first seen half visible).
+    """
     frames = []
     x, w, h, yc = 480.0, 60.0, 180.0, 240.0
     while True:
@@ -115,9 +124,11 @@ def test_same_size_person_with_another_pose_at_the_border_gets_a_new_id():
 
 
 def test_known_limit_same_size_and_pose_without_appearance():
-    """Same size, same place, a pose that matches (a symmetric stance seen from behind) and no appearance
-    features: nothing tells the two apart, B continues A's id. Appearance features (embedder) are the cue
-    for this case."""
+    """Same size, same place, a pose that matches and no appearance features: B continues A's id.
+
+    The pose is a symmetric stance seen from behind; nothing tells the two apart. Appearance
+    features (embedder) are the cue for this case.
+    """
     frames = exit_then_enter(gap=12, speed=1.0, scale=1.0, back=True)
     assert ids_of(frames)['B'] == {1}
     emb = np.eye(8, dtype=np.float32)[:2]  # A and B look different
@@ -139,8 +150,10 @@ def test_known_limit_same_size_and_pose_without_appearance():
 
 
 def test_occlusion_in_the_middle_keeps_the_id():
-    """A person walking in the middle of the image is hidden for 12 frames and comes back: same id, with
-    or without the border rules."""
+    """A person walking in the middle of the image is hidden for 12 frames and comes back.
+
+    Same id, with or without the border rules.
+    """
     frames = []
     for k in range(50):
         if 20 <= k < 32:
@@ -152,8 +165,10 @@ def test_occlusion_in_the_middle_keeps_the_id():
 
 
 def test_blink_at_the_border_keeps_the_id():
-    """A person standing half out of the image at the right edge is missed by the detector for 4 frames
-    (e.g. behind a passer-by): the same box and pose come back, the id stays."""
+    """A person half out of the image at the right edge, missed for 4 frames, keeps the id.
+
+    The detector misses them (e.g. behind a passer-by); the same box and pose come back.
+    """
     frames = []
     for k in range(30):
         b, kp, sc, _ = person(W - 40 + 0.2 * np.sin(k), 240, 60, 180)
@@ -192,9 +207,12 @@ def test_track_that_left_the_image_ends_quickly():
 
 
 def test_long_gap_at_the_border_keeps_the_id():
-    """A person walking down along the right edge, half out of the image, is missed for 25 frames and
-    seen again further down with the same pose: the same id (the pose is compared by shape, so the drift of
-    the constant-velocity prediction over the gap does not count against it)."""
+    """A person at the right edge, missed for 25 frames, seen again further down: the same id.
+
+    They walk down along the right edge, half out of the image, and come back with the same pose
+    (the pose is compared by shape, so the
+    drift of the constant-velocity prediction over the gap does not count against it).
+    """
     frames = []
     for k in range(60):
         b, kp, sc, _ = person(W - 35, 150 + 1.5 * k, 60, 180)
@@ -218,13 +236,6 @@ def test_pose_shape_oks():
     assert np.isnan(pose_shape_oks(kp, few, xyah, kp, vis, np.array([180.0]))[0])
 
 
-def test_outside_fraction():
-    b = np.array(
-        [[-10, 0, 10, 10], [0, 0, 10, 10], [630, 470, 650, 490], [700, 0, 710, 10], [5, 5, 5, 9]]
-    )
-    np.testing.assert_allclose(outside_fraction(b, 640, 480), [0.5, 0.0, 0.75, 1.0, 1.0])
-
-
 def test_border_settings_validated():
     with pytest.raises(ValueError):
         TrackerConfig(border_size_ratio=0.5)
@@ -234,11 +245,14 @@ def test_border_settings_validated():
 
 # ---------------------------------------------------------------- real frames
 def test_real_video_person_leaves_and_larger_person_enters():
-    """people.small.mp4 from frame 205, the region x >= 448, y >= 120 (its right edge is the real image
-    edge), real detector + BlazePose + tracker (PosePipeline on CPU, at most 6 persons for speed). The person
-    walking out of the right edge keeps one id until the detector loses it; 12 frames after that, another
-    real person of the same video, 1.4x larger (about twice the box area), is pasted entering at that edge:
-    it gets a new id, from its first frame on, for the rest of the clip."""
+    """people.small.mp4 from frame 205, region x >= 448, y >= 120, real detector, pose and tracker.
+
+    The region's right edge is the real image edge; the pose is BlazePose's (PosePipeline on CPU,
+    at most 6 persons for speed). The person walking out of the right edge
+    keeps one id until the detector loses it; 12 frames after that, another real person of the same
+    video, 1.4x larger (about twice the box area), is pasted entering at that edge: it gets a new
+    id, from its first frame on, for the rest of the clip.
+    """
     import cv2
 
     from conftest import need_shared
@@ -257,7 +271,8 @@ def test_real_video_person_leaves_and_larger_person_enters():
         imgs[1][232:300, 472:511], None, fx=1.4, fy=1.4, interpolation=cv2.INTER_LINEAR
     )
     ch, cw = crop.shape[:2]
-    # detector at 448 (its small-people setting): at 320 the pasted person, half in view, is found ~7 frames later
+    # detector at 448 (its small-people setting): at 320 the pasted person, half in view, is found
+    # ~7 frames later
     pipe = PosePipeline.from_config(
         PipelineConfig(device='cpu', max_persons=6, detector_input_size=448)
     )

@@ -1,7 +1,7 @@
 """CUDA-graph replay of the batched pose forward (poseflow_ros.pose.cuda_graph).
 
-On the CPU the runner must be a plain pass-through; the replay itself is checked against eager execution
-on CUDA (skipped without a GPU; run on the lent GPU machine, see README "GPU").
+On the CPU the runner must be a plain pass-through; the replay itself is checked against eager
+execution on CUDA (skipped without a GPU; run on the lent GPU machine, see README "GPU").
 """
 
 import numpy as np
@@ -66,17 +66,20 @@ def test_capture_failure_falls_back_to_eager():
 
 @cuda
 def test_blazepose_graphs_equal_eager(images_dir, detector, no_tf32):
-    """Full FP32 (TF32 off): eager N crops and the padded graph bucket use different conv algorithms."""
+    """Full FP32 (TF32 off).
+
+    Eager N crops and the padded graph bucket use different conv algorithms.
+    """
     import cv2
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
 
     img = cv2.imread(str(images_dir / 'three.jpg'))
     boxes = detector.detect(img).boxes[:3]
     eager = BlazePoseEstimator(device='cuda', runtime='torch')
-    graph = BlazePoseEstimator(device='cuda', runtime='torch', cuda_graphs=True)
+    graph = BlazePoseEstimator(device='cuda', runtime='torch', cuda_graph=True)
     for k in (1, 3):
         a, b = eager.estimate(img, boxes[:k]), graph.estimate(img, boxes[:k])
-        assert graph._run.captured >= 1 and not graph._run.failed
+        assert graph.graphed_forward.captured >= 1 and not graph.graphed_forward.failed
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=0.05)
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-3)
 
@@ -85,9 +88,9 @@ def test_blazepose_graphs_equal_eager(images_dir, detector, no_tf32):
 def test_warmup_captures_every_bucket_up_to_max_persons():
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
 
-    est = BlazePoseEstimator(device='cuda', runtime='torch', cuda_graphs=True)
+    est = BlazePoseEstimator(device='cuda', runtime='torch', cuda_graph=True)
     est.warmup(max_persons=5)  # buckets 1, 2, 4, 8
-    assert est._run.captured == 4 and not est._run.failed
+    assert est.graphed_forward.captured == 4 and not est.graphed_forward.failed
 
 
 def test_warmup_without_graphs_runs_one_box():
@@ -103,6 +106,6 @@ def test_warmup_without_graphs_runs_one_box():
 
     Fake().warmup(max_persons=20)
     f = Fake()
-    f._run = GraphedForward(lambda x: (x,), 'cpu')  # graphs disabled on the CPU
+    f.graphed_forward = GraphedForward(lambda x: (x,), 'cpu')  # graphs disabled on the CPU
     f.warmup(max_persons=20)
     assert seen == [1, 1]

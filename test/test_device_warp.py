@@ -1,5 +1,8 @@
-"""Crops sampled on the model's device (the CUDA path) equal OpenCV's warpAffine crops, and the pose
-backends give the same keypoints either way. Runs on the CPU: the sampling code is the same on CUDA."""
+"""Crops sampled on the model's device (the CUDA path) equal OpenCV's warpAffine crops.
+
+The pose backends give the same keypoints either way. Runs on the CPU: the sampling code is the
+same on CUDA.
+"""
 
 import cv2
 import numpy as np
@@ -45,9 +48,12 @@ REFINED = {'crop_mode': 'refine', 'refine_passes': 1, 'border': 'replicate'}
     ids=['box', 'rotated-refine-replicate'],
 )
 def test_blazepose_device_warp_same_keypoints(detector, images_dir, crop_kw, tol):
-    """Box crops, and rotated alignment-ROI crops with a replicated border (the pipeline default). A second
-    pass starts from the first pass's landmarks, so the few-grey-level crop differences compound: measured
-    at most 4.8 % of the person's height for one keypoint (three.jpg), median 0.4 %."""
+    """Box crops, and rotated alignment-ROI crops with a replicated border (the pipeline default).
+
+    A second pass starts from the first pass's landmarks, so the few-grey-level crop differences
+    compound: measured at most 4.8 % of the person's height for one keypoint (three.jpg), median
+    0.4 %.
+    """
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
 
     host = BlazePoseEstimator(runtime='torch', **crop_kw)
@@ -78,12 +84,33 @@ def test_device_warp_needs_torch_runtime():
 
 
 def test_pipeline_reports_crop_stage(detector, images_dir):
+    """The pipeline's 'crop' stage is the backend's last_crop_ms, 'pose' the rest of estimate()."""
+    import time
+
     from poseflow_ros.pipeline import PosePipeline
+    from poseflow_ros.pose import PoseEstimator
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
     from poseflow_ros.track import Tracker
-    from poseflow_ros.types import Frame
+    from poseflow_ros.types import Detections, Frame, Poses
 
+    img = cv2.imread(str(images_dir / 'three.jpg'))
     pipe = PosePipeline(detector, BlazePoseEstimator(), Tracker())
-    r = pipe.process(Frame(cv2.imread(str(images_dir / 'three.jpg')), 0.0, 'cam', 0))
+    r = pipe.process(Frame(img, 0.0, 'cam', 0))
     assert set(r.timings_ms) >= {'detect', 'crop', 'pose', 'track'}
-    assert r.timings_ms['crop'] > 0 and r.timings_ms['pose'] > r.timings_ms['crop']
+    assert len(r.detections) and r.timings_ms['crop'] == pipe.pose.last_crop_ms > 0
+    assert r.timings_ms['pose'] >= 0
+
+    class Timed(PoseEstimator):  # known times: 7 ms of crops within an estimate of >= 30 ms
+        def estimate(self, image_bgr, boxes):
+            time.sleep(0.03)  # sleeps at least this long
+            self.last_crop_ms = 7.0
+            n = len(boxes)
+            return Poses(np.zeros((n, 17, 2), np.float32), np.zeros((n, 17), np.float32))
+
+    pipe = PosePipeline(detector, Timed(), Tracker())
+    boxes = Detections(np.array([[10, 10, 110, 210]], np.float32), np.array([0.9], np.float32))
+    r = pipe.process(Frame(img, 0.0, 'cam', 0), boxes, detect_ms=1.0)
+    assert r.timings_ms['crop'] == 7.0 and r.timings_ms['pose'] >= 30.0 - 7.0
+    assert r.timings_ms['detect'] == 1.0
+    r = pipe.process(Frame(img, 0.1, 'cam', 1), Detections.empty(), detect_ms=1.0)
+    assert r.timings_ms['crop'] == 0.0  # nobody: no pose call, no crop time

@@ -1,4 +1,7 @@
-"""Appearance embedders: weights load exactly, same person closer than different persons on real video."""
+"""Appearance embedders: weights load exactly.
+
+On real video the same person is closer than different persons.
+"""
 
 import cv2
 import numpy as np
@@ -8,8 +11,8 @@ from poseflow_ros.paths import shared_dir
 from poseflow_ros.track.embed import Embedder, make_embedder
 from poseflow_ros.track.embed.mobilenet import MobileNetV2Bottleneck
 
-# walk.small.mp4: a man (right) and a woman (left) walking away from the camera; boxes checked by eye
-# on the saved frames (RTMDet-nano detections, frames 0 and 60).
+# walk.small.mp4: a man (right) and a woman (left) walking away from the camera; boxes checked by
+# eye on the saved frames (RTMDet-nano detections, frames 0 and 60).
 BOXES = {
     0: np.array([[350, 57, 437, 329], [296, 68, 368, 328]], np.float32),  # man, woman
     60: np.array([[354, 41, 431, 292], [293, 66, 360, 292]], np.float32),

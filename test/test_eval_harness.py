@@ -1,5 +1,8 @@
-"""Evaluation harness (poseflow_ros.eval): MOT files, metrics vs the MOTChallenge devkit and motmetrics,
-HOTA on hand-built cases, the seeded noise generator, the tracker runner. Real data from shared/."""
+"""Evaluation harness (poseflow_ros.eval).
+
+MOT files, metrics vs the MOTChallenge devkit and motmetrics, HOTA on hand-built cases, the seeded
+noise generator, the tracker runner. Real data from shared/.
+"""
 
 import numpy as np
 import pytest
@@ -40,8 +43,8 @@ def test_metrics_match_devkit_and_motmetrics(campus):
         s['num_false_positives'].iloc[0],
         s['num_misses'].iloc[0],
     )
-    # HOTA of this file: TrackEval 1.3.0 gives 39.14 / DetA 41.80 / AssA 36.91 (tools/bench_tracking.py
-    # cross-checks every run against TrackEval in .venv-bench)
+    # HOTA of this file: TrackEval 1.3.0 gives 39.14 / DetA 41.80 / AssA 36.91
+    # (tools/bench_tracking.py cross-checks every run against TrackEval in .venv-bench)
     assert (m['HOTA'], m['DetA'], m['AssA']) == pytest.approx((39.14, 41.80, 36.91), abs=0.01)
 
 
@@ -54,8 +57,10 @@ def test_perfect_tracking_scores_100(campus):
 
 
 def _two_people(swap_at, n=10):
-    """gt ids 1, 2 (boxes far apart, sim 1 when matched); the tracker has the same boxes but exchanges
-    its two ids from frame ``swap_at`` on."""
+    """Gt ids 1, 2 (boxes far apart, sim 1 when matched).
+
+    The tracker has the same boxes but exchanges its two ids from frame ``swap_at`` on.
+    """
     rows_g, rows_t = [], []
     for f in range(1, n + 1):
         for gid, x in ((1, 10.0), (2, 300.0)):
@@ -67,9 +72,9 @@ def _two_people(swap_at, n=10):
 
 @pytest.mark.parametrize('swap_at, ass_a', [(6, 1 / 3), (9, (16 * 8 / 12 + 4 * 2 / 18) / 20)])
 def test_hota_id_swap_by_hand(swap_at, ass_a):
-    # every gt box is matched with IoU 1: DetA = 1. A pair (g, t) matched in k of the 10 frames of each has
-    # Ass-IoU k / (10 + 10 - k); AssA = mean over the TPs; swap at frame 6: every pair k = 5 -> 1/3;
-    # swap at 9: pairs with k = 8 (16 TPs) and k = 2 (4 TPs)
+    # every gt box is matched with IoU 1: DetA = 1. A pair (g, t) matched in k of the 10 frames of
+    # each has Ass-IoU k / (10 + 10 - k); AssA = mean over the TPs; swap at frame 6: every pair k =
+    # 5 -> 1/3; swap at 9: pairs with k = 8 (16 TPs) and k = 2 (4 TPs)
     g, t = _two_people(swap_at)
     m = metrics.evaluate(g, t)
     assert m['DetA'] == pytest.approx(100.0)
@@ -79,8 +84,9 @@ def test_hota_id_swap_by_hand(swap_at, ass_a):
 
 
 def test_hota_localisation_by_hand():
-    # one gt box and one tracker box with IoU 0.6 in every frame: a TP for alpha <= 0.6 (12 of the 19
-    # alphas 0.05..0.95), else one FN + one FP (DetA 0 there); AssA 1 where there are TPs, 0 elsewhere
+    # one gt box and one tracker box with IoU 0.6 in every frame: a TP for alpha <= 0.6 (12 of the
+    # 19 alphas 0.05..0.95), else one FN + one FP (DetA 0 there); AssA 1 where there are TPs, 0
+    # elsewhere
     iou = 0.6
     g = np.array([[f, 1, 0, 0, 100, 100, 1, -1, -1, -1] for f in range(1, 6)], float)
     t = np.array([[f, 7, 0, 0, 100 * iou, 100, 1, -1, -1, -1] for f in range(1, 6)], float)

@@ -1,4 +1,6 @@
-"""MMPose backend vs mmpose.apis.inference_topdown on the same config, weights and boxes (real photo).
+"""MMPose backend vs mmpose.apis.inference_topdown on the same config, weights and boxes.
+
+On a real photo.
 
 Weights are random (seeded) and saved to a local checkpoint file: equivalence does not depend on
 what the weights are, and no checkpoint can be downloaded here.
@@ -95,8 +97,11 @@ def test_factory_and_bad_config(ckpts):
 
 
 def test_device_warp_path(ckpts, photo_and_boxes):
-    """The CUDA crop path (crops sampled on the device, normalised by MMPose's data_preprocessor) run on
-    the CPU: same keypoints as the OpenCV crops for the visible joints of the three people."""
+    """The CUDA crop path run on the CPU gives the OpenCV crops' keypoints.
+
+    Crops sampled on the device, normalised by MMPose's data_preprocessor: same keypoints as the
+    OpenCV crops for the visible joints of the three people.
+    """
     img, boxes = photo_and_boxes
     host = MMPoseEstimator(HRNET, str(ckpts[HRNET]))
     dev = MMPoseEstimator(HRNET, str(ckpts[HRNET]), device_warp=True)
@@ -109,20 +114,25 @@ def test_device_warp_path(ckpts, photo_and_boxes):
 
 @pytest.mark.parametrize('name', [RTM_T, HRNET])
 def test_fast_path_equals_head_predict(ckpts, photo_and_boxes, name):
-    """The torch decode of the fast path (normalise + forward + decode on the device, used on CUDA with
-    CUDA graphs) gives what the head's own predict/decode gives, on the same crops."""
+    """The torch decode of the fast path gives what the head's own predict/decode gives.
+
+    Normalise + forward + decode on the device, used on CUDA with CUDA graphs; on the same crops.
+    """
     img, boxes = photo_and_boxes
     fast = MMPoseEstimator(name, str(ckpts[name]))
     slow = MMPoseEstimator(name, str(ckpts[name]), fast_path=False)
-    assert fast._run is not None and slow._run is None
+    assert fast.graphed_forward is not None and slow.graphed_forward is None
     a, b = fast.estimate(img, boxes), slow.estimate(img, boxes)
     np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
     np.testing.assert_allclose(fast.last_raw_scores, slow.last_raw_scores, atol=1e-5)
 
 
 def test_fast_path_decoders_edge_cases():
-    """Non-positive maxima give location -1 (as MMPose), the heatmap shift is a quarter pixel towards the
-    higher neighbour and none at the border (MMPose's bounds)."""
+    """Non-positive maxima give location -1 (as MMPose); a quarter-pixel shift, none at the border.
+
+    The heatmap shift is a quarter pixel towards the higher neighbour and none at the border
+    (MMPose's bounds).
+    """
     from mmpose.codecs.utils import get_heatmap_maximum, refine_keypoints
     from poseflow_ros.pose.mmpose_backend import _torch_decoder
 
@@ -156,20 +166,24 @@ def test_fast_path_decoders_edge_cases():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 @pytest.mark.parametrize('name', [RTM_T, HRNET])
-def test_cuda_graphs_match_inference_topdown(ckpts, photo_and_boxes, name):
-    """On CUDA: crops on the device + torch decode replayed from CUDA graphs vs MMPose's own per-box loop
-    (same model on the GPU): keypoints within 0.5 px; with FP16 most joints within 2 px of FP32."""
+def test_cuda_graph_matches_inference_topdown(ckpts, photo_and_boxes, name):
+    """On CUDA: device crops + torch decode from CUDA graphs vs MMPose's own per-box loop.
+
+    Same model on the GPU: keypoints within 0.5 px; with FP16 most joints within 2 px of FP32.
+    """
     img, boxes = photo_and_boxes
-    est = MMPoseEstimator(name, str(ckpts[name]), device='cuda', cuda_graphs=True)
+    est = MMPoseEstimator(name, str(ckpts[name]), device='cuda', cuda_graph=True)
     ours = est.estimate(img, boxes)
     ours = est.estimate(img, boxes)  # second call: replayed
-    assert est._run.captured >= 1 and not est._run.failed
+    assert est.graphed_forward.captured >= 1 and not est.graphed_forward.failed
     ref_kp, ref_sc = _reference(est.model, img, boxes)
     assert np.abs(ours.keypoints - ref_kp).max() < 0.5
-    # PyTorch's default TF32 convolutions on CUDA, batched vs one box: 2.8e-3 apart on an H100 (scores ~9)
+    # PyTorch's default TF32 convolutions on CUDA, batched vs one box: 2.8e-3 apart on an H100
+    # (scores ~9)
     np.testing.assert_allclose(est.last_raw_scores, ref_sc, rtol=1e-3, atol=1e-3)
-    half = MMPoseEstimator(name, str(ckpts[name]), device='cuda', cuda_graphs=True, fp16=True)
+    half = MMPoseEstimator(name, str(ckpts[name]), device='cuda', cuda_graph=True, fp16=True)
     h = half.estimate(img, boxes)
     d = np.linalg.norm(h.keypoints - ours.keypoints, axis=-1)
-    # random weights give flat score maps, where FP16 rounding can move an argmax: most joints stay put
+    # random weights give flat score maps, where FP16 rounding can move an argmax: most joints stay
+    # put
     assert (d < 2.0).mean() >= 0.8, f'FP16 vs FP32: {np.round(d, 2).tolist()}'

@@ -1,5 +1,8 @@
-"""Keypoint smoothing: the One Euro filter by hand, and in the tracker (raw values kept, stamps, scale
-invariance, reset on invisible keypoints and after long gaps, live on/off)."""
+"""Keypoint smoothing: the One Euro filter by hand, and in the tracker.
+
+In the tracker: raw values kept, stamps, scale invariance, reset on invisible keypoints and after
+long gaps, live on/off.
+"""
 
 import math
 
@@ -112,8 +115,11 @@ def test_raw_keypoints_kept_and_smoothed_ones_steadier():
 
 
 def test_scale_invariance():
-    """The same walk 3x larger (closer to the camera), noise included: the smoothed keypoints are exactly
-    3x larger, because the filter's speed is measured in person sizes."""
+    """The same walk 3x larger (closer to the camera), noise included.
+
+    The smoothed keypoints are exactly 3x larger, because the filter's speed is measured in person
+    sizes.
+    """
     a, _ = run_walk(TrackerConfig(n_init=1), scale=1.0)
     b, _ = run_walk(TrackerConfig(n_init=1), scale=3.0)
     for oa, ob in zip(a, b):

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Time the tracker per frame: the association (cost matrices, gating, cascade, all three assignment
-stages; ``Tracker.association_ms``) and the whole ``Tracker.update`` (plus Kalman predict/update,
+"""Time the tracker per frame.
+
+The association (cost matrices, gating, cascade, all three assignment stages;
+``Tracker.association_ms``) and the whole ``Tracker.update`` (plus Kalman predict/update,
 lifecycle, galleries and building the outputs).
 
-Synthetic scene: P people as boxes moving at constant velocity with a little jitter, bouncing inside a
-1280x720 image (its size and 30 Hz stamps are given, so the border rules and keypoint smoothing run);
-5 % of detections dropped, one low-score detection per frame. Embedding extraction is
-not included (features, when enabled, are given as fixed random unit vectors plus noise).
+Synthetic scene: P people as boxes moving at constant velocity with a little jitter, bouncing
+inside a 1280x720 image (its size and 30 Hz stamps are given, so the border rules and keypoint
+smoothing run); 5 % of detections dropped, one low-score detection per frame. Embedding extraction
+is not included (features, when enabled, are given as fixed random unit vectors plus noise).
 
     .venv/bin/python tools/bench_association.py [--frames 400] [--features 0|128|1280] [--pose]
 """
@@ -87,9 +89,9 @@ def main():
             for n in (10, 50):
                 amed, amean, umed, live = bench(n, a.frames, dim, pose)
                 print(
-                    f'{n:3d} tracks  features={dim:<5d} pose={str(pose):5s}  association: median {amed:.3f} '
-                    f'mean {amean:.3f} ms/frame | whole update(): median {umed:.3f} ms/frame  '
-                    f'({live} live tracks)'
+                    f'{n:3d} tracks  features={dim:<5d} pose={str(pose):5s}  association: '
+                    f'median {amed:.3f} mean {amean:.3f} ms/frame | whole update(): median '
+                    f'{umed:.3f} ms/frame  ({live} live tracks)'
                 )
 
 

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Pipeline id churn on real videos (no ground truth): how many identities the tracker hands out.
 
-For shared/data/videos/walk.small.mp4 and people.small.mp4: RTMDet-nano person boxes + BlazePose (the
-default backend, CPU) + the appearance features of each embedder (colour, MobileNetV2) are computed ONCE
-per video and cached in out/bench/churn/<video>.npz (recomputed when the video, the detector threshold
-or this file's cache version changes). Then the tracker runs on every frame (no subsampling: that would
-change the dynamics) for each embedder setting (none = boxes + pose cue, color, mobilenet) and for our
-default TrackerConfig and the previous (DeepSORT-noise) defaults. The tracker gets the video's image size
-(border rules) and the frame times i / fps. Reported per run: distinct ids, ids
-reported for less than 1 s, id births per minute of video, and the embedder's ms/frame (measured while
-building the cache; CPU, 2 cores shared with other jobs: noisy).
+For shared/data/videos/walk.small.mp4 and people.small.mp4: RTMDet-nano person boxes + BlazePose
+(the default backend, CPU) + the appearance features of each embedder (colour, MobileNetV2) are
+computed ONCE per video and cached in out/bench/churn/<video>.npz (recomputed when the video, the
+detector threshold or this file's cache version changes). Then the tracker runs on every frame (no
+subsampling: that would change the dynamics) for each embedder setting (none = boxes + pose cue,
+color, mobilenet) and for our default TrackerConfig and the previous (DeepSORT-noise) defaults. The
+tracker gets the video's image size (border rules) and the frame times i / fps. Reported per run:
+distinct ids, ids reported for less than 1 s, id births per minute of video, and the embedder's
+ms/frame (measured while building the cache; CPU, 2 cores shared with other jobs: noisy).
 
     .venv/bin/python tools/bench_id_churn.py [--out out/bench]
 """
@@ -25,12 +25,14 @@ import numpy as np
 from poseflow_ros.paths import shared_dir
 from poseflow_ros.track import Tracker, TrackerConfig
 from poseflow_ros.types import TrackerInput
+from video_cache import valid_cache, write_cache
 
 VIDEOS = ('walk.small.mp4', 'people.small.mp4')
 EMBEDDERS = ('none', 'color', 'mobilenet')
 CACHE_VERSION = 1
 DET_THRESHOLD = 0.25  # PipelineConfig default
-# The defaults before issue #3 (DeepSORT Kalman noise, n_init 3, no coasting, raw boxes)
+# The tracker's first defaults, plain DeepSORT (its Kalman noise, n_init 3, no coasting, raw
+# boxes), before they were tuned on the TUD "dev" seeds; reported as "ours_prev" for reference
 PREVIOUS = dict(
     n_init=3,
     std_weight_position=1 / 20,
@@ -44,8 +46,10 @@ PREVIOUS = dict(
 
 
 def build_cache(video: Path, path: Path) -> dict:
-    """Detections, poses and both embeddings for every frame of ``video`` -> npz (ragged arrays flattened
-    with a per-box frame index)."""
+    """Compute detections, poses and both embeddings for every frame of ``video`` into an npz.
+
+    Ragged arrays are flattened with a per-box frame index.
+    """
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from poseflow_ros.track.embed import make_embedder
     from poseflow_ros.video import VideoReader
@@ -87,39 +91,23 @@ def build_cache(video: Path, path: Path) -> dict:
         if n % 100 == 0:
             print(f'[churn] {video.name}: {n} frames, {time.time() - t_start:.0f} s', flush=True)
     rd.close()
-    out = {k: np.concatenate(v) for k, v in cols.items()}
     meta = {
-        'version': CACHE_VERSION,
-        'video': str(video),
-        'size': video.stat().st_size,
         'frames': n,
         'fps': rd.fps,
         'det_threshold': DET_THRESHOLD,
         'ms_per_frame': {k: v / max(1, n) for k, v in ms.items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, meta=json.dumps(meta), **out)
-    return load_cache(path)
-
-
-def load_cache(path: Path):
-    d = np.load(path)
-    return {k: d[k] for k in d.files if k != 'meta'} | {'meta': json.loads(str(d['meta']))}
+    return write_cache(path, video, CACHE_VERSION, cols, meta)
 
 
 def get_cache(video: Path, out: Path) -> dict:
     path = out / 'churn' / (video.stem + '.npz')
-    if path.exists():
-        c = load_cache(path)
-        m = c['meta']
-        if (
-            m.get('version') == CACHE_VERSION
-            and m.get('size') == video.stat().st_size
-            and m.get('det_threshold') == DET_THRESHOLD
-        ):
-            return c
+    c = valid_cache(path, video, CACHE_VERSION, det_threshold=DET_THRESHOLD)
+    if c is not None:
+        return c
     print(
-        f'[churn] computing detections, poses and embeddings for {video.name} (once; cached in {path})',
+        f'[churn] computing detections, poses and embeddings for {video.name} (once; cached in '
+        f'{path})',
         flush=True,
     )
     return build_cache(video, path)
@@ -200,15 +188,16 @@ def run(out: Path) -> dict:
 
 def print_table(runs):
     hdr = (
-        f"{'video':17s} {'config':9s} {'embedder':10s} {'ids':>4s} {'<1s':>4s} {'births/min':>10s} "
-        f"{'embed ms/f':>10s} {'track ms/f':>10s}"
+        f"{'video':17s} {'config':9s} {'embedder':10s} {'ids':>4s} {'<1s':>4s} "
+        f"{'births/min':>10s} {'embed ms/f':>10s} {'track ms/f':>10s}"
     )
     print(hdr)
     print('-' * len(hdr))
     for r in runs:
         print(
             f"{r['video']:17s} {r['config']:9s} {r['embedder']:10s} {r['distinct_ids']:4d} "
-            f"{r['short_tracks_lt_1s']:4d} {r['id_births_per_min']:10.1f} {r['embed_ms_per_frame']:10.1f} {r['track_ms_per_frame']:10.2f}"
+            f"{r['short_tracks_lt_1s']:4d} {r['id_births_per_min']:10.1f} "
+            f"{r['embed_ms_per_frame']:10.1f} {r['track_ms_per_frame']:10.2f}"
         )
 
 

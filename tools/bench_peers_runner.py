@@ -1,34 +1,41 @@
 #!/usr/bin/env python3
-"""Run the PEER trackers on prepared detections; executed by tools/bench_tracking.py inside .venv-bench
-(tools/setup_bench_venv.sh), never imported by poseflow_ros. Writes one MOT result file per (job, peer)
-and a JSON with ms/frame; the metrics are computed afterwards by our harness, for every tracker alike.
+r"""Run the PEER trackers on prepared detections.
 
-    .venv-bench/bin/python tools/bench_peers_runner.py jobs.json results.json [--peers a,b] [--check-hota]
+Executed by tools/bench_tracking.py inside .venv-bench (tools/setup_bench_venv.sh), never imported
+by poseflow_ros. Writes one MOT result file per (job, peer) and a JSON with ms/frame; the metrics
+are computed afterwards by our harness, for every tracker alike.
 
-jobs.json: ``[{"npz": ".../dets.npz", "out_dir": "...", "fps": 25, "width": 640, "height": 480}, ...]``;
-each npz holds ``frame (M,)`` (1-based), ``boxes (M, 4)`` x1 y1 x2 y2, ``scores (M,)``, ``n_frames``.
+    .venv-bench/bin/python tools/bench_peers_runner.py jobs.json results.json [--peers a,b] \
+        [--check-hota cases.json]
 
-Peer settings (people of 50-300 px in 640x480 at 25 fps, detector-like scores). Each peer got the best
-of a small grid (8-12 settings around its defaults, chosen by mean HOTA on setting B with the "dev" seeds
-0-4, i.e. not the reported seeds; the grid and results are in the README section of issue #3):
+jobs.json:
+``[{"npz": ".../dets.npz", "out_dir": "...", "fps": 25, "width": 640, "height": 480}, ...]``; each
+npz holds ``frame (M,)`` (1-based), ``boxes (M, 4)`` x1 y1 x2 y2, ``scores (M,)``, ``n_frames``.
+
+Peer settings (people of 50-300 px in 640x480 at 25 fps, detector-like scores). Each peer got the
+best of a small grid (8-12 settings around its defaults, chosen by mean HOTA on setting B with the
+"dev" seeds 0-4, i.e. not the reported seeds). The grid of each peer is listed below; its
+per-setting scores were not kept: to run it again, give the jobs of jobs.json
+``"variants": {tag: {peer: {setting: value}}}`` (one result per tag, see :func:`run_job`):
 
 - ByteTrack (boxmot 25.0.0): track_thresh 0.45 (boxmot default), min_conf 0.1, match_thresh 0.8,
   track_buffer 30 frames, frame_rate = sequence fps. (grid: track_thresh 0.45/0.6, match 0.8/0.9,
   buffer 30/60)
-- BoT-SORT (boxmot): track_high_thresh 0.45, new_track_thresh 0.55, track_low_thresh 0.1, match_thresh
-  0.8, track_buffer 30, use_embeddings False (no ReID weights offline, no images), use_cmc False (static
-  cameras, no images), frame_rate = fps. (same grid as ByteTrack)
-- OC-SORT (boxmot): det_thresh 0.5, min_conf 0.1, use_byte True (its ByteTrack-style low-score stage),
-  max_age 30, min_hits 2, iou_threshold 0.3, delta_t 3, inertia 0.2. (grid: det_thresh 0.5/0.6,
-  iou 0.2/0.3, min_hits 2/3)
-- norfair 2.3.0: IoU distance on the box corners, distance_threshold 0.6 (IoU >= 0.4), hit_counter_max 10,
-  initialization_delay 2, detection_threshold 0.3, default OptimizedKalmanFilter; it reports its
-  Kalman estimate. (grid: threshold 0.6/0.8, hit_counter_max 10/15/25, delay 2/3)
+- BoT-SORT (boxmot): track_high_thresh 0.45, new_track_thresh 0.55, track_low_thresh 0.1,
+  match_thresh 0.8, track_buffer 30, use_embeddings False (no ReID weights offline, no images),
+  use_cmc False (static cameras, no images), frame_rate = fps. (same grid as ByteTrack)
+- OC-SORT (boxmot): det_thresh 0.5, min_conf 0.1, use_byte True (its ByteTrack-style low-score
+  stage), max_age 30, min_hits 2, iou_threshold 0.3, delta_t 3, inertia 0.2. (grid: det_thresh
+  0.5/0.6, iou 0.2/0.3, min_hits 2/3)
+- norfair 2.3.0: IoU distance on the box corners, distance_threshold 0.6 (IoU >= 0.4),
+  hit_counter_max 10, initialization_delay 2, detection_threshold 0.3, default
+  OptimizedKalmanFilter; it reports its Kalman estimate. (grid: threshold 0.6/0.8, hit_counter_max
+  10/15/25, delay 2/3)
 - deep-sort-realtime 1.3.2: max_age 30, n_init 2, max_iou_distance 0.8, max_cosine_distance 0.2,
   embedder None; it needs an embedding per box, so it gets the same constant vector for every box
-  (appearance carries no information; association relies on its Mahalanobis gate + IoU); boxes scoring
-  below 0.3 are not given to it (it has no score threshold of its own). (grid: n_init 2/3, max_iou
-  0.7/0.8, min score 0.3/0.5)
+  (appearance carries no information; association relies on its Mahalanobis gate + IoU); boxes
+  scoring below 0.3 are not given to it (it has no score threshold of its own). (grid: n_init 2/3,
+  max_iou 0.7/0.8, min score 0.3/0.5)
 """
 
 import argparse
@@ -41,8 +48,11 @@ import numpy as np
 
 
 def default_settings(fps: float):
-    """The settings of each peer (see the module doc); ``min_score`` is ours: boxes below it are not given
-    to trackers without a score threshold of their own."""
+    """Return the settings of each peer (see the module doc).
+
+    ``min_score`` is ours: boxes below it are not given to trackers without a score threshold of
+    their own.
+    """
     f = int(round(fps))
     return {
         'bytetrack': dict(
@@ -87,7 +97,10 @@ def default_settings(fps: float):
 
 
 def make_peers(fps: float, width: int, height: int, overrides=None):
-    """name -> factory() -> step(boxes, scores) -> (ids, boxes). ``overrides``: {peer: {setting: value}}."""
+    """Name -> factory() -> step(boxes, scores) -> (ids, boxes).
+
+    ``overrides``: {peer: {setting: value}}.
+    """
     img = np.zeros((height, width, 3), np.uint8)
     cfg = default_settings(fps)
     for k, v in (overrides or {}).items():
@@ -200,7 +213,8 @@ def _run_peer(factory, name, per, n, job):
         total += time.perf_counter() - t0
         for tid, x in zip(ids, bx):
             rows.append(
-                f'{i + 1},{int(tid)},{x[0]:.2f},{x[1]:.2f},{x[2] - x[0]:.2f},{x[3] - x[1]:.2f},1,-1,-1,-1'
+                f'{i + 1},{int(tid)},{x[0]:.2f},{x[1]:.2f},'
+                f'{x[2] - x[0]:.2f},{x[3] - x[1]:.2f},1,-1,-1,-1'
             )
     p = Path(job['out_dir']) / f'{name}.txt'
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -209,8 +223,11 @@ def _run_peer(factory, name, per, n, job):
 
 
 def check_hota(path):
-    """TrackEval's HOTA / CLEAR / Identity on cases given as per-frame ids + IoU matrices (from our harness);
-    writes the results next to the input for comparison with our implementation."""
+    """Run TrackEval's HOTA / CLEAR / Identity on cases from our harness.
+
+    The cases are given as per-frame ids + IoU matrices; writes the results next to the input for
+    comparison with our implementation.
+    """
     import trackeval
 
     cases = json.loads(Path(path).read_text())

@@ -1,26 +1,28 @@
 #!/usr/bin/env python3
-"""Tracking benchmark: our tracker vs peer trackers on MOT15 TUD-Campus and TUD-Stadtmitte.
+r"""Tracking benchmark: our tracker vs peer trackers on MOT15 TUD-Campus and TUD-Stadtmitte.
 
 Detection settings (the trackers see boxes + scores only, no images; TUD ships no images):
 
-- **A**: the boxes of the tracker result shipped in shared/data/mot15/results/<seq>.txt, ids removed,
-  score 1 for every box (the file has no scores);
-- **B**: ground truth (rows MOTChallenge evaluates) through :mod:`poseflow_ros.eval.noise`: 5 % jitter,
-  15 % dropped, Poisson(0.3) false positives per frame, scores N(0.75, 0.15); several seeds, mean ± std.
-  Seeds 0-4 were used while choosing our defaults ("dev"); the reported seeds are 100-104 ("test").
+- **A**: the boxes of the tracker result shipped in shared/data/mot15/results/<seq>.txt, ids
+  removed, score 1 for every box (the file has no scores);
+- **B**: ground truth (rows MOTChallenge evaluates) through :mod:`poseflow_ros.eval.noise`: 5 %
+  jitter, 15 % dropped, Poisson(0.3) false positives per frame, scores N(0.75, 0.15); several
+  seeds, mean ± std. Seeds 0-4 were used while choosing our defaults ("dev"); the reported seeds
+  are 100-104 ("test").
 
 Ours runs in this venv (default TrackerConfig, boxes only: TUD has no keypoints, so the pose cue is
-idle; it gets the image size, 640x480, so its image-border rules are on unless --no-image-size; also
-"ours_prev" = our defaults before issue #3, for reference, without the image size). The peers (boxmot
-ByteTrack / BoT-SORT / OC-SORT, norfair, deep-sort-realtime) run in .venv-bench through
-tools/bench_peers_runner.py on the very same detection files; every result file is scored here by
-poseflow_ros.eval.metrics
-(motmetrics + our HOTA). Our HOTA, MOTA and IDF1 are cross-checked against TrackEval (run in .venv-bench)
-on several result files of this run; the largest difference is stored in the JSON. Also stored: the
-association speed of tools/bench_association.py and (unless
---skip-churn) the pipeline id churn of tools/bench_id_churn.py on the real videos.
+idle; it gets the image size, 640x480, so its image-border rules are on unless --no-image-size;
+also "ours_prev" = our first defaults, plain DeepSORT, before they were tuned on the dev seeds, for
+reference, without the image size). The peers (boxmot ByteTrack / BoT-SORT / OC-SORT, norfair,
+deep-sort-realtime) run in .venv-bench through tools/bench_peers_runner.py on the very same
+detection files; every result file is scored here by poseflow_ros.eval.metrics (motmetrics + our
+HOTA). Our HOTA, MOTA and IDF1 are cross-checked against TrackEval (run in .venv-bench) on several
+result files of this run; the largest difference is stored in the JSON. Also stored: the
+association speed of tools/bench_association.py and (unless --skip-churn) the pipeline id churn of
+tools/bench_id_churn.py on the real videos.
 
-    .venv/bin/python tools/bench_tracking.py [--seeds 100,101,102,103,104] [--skip-peers] [--skip-churn]
+    .venv/bin/python tools/bench_tracking.py [--seeds 100,101,102,103,104] [--skip-peers] \
+        [--skip-churn]
 
 Only our numbers (no .venv-bench needed, a few seconds): --skip-peers --skip-churn --skip-assoc.
 """
@@ -38,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tools'))
 
 from poseflow_ros.eval import metrics, mot_io, noise  # noqa: E402
-from poseflow_ros.eval.hota import box_iou_xywh  # noqa: E402
-from poseflow_ros.eval.runner import ours_step, run_tracker  # noqa: E402
+from poseflow_ros.geometry import iou_matrix_xywh  # noqa: E402
+from poseflow_ros.eval.runner import outputs_to_arrays, ours_step, run_tracker  # noqa: E402
 from poseflow_ros.paths import shared_dir  # noqa: E402
 from poseflow_ros.track import Tracker, TrackerConfig  # noqa: E402
 from poseflow_ros.types import TrackerInput  # noqa: E402
@@ -66,7 +68,7 @@ def load_seq(mot15: Path, name: str):
 
 
 def make_inputs(seqs, seeds):
-    """[(setting, seed or None, seq dict, frames)]"""
+    """Build the tracker inputs: ``[(setting, seed or None, seq dict, frames)]``."""
     out = []
     for s in seqs:
         out.append(('A', None, s, noise.detections_from_results(s['results'], s['n'])))
@@ -82,13 +84,7 @@ def image_step(config, image_size):
     tr = Tracker(config)
 
     def step(boxes, scores):
-        outs = tr.update(TrackerInput(boxes, scores, image_size=image_size))
-        if not outs:
-            return np.zeros(0, np.int64), np.zeros((0, 4))
-        return (
-            np.fromiter((o.track_id for o in outs), np.int64, len(outs)),
-            np.stack([o.box for o in outs]),
-        )
+        return outputs_to_arrays(tr.update(TrackerInput(boxes, scores, image_size=image_size)))
 
     return step
 
@@ -118,7 +114,7 @@ def hota_case(name, gt, res, n):
         'name': name,
         'gt_ids': [x[:, 1].astype(int).tolist() for x in G],
         'tr_ids': [x[:, 1].astype(int).tolist() for x in R],
-        'sims': [box_iou_xywh(a[:, 2:6], b[:, 2:6]).ravel().tolist() for a, b in zip(G, R)],
+        'sims': [iou_matrix_xywh(a[:, 2:6], b[:, 2:6]).ravel().tolist() for a, b in zip(G, R)],
     }
 
 
@@ -150,7 +146,7 @@ def main():
     cfg = TrackerConfig.from_dict(json.loads(a.config) if a.config else {})
     from bench_id_churn import PREVIOUS
 
-    prev = TrackerConfig(**PREVIOUS)  # our defaults before issue #3, for reference ("ours_prev")
+    prev = TrackerConfig(**PREVIOUS)  # our first (plain DeepSORT) defaults ("ours_prev")
 
     runs = []  # {tracker, setting, seed, seq, file, ms_per_frame}
     jobs = []
@@ -188,7 +184,8 @@ def main():
         )
 
     gts = {s['name']: s for s in seqs}
-    # TrackEval cross-check cases: ours and ours_prev on A and on the first seed of B, both sequences
+    # TrackEval cross-check cases: ours and ours_prev on A and on the first seed of B, both
+    # sequences
     check = [
         hota_case(
             f"{r['setting']}/{r['seed']}/{r['seq']}/{r['tracker']}",
@@ -204,7 +201,8 @@ def main():
     if not a.skip_peers:
         if not Path(a.bench_python).exists():
             sys.exit(
-                f'{a.bench_python} missing: run tools/setup_bench_venv.sh (make bench-tracking does)'
+                f'{a.bench_python} missing: run tools/setup_bench_venv.sh (make bench-tracking '
+                'does)'
             )
         (out / 'peer_jobs.json').write_text(json.dumps(jobs))
         t0 = time.time()
@@ -326,7 +324,8 @@ def main():
                 'update_median': umed,
             }
             print(
-                f'[bench] association {n} tracks: median {amed:.3f} ms/frame (update() {umed:.3f} ms)'
+                f'[bench] association {n} tracks: median {amed:.3f} ms/frame (update() '
+                f'{umed:.3f} ms)'
             )
     if not a.skip_churn:
         import bench_id_churn

@@ -2,22 +2,24 @@
 """Keypoint smoothing (One Euro filter in the tracker): jitter and lag on the shared videos.
 
 Person boxes (RTMDet-nano) and poses (the default BlazePose backend and crop mode) of the first
-``--frames`` frames of shared/data/videos/walk.small.mp4 and people.small.mp4 are computed once on the CPU
-by the real pipeline (``PosePipeline.process`` with the default PipelineConfig, so temporal crops follow
-the tracks) and cached in out/eval/smoothing_cache/<video>.npz (rebuilt when the video, the frame count
-or the pose settings change). The smoothing never feeds back into detection, crops or association, so
-the tracker (default TrackerConfig apart from the smoothing settings) then replays the cached raw
-detections and poses with the frame times ``index / fps`` for: smoothing off (the raw keypoints) and
-several (min_cutoff, beta) sets. Measured on the
-reported, measurement-backed track keypoints:
+``--frames`` frames of shared/data/videos/walk.small.mp4 and people.small.mp4 are computed once on
+the CPU by the real pipeline (``PosePipeline.process`` with the default PipelineConfig, so temporal
+crops follow the tracks) and cached in out/eval/smoothing_cache/<video>.npz (rebuilt when the
+video, the frame count or the pose settings change). The smoothing never feeds back into detection,
+crops or association, so the tracker (default TrackerConfig apart from the smoothing settings) then
+replays the cached raw detections and poses with the frame times ``index / fps`` for: smoothing off
+(the raw keypoints) and several (min_cutoff, beta) sets. Measured on the reported,
+measurement-backed track keypoints:
 
-- **jitter**: mean |x(t+1) - 2 x(t) + x(t-1)| in pixels (frame-to-frame acceleration, the 2D norm) over
-  keypoints whose score is >= ``--score`` in all three frames of the same track, consecutive frames;
-- **lag**: per track and joint (wrists, ankles) over runs of >= ``--min-run`` consecutive confident frames,
-  whose x spans >= 20 px, the delay of the smoothed x(t) behind the raw x(t): the shift (0.05-frame steps,
-  raw linearly interpolated) that best aligns the two, i.e. the cross-correlation peak; mean over runs
-  weighted by run length, in frames and ms;
-- **err**: mean |smoothed - raw| in pixels on the same confident keypoints (how far the filter moves them).
+- **jitter**: mean |x(t+1) - 2 x(t) + x(t-1)| in pixels (frame-to-frame acceleration, the 2D norm)
+  over keypoints whose score is >= ``--score`` in all three frames of the same track, consecutive
+  frames;
+- **lag**: per track and joint (wrists, ankles) over runs of >= ``--min-run`` consecutive confident
+  frames, whose x spans >= 20 px, the delay of the smoothed x(t) behind the raw x(t): the shift
+  (0.05-frame steps, raw linearly interpolated) that best aligns the two, i.e. the
+  cross-correlation peak; mean over runs weighted by run length, in frames and ms;
+- **err**: mean |smoothed - raw| in pixels on the same confident keypoints (how far the filter
+  moves them).
 
     .venv/bin/python tools/eval_smoothing.py [--frames 300] [--out out/eval]
 
@@ -34,6 +36,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 from poseflow_ros.paths import shared_dir  # noqa: E402
+from video_cache import valid_cache, write_cache  # noqa: E402
 
 VIDEOS = ('walk.small.mp4', 'people.small.mp4')
 CACHE_VERSION = 2
@@ -44,8 +47,10 @@ MIN_TRAVEL_PX = 20.0  # a run counts for the lag when its joint x spans at least
 
 
 def build_cache(video: Path, path: Path, max_frames: int) -> dict:
-    """Detections and raw poses of the first ``max_frames`` frames -> npz (ragged arrays flattened with a
-    per-box frame index)."""
+    """Cache the detections and raw poses of the first ``max_frames`` frames in an npz.
+
+    Ragged arrays are flattened with a per-box frame index.
+    """
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from poseflow_ros.types import Frame
     from poseflow_ros.video import VideoReader
@@ -73,11 +78,7 @@ def build_cache(video: Path, path: Path, max_frames: int) -> dict:
                 f'[smoothing] {video.name}: {n} frames, {time.time() - t_start:.0f} s', flush=True
             )
     rd.close()
-    out = {k: np.concatenate(v) for k, v in cols.items()}
     meta = {
-        'version': CACHE_VERSION,
-        'video': str(video),
-        'size': video.stat().st_size,
         'frames': n,
         'max_frames': max_frames,
         'fps': rd.fps,
@@ -86,9 +87,7 @@ def build_cache(video: Path, path: Path, max_frames: int) -> dict:
         'det_threshold': DET_THRESHOLD,
         'pose': pose_settings(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, meta=json.dumps(meta), **out)
-    return load_cache(path)
+    return write_cache(path, video, CACHE_VERSION, cols, meta)
 
 
 def pose_settings() -> dict:
@@ -98,24 +97,18 @@ def pose_settings() -> dict:
     return {k: d[k] for k in POSE_KEYS if k in d}
 
 
-def load_cache(path: Path) -> dict:
-    d = np.load(path)
-    return {k: d[k] for k in d.files if k != 'meta'} | {'meta': json.loads(str(d['meta']))}
-
-
 def get_cache(video: Path, out: Path, max_frames: int) -> dict:
     path = out / 'smoothing_cache' / (video.stem + '.npz')
-    if path.exists():
-        c = load_cache(path)
-        m = c['meta']
-        if (
-            m.get('version') == CACHE_VERSION
-            and m.get('size') == video.stat().st_size
-            and m.get('max_frames') == max_frames
-            and m.get('det_threshold') == DET_THRESHOLD
-            and m.get('pose') == pose_settings()
-        ):
-            return c
+    c = valid_cache(
+        path,
+        video,
+        CACHE_VERSION,
+        max_frames=max_frames,
+        det_threshold=DET_THRESHOLD,
+        pose=pose_settings(),
+    )
+    if c is not None:
+        return c
     print(
         f'[smoothing] computing detections and poses of {video.name} (once; cached in {path})',
         flush=True,
@@ -123,7 +116,8 @@ def get_cache(video: Path, out: Path, max_frames: int) -> dict:
     return build_cache(video, path, max_frames)
 
 
-# (min_cutoff Hz, beta) sets measured; None = smoothing off. MediaPipe's pose landmarks: (0.05, 80).
+# (min_cutoff Hz, beta) sets measured; None = smoothing off. MediaPipe's pose landmarks: (0.05,
+# 80).
 PARAM_SETS = (
     None,
     (0.05, 80.0),
@@ -144,7 +138,10 @@ PARAM_SETS = (
 
 
 def track_video(c: dict, params, d_cutoff: float = 1.0):
-    """Run the tracker over a cached video; per reported, matched track: {frame: (raw, smoothed, scores)}."""
+    """Run the tracker over a cached video.
+
+    Per reported, matched track: {frame: (raw, smoothed, scores)}.
+    """
     from poseflow_ros.track import Tracker, TrackerConfig
     from poseflow_ros.types import TrackerInput
 
@@ -202,10 +199,13 @@ def runs_of(frames, ok):
 def lag_frames(
     raw: np.ndarray, smooth: np.ndarray, max_lag: float = 8.0, step: float = 0.05
 ) -> float:
-    """Delay (frames) of ``smooth`` behind ``raw``: the shift ``tau`` that best aligns them,
-    ``argmin mean (smooth(t) - raw(t - tau))^2`` with ``raw`` linearly interpolated between frames (the
-    peak of their cross-correlation for signals of equal energy; unlike the raw cross-correlation peak it
-    also sees the delay of a first-order low-pass, whose impulse response peaks at 0)."""
+    """Delay (frames) of ``smooth`` behind ``raw``.
+
+    The shift ``tau`` that best aligns them, ``argmin mean (smooth(t) - raw(t - tau))^2`` with
+    ``raw`` linearly interpolated between frames (the peak of their cross-correlation for signals
+    of equal energy; unlike the raw cross-correlation peak it also sees the delay of a first-order
+    low-pass, whose impulse response peaks at 0).
+    """
     t = np.arange(len(raw), dtype=np.float64)
     k0 = int(np.ceil(max_lag))
     best, best_tau = np.inf, 0.0
@@ -328,8 +328,8 @@ def print_table(rows, default):
         mark = ' <- default' if is_default else ''
         print(
             f"{name[0]:>10s} {name[1]:>6s} {m['jitter_px']:10.2f} {m['jitter_raw_px']:7.2f} "
-            f"{1 - m['jitter_px'] / m['jitter_raw_px']:9.0%} {m['lag_frames']:10.2f} {m['lag_ms']:7.1f} "
-            f"{m['err_px']:11.2f}{mark}"
+            f"{1 - m['jitter_px'] / m['jitter_raw_px']:9.0%} {m['lag_frames']:10.2f} "
+            f"{m['lag_ms']:7.1f} {m['err_px']:11.2f}{mark}"
         )
 
 

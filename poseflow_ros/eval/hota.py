@@ -1,15 +1,17 @@
-"""HOTA (Luiten et al., IJCV 2021), our own implementation of the TrackEval algorithm (MIT), numpy only.
+"""HOTA (Luiten et al., IJCV 2021): our own numpy-only implementation of TrackEval's algorithm.
+
+TrackEval is MIT-licensed.
 
 For each frame, ``sim`` = IoU of every gt box with every tracker box. Then
 
 1. global alignment ``A(g, t) = sum_f simIoU_f(g, t) / (n_g + n_t - sum_f simIoU_f(g, t))`` where
-   ``simIoU_f = S / (rowsum S + colsum S - S)`` (a soft count of how often g and t co-occur), ``n_g`` /
-   ``n_t`` the number of frames with gt id ``g`` / tracker id ``t``;
+   ``simIoU_f = S / (rowsum S + colsum S - S)`` (a soft count of how often g and t co-occur),
+   ``n_g`` / ``n_t`` the number of frames with gt id ``g`` / tracker id ``t``;
 2. per frame, one Hungarian matching maximising ``A(g, t) * sim(g, t)``;
-3. for each ``alpha`` in 0.05, 0.10, ..., 0.95: matched pairs with ``sim >= alpha`` are TPs, the other gt
-   boxes FNs, the other tracker boxes FPs; ``DetA = TP / (TP + FN + FP)``; with ``M(g, t)`` the TP count
-   of a pair, ``AssA = sum_TP M / (n_g + n_t - M) / TP``; ``HOTA = sqrt(DetA AssA)``; ``LocA`` = mean sim
-   of the TPs;
+3. for each ``alpha`` in 0.05, 0.10, ..., 0.95: matched pairs with ``sim >= alpha`` are TPs, the
+   other gt boxes FNs, the other tracker boxes FPs; ``DetA = TP / (TP + FN + FP)``; with
+   ``M(g, t)`` the TP count of a pair, ``AssA = sum_TP M / (n_g + n_t - M) / TP``;
+   ``HOTA = sqrt(DetA AssA)``; ``LocA`` = mean sim of the TPs;
 4. each score is the mean over the 19 alphas.
 
 Checked against TrackEval 1.3.0 (``trackeval.metrics.HOTA``) in the benchmark venv; see
@@ -23,25 +25,21 @@ from typing import Dict, List, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..geometry import iou_matrix
-from .mot_io import xywh_to_xyxy
+from ..geometry import iou_matrix_xywh
 
 ALPHAS = np.arange(0.05, 0.99, 0.05)
 _EPS = np.finfo(float).eps
 
 
-def box_iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU ``(len(a), len(b))`` of boxes given as x, y, w, h (MOTChallenge convention, no +1)."""
-    return iou_matrix(xywh_to_xyxy(a), xywh_to_xyxy(b))
-
-
 def hota(
     gt_ids: Sequence[np.ndarray], tr_ids: Sequence[np.ndarray], sims: Sequence[np.ndarray]
 ) -> Dict[str, object]:
-    """HOTA from per-frame gt ids ``(G_f,)``, tracker ids ``(T_f,)`` and similarities ``(G_f, T_f)``.
+    """Compute HOTA from per-frame gt ids, tracker ids and similarities.
 
-    Ids may be any integers. Returns ``HOTA, DetA, AssA, LocA, DetRe, DetPr, AssRe, AssPr`` (fractions,
-    means over alphas) and the per-alpha arrays under ``'per_alpha'``."""
+    Per frame: gt ids ``(G_f,)``, tracker ids ``(T_f,)`` and similarities ``(G_f, T_f)``. Ids may
+    be any integers. Returns ``HOTA, DetA, AssA, LocA, DetRe, DetPr, AssRe, AssPr`` (fractions,
+    means over alphas) and the per-alpha arrays under ``'per_alpha'``.
+    """
     gu = np.unique(
         np.concatenate([np.asarray(g, np.int64) for g in gt_ids] or [np.zeros(0, np.int64)])
     )
@@ -125,11 +123,14 @@ def hota(
 def hota_from_frames(
     gt_frames: List[np.ndarray], tr_frames: List[np.ndarray]
 ) -> Dict[str, object]:
-    """HOTA from per-frame MOT rows (``[:, 1]`` id, ``[:, 2:6]`` x y w h) of gt and tracker (aligned lists)."""
+    """Compute HOTA from per-frame MOT rows of gt and tracker (aligned lists).
+
+    Rows: ``[:, 1]`` id, ``[:, 2:6]`` x y w h.
+    """
     g = [np.asarray(f)[:, 1].astype(np.int64) for f in gt_frames]
     t = [np.asarray(f)[:, 1].astype(np.int64) for f in tr_frames]
     s = [
-        box_iou_xywh(np.asarray(a)[:, 2:6], np.asarray(b)[:, 2:6])
+        iou_matrix_xywh(np.asarray(a)[:, 2:6], np.asarray(b)[:, 2:6])
         for a, b in zip(gt_frames, tr_frames)
     ]
     return hota(g, t, s)

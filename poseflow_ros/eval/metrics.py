@@ -1,6 +1,9 @@
-"""Tracking metrics for MOT rows: CLEAR-MOT and identity metrics via motmetrics (MOTA, IDF1, ID switches,
-FP, FN, MOTP; the MOTChallenge 2D definitions: IoU >= 0.5 match), HOTA / DetA / AssA / LocA via our own
-:mod:`poseflow_ros.eval.hota` (TrackEval's algorithm; checked against TrackEval in the benchmark venv).
+"""Tracking metrics for MOT rows.
+
+CLEAR-MOT and identity metrics via motmetrics (MOTA, IDF1, ID switches, FP, FN, MOTP; the
+MOTChallenge 2D definitions: IoU >= 0.5 match), HOTA / DetA / AssA / LocA via our own
+:mod:`poseflow_ros.eval.hota` (TrackEval's algorithm; checked against TrackEval in the benchmark
+venv).
 
 motmetrics 1.4.0 calls ``np.asfarray``, removed in numpy 2; it is patched back before the import.
 """
@@ -27,12 +30,18 @@ def _mm():
 
 
 def accumulate(gt_rows: np.ndarray, res_rows: np.ndarray, n_frames: int = 0):
-    """A motmetrics ``MOTAccumulator`` over frames 1..N (IoU distance, match if IoU >= 0.5)."""
+    """Build a motmetrics ``MOTAccumulator`` over frames 1..N.
+
+    IoU distance; a pair matches if IoU >= 0.5.
+    """
     return _accumulate(by_frame(gt_rows, n_frames), by_frame(res_rows, n_frames))
 
 
 def _accumulate(g: Dict[int, np.ndarray], r: Dict[int, np.ndarray]):
-    """:func:`accumulate` on rows already split by frame (:func:`poseflow_ros.eval.mot_io.by_frame`)."""
+    """Run :func:`accumulate` on rows already split by frame.
+
+    The split is :func:`poseflow_ros.eval.mot_io.by_frame`'s.
+    """
     mm = _mm()
     acc = mm.MOTAccumulator(auto_id=False)
     for f in sorted(set(g) | set(r)):
@@ -49,9 +58,12 @@ def _accumulate(g: Dict[int, np.ndarray], r: Dict[int, np.ndarray]):
 def evaluate(
     gt_rows: np.ndarray, res_rows: np.ndarray, n_frames: int = 0, filter_gt: bool = True
 ) -> Dict[str, float]:
-    """All metrics of one sequence. MOTA, IDF1, HOTA, DetA, AssA, LocA, MOTP in percent; IDsw, FP, FN,
-    GT (boxes), IDs (distinct tracker ids) as counts. ``filter_gt`` keeps only the gt rows MOTChallenge
-    evaluates (:func:`poseflow_ros.eval.mot_io.evaluated_gt`)."""
+    """All metrics of one sequence.
+
+    MOTA, IDF1, HOTA, DetA, AssA, LocA, MOTP in percent; IDsw, FP, FN, GT (boxes), IDs (distinct
+    tracker ids) as counts. ``filter_gt`` keeps only the gt rows MOTChallenge evaluates
+    (:func:`poseflow_ros.eval.mot_io.evaluated_gt`).
+    """
     gt = (
         evaluated_gt(gt_rows) if filter_gt else np.asarray(gt_rows, np.float64).reshape(-1, N_COLS)
     )
@@ -93,9 +105,3 @@ def evaluate(
         'GT': int(s['num_objects'].iloc[0]),
         'IDs': int(len(np.unique(res[:, 1]))) if len(res) else 0,
     }
-
-
-def evaluate_files(gt_path, res_path, n_frames: int = 0) -> Dict[str, float]:
-    from .mot_io import read_mot
-
-    return evaluate(read_mot(gt_path), read_mot(res_path), n_frames)

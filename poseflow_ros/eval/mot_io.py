@@ -1,8 +1,8 @@
 """MOTChallenge CSV files and ``seqinfo.ini``.
 
-A MOT file has one row per box: ``frame, id, x, y, w, h, conf, x3d, y3d, z3d`` (frames and ids from 1,
-box top-left + size in pixels). Rows are kept as a float64 array ``(M, 10)``; shorter rows (e.g. 7 or 9
-columns) are padded with ``-1``.
+A MOT file has one row per box: ``frame, id, x, y, w, h, conf, x3d, y3d, z3d`` (frames and ids from
+1, box top-left + size in pixels). Rows are kept as a float64 array ``(M, 10)``; shorter rows (e.g.
+7 or 9 columns) are padded with ``-1``.
 """
 
 from __future__ import annotations
@@ -13,12 +13,17 @@ from typing import Dict, Iterable, Union
 
 import numpy as np
 
+from ..geometry import xyxy_to_xywh
+
 PathLike = Union[str, Path]
 N_COLS = 10
 
 
 def read_mot(path: PathLike) -> np.ndarray:
-    """Read a MOT CSV file -> ``(M, 10)`` float64, sorted by (frame, id). Empty file -> ``(0, 10)``."""
+    """Read a MOT CSV file -> ``(M, 10)`` float64, sorted by (frame, id).
+
+    Empty file -> ``(0, 10)``.
+    """
     rows = []
     for line in Path(path).read_text().splitlines():
         line = line.strip()
@@ -35,7 +40,10 @@ def read_mot(path: PathLike) -> np.ndarray:
 
 
 def write_mot(path: PathLike, rows: np.ndarray) -> None:
-    """Write ``(M, >=6)`` rows as MOT CSV (frame and id as integers, box with 2 decimals, the rest as is)."""
+    """Write ``(M, >=6)`` rows as MOT CSV.
+
+    Frame and id as integers, box with 2 decimals, the rest as is.
+    """
     a = np.asarray(rows, np.float64).reshape(
         -1, np.shape(rows)[-1] if np.ndim(rows) == 2 else N_COLS
     )
@@ -63,19 +71,16 @@ def make_rows(
     out = np.full((len(b), N_COLS), -1.0)
     out[:, 0] = frame
     out[:, 1] = ids
-    out[:, 2:4] = b[:, :2]
-    out[:, 4:6] = b[:, 2:] - b[:, :2]
+    out[:, 2:6] = xyxy_to_xywh(b)
     out[:, 6] = conf
     return out
 
 
-def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
-    b = np.asarray(xywh, np.float64).reshape(-1, 4)
-    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
-
-
 def by_frame(rows: np.ndarray, n_frames: int = 0) -> Dict[int, np.ndarray]:
-    """``{frame: rows of that frame}`` for frames 1..max(n_frames, last frame) (empty arrays included)."""
+    """Split rows by frame: ``{frame: rows of that frame}``.
+
+    For frames 1..max(n_frames, last frame), empty arrays included.
+    """
     rows = np.asarray(rows, np.float64).reshape(-1, N_COLS)
     last = max(int(n_frames), int(rows[:, 0].max()) if len(rows) else 0)
     out = {f: np.zeros((0, N_COLS)) for f in range(1, last + 1)}
@@ -89,17 +94,23 @@ def by_frame(rows: np.ndarray, n_frames: int = 0) -> Dict[int, np.ndarray]:
 
 
 def evaluated_gt(rows: np.ndarray) -> np.ndarray:
-    """The ground-truth rows MOTChallenge 2D evaluates: ``conf != 0`` (0 marks ignored boxes) and, where the
-    8th column holds a MOT16/17 class id (> 0), only class 1 (pedestrian). In MOT15 (TUD) that column is a
-    world coordinate or -1 and every row has conf 1, so every row is kept there."""
+    """Select the ground-truth rows MOTChallenge 2D evaluates.
+
+    ``conf != 0`` (0 marks ignored boxes) and, where the 8th column holds a MOT16/17 class id (>
+    0), only class 1 (pedestrian). In MOT15 (TUD) that column is a world coordinate or -1 and every
+    row has conf 1, so every row is kept there.
+    """
     rows = np.asarray(rows, np.float64).reshape(-1, N_COLS)
     keep = rows[:, 6] != 0
     return rows[keep]
 
 
 def read_seqinfo(path: PathLike) -> Dict[str, object]:
-    """``seqinfo.ini`` (a file, or the sequence folder holding it) -> dict with ``name``, ``seq_length``,
-    and, where present, ``frame_rate``, ``width``, ``height`` (ints) plus every raw key lower-cased."""
+    """Read ``seqinfo.ini`` (a file, or the sequence folder holding it).
+
+    Returns a dict with ``name``, ``seq_length``, and, where present, ``frame_rate``, ``width``,
+    ``height`` (ints) plus every raw key lower-cased.
+    """
     p = Path(path)
     if p.is_dir():
         p = p / 'seqinfo.ini'

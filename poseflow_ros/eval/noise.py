@@ -3,19 +3,20 @@
 For every frame of the sequence, independently (``numpy.random.default_rng(seed)``):
 
 - **drop**: each ground-truth box is removed with probability ``drop_rate`` (default 0.15);
-- **jitter**: each kept box gets Gaussian noise relative to its own size: centre ``x += N(0, j w)``,
-  ``y += N(0, j h)``, ``w *= 1 + N(0, j)``, ``h *= 1 + N(0, j)`` with ``j = jitter`` (default 0.05);
-- **score** of a true box: ``clip(N(score_mean, score_std), 0.01, 1)`` (defaults 0.75, 0.15), so about
-  5 % of the true boxes score below 0.5, the tracker's default high threshold (ByteTrack-style low-score
-  association can still use them; 0.3 % fall below 0.3);
-- **false positives**: ``Poisson(fp_rate)`` per frame (default 0.3) extra boxes, with the size of a random
-  ground-truth box of the sequence (same jitter on the size) placed uniformly inside the image; score
-  ``U(fp_score_low, fp_score_high)`` (defaults 0.1, 0.7);
-- the ids are removed and the boxes of a frame are **shuffled** (ground truth is sorted by id, the order
-  must not leak identity).
+- **jitter**: each kept box gets Gaussian noise relative to its own size: centre
+  ``x += N(0, j w)``, ``y += N(0, j h)``, ``w *= 1 + N(0, j)``, ``h *= 1 + N(0, j)`` with
+  ``j = jitter`` (default 0.05);
+- **score** of a true box: ``clip(N(score_mean, score_std), 0.01, 1)`` (defaults 0.75, 0.15), so
+  about 5 % of the true boxes score below 0.5, the tracker's default high threshold
+  (ByteTrack-style low-score association can still use them; 0.3 % fall below 0.3);
+- **false positives**: ``Poisson(fp_rate)`` per frame (default 0.3) extra boxes, with the size of a
+  random ground-truth box of the sequence (same jitter on the size) placed uniformly inside the
+  image; score ``U(fp_score_low, fp_score_high)`` (defaults 0.1, 0.7);
+- the ids are removed and the boxes of a frame are **shuffled** (ground truth is sorted by id, the
+  order must not leak identity).
 
-Output per frame: ``boxes (N, 4) float32 x1 y1 x2 y2`` and ``scores (N,) float32``, plus (for checks) a
-boolean ``is_true (N,)``. The same seed always gives the same detections.
+Output per frame: ``boxes (N, 4) float32 x1 y1 x2 y2`` and ``scores (N,) float32``, plus (for
+checks) a boolean ``is_true (N,)``. The same seed always gives the same detections.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import List, Tuple
 
 import numpy as np
 
-from .mot_io import N_COLS, by_frame, xywh_to_xyxy
+from ..geometry import xywh_to_xyxy
+from .mot_io import N_COLS, by_frame
 
 
 @dataclass
@@ -54,7 +56,7 @@ class FrameDetections:
 def noisy_detections(
     gt_rows: np.ndarray, seed: int, n_frames: int = 0, cfg: NoiseConfig = NoiseConfig()
 ) -> List[FrameDetections]:
-    """Detections for frames 1..max(n_frames, last gt frame) (list index 0 = frame 1)."""
+    """Return detections for frames 1..max(n_frames, last gt frame) (list index 0 = frame 1)."""
     rng = np.random.default_rng(seed)
     gt = np.asarray(gt_rows, np.float64).reshape(-1, N_COLS)
     sizes = gt[:, 4:6] if len(gt) else np.array([[40.0, 100.0]])
@@ -91,8 +93,11 @@ def noisy_detections(
 def detections_from_results(
     rows: np.ndarray, n_frames: int = 0, score: float = 1.0
 ) -> List[FrameDetections]:
-    """Setting "A": the boxes of a tracker's MOT result file with the ids removed (shuffled per frame with a
-    fixed seed). Result files carry no usable score (conf = -1), so every box gets ``score``."""
+    """Build setting "A": the boxes of a tracker's MOT result file with the ids removed.
+
+    The boxes are shuffled per frame with a fixed seed. Result files carry no usable score (conf =
+    -1), so every box gets ``score``.
+    """
     rng = np.random.default_rng(0)
     out = []
     for _, r in sorted(by_frame(rows, n_frames).items()):
@@ -109,7 +114,10 @@ def detections_from_results(
 
 
 def stack(frames: List[FrameDetections]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-frame detections -> ``(frame index (M,), boxes (M, 4), scores (M,))`` (e.g. for an npz)."""
+    """Stack per-frame detections into ``(frame index (M,), boxes (M, 4), scores (M,))``.
+
+    E.g. for an npz.
+    """
     fi = np.concatenate(
         [np.full(len(f), i + 1) for i, f in enumerate(frames)] or [np.zeros(0)]
     ).astype(np.int64)

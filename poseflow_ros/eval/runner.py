@@ -19,8 +19,10 @@ Step = Callable[[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
 
 
 def run_tracker(step: Step, frames: Sequence[FrameDetections]) -> Tuple[np.ndarray, float]:
-    """Feed frames 1..N to ``step``; returns MOT rows ``(M, 10)`` and the mean wall time per frame (ms)
-    of the ``step`` calls alone."""
+    """Feed frames 1..N to ``step``.
+
+    Returns MOT rows ``(M, 10)`` and the mean wall time per frame (ms) of the ``step`` calls alone.
+    """
     rows: List[np.ndarray] = []
     total = 0.0
     for i, f in enumerate(frames):
@@ -45,12 +47,20 @@ def ours_step(config=None, tracker: Optional[object] = None) -> Step:
     )
 
     def step(boxes, scores):
-        outs = tr.update(TrackerInput(boxes, scores))
-        if not outs:
-            return np.zeros(0, np.int64), np.zeros((0, 4))
-        return (
-            np.fromiter((o.track_id for o in outs), np.int64, len(outs)),
-            np.stack([o.box for o in outs]),
-        )
+        return outputs_to_arrays(tr.update(TrackerInput(boxes, scores)))
 
     return step
+
+
+def outputs_to_arrays(outs) -> Tuple[np.ndarray, np.ndarray]:
+    """Turn a frame's tracker outputs into a step's result: ids ``(K,)`` int64, boxes ``(K, 4)``.
+
+    ``outs`` is the list of :class:`poseflow_ros.types.TrackOutput` that ``Tracker.update``
+    returns; an empty list gives empty arrays.
+    """
+    if not outs:
+        return np.zeros(0, np.int64), np.zeros((0, 4))
+    return (
+        np.fromiter((o.track_id for o in outs), np.int64, len(outs)),
+        np.stack([o.box for o in outs]),
+    )

@@ -1,11 +1,12 @@
 """CUDA graphs for a batched forward: capture once per batch-size bucket, replay per frame.
 
-On a GPU a top-down pose model is launch-bound: thousands of small kernels, so the forward costs about
-the same for 1 or 20 crops, and most of it is the CPU issuing kernels. A captured CUDA graph replays
-all of them with one launch. Graphs need static shapes, so the batch is padded up to a bucket
-(1, 2, 4, 8, 16, 32 by default) and one graph per bucket is captured the first time that bucket is
-needed (all buckets share one memory pool); ``PoseEstimator.warmup(max_persons=...)`` triggers every
-capture up front, which the node does at start-up. Batches above the largest bucket run eagerly.
+On a GPU a top-down pose model is launch-bound: thousands of small kernels, so the forward costs
+about the same for 1 or 20 crops, and most of it is the CPU issuing kernels. A captured CUDA graph
+replays all of them with one launch. Graphs need static shapes, so the batch is padded up to a
+bucket (1, 2, 4, 8, 16, 32 by default) and one graph per bucket is captured the first time that
+bucket is needed (all buckets share one memory pool); ``PoseEstimator.warmup(max_persons=...)``
+triggers every capture up front, which the node does at start-up. Batches above the largest bucket
+run eagerly.
 
 If a capture fails (an op that synchronises with the host, say), the runner logs why once and falls
 back to eager execution for good, so enabling graphs can never break the pipeline.
@@ -27,8 +28,8 @@ class GraphedForward:
     """``fn(x) -> tuple of tensors`` (batch first), replayed from CUDA graphs on CUDA inputs.
 
     ``x`` has shape ``(N, *tail)``; every call with the same ``tail`` and dtype reuses the graphs.
-    Outputs of a replay are views of static buffers: valid until the next call (copy them to the host
-    before calling again, as the backends do). On a non-CUDA device it is just ``fn``.
+    Outputs of a replay are views of static buffers: valid until the next call (copy them to the
+    host before calling again, as the backends do). On a non-CUDA device it is just ``fn``.
     """
 
     def __init__(

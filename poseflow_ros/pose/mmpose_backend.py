@@ -1,28 +1,29 @@
 """MMPose 1.x top-down backend: any top-down config + a local checkpoint, batched per frame.
 
 Instead of ``mmpose.apis.inference_topdown`` (one CPU pipeline per box, then a forward), all crops
-of a frame are warped with :mod:`poseflow_ros.pose.crop` (the same centre/scale/affine convention as
-MMPose's ``GetBBoxCenterScale`` + ``TopdownAffine`` without UDP: padding 1.25, aspect fixed to the
-input size, uniform scale), normalised by the model's own data preprocessor, and run in ONE forward
-through backbone, neck and head; the head's ``predict`` decodes (SimCC for RTMPose, heatmaps for
-HRNet), and keypoints are mapped back as MMPose does (``kp / input_size * scale + centre - scale / 2``).
+of a frame are warped with :mod:`poseflow_ros.pose.crop` (the same centre/scale/affine convention
+as MMPose's ``GetBBoxCenterScale`` + ``TopdownAffine`` without UDP: padding 1.25, aspect fixed to
+the input size, uniform scale), normalised by the model's own data preprocessor, and run in ONE
+forward through backbone, neck and head; the head's ``predict`` decodes (SimCC for RTMPose,
+heatmaps for HRNet), and keypoints are mapped back as MMPose does
+(``kp / input_size * scale + centre - scale / 2``).
 
 **Fast path.** For the two codecs of the shipped top-down configs, SimCC (RTMPose; no DARK, no
-visibility) and MSRA heatmaps (HRNet & co.; not unbiased), and without flip test, the whole step after
-the crop runs in torch on the model's device: normalisation as the model's data preprocessor, backbone,
-neck, ``head.forward`` and MMPose's decode re-written in torch (argmax, the heatmap quarter-pixel shift,
-``locs = -1`` where the maximum is <= 0), so one small tensor comes back to the host per frame. On CUDA
-that whole function is replayed from CUDA graphs (:mod:`.cuda_graph`, ``cuda_graphs=True``). Any other
-codec or flip test goes through the head's own ``predict`` (slow path); both are tested against
-``mmpose.apis.inference_topdown``.
+visibility) and MSRA heatmaps (HRNet & co.; not unbiased), and without flip test, the whole step
+after the crop runs in torch on the model's device: normalisation as the model's data preprocessor,
+backbone, neck, ``head.forward`` and MMPose's decode re-written in torch (argmax, the heatmap
+quarter-pixel shift, ``locs = -1`` where the maximum is <= 0), so one small tensor comes back to
+the host per frame. On CUDA that whole function is replayed from CUDA graphs (:mod:`.cuda_graph`,
+``cuda_graph=True``). Any other codec or flip test goes through the head's own ``predict`` (slow
+path); both are tested against ``mmpose.apis.inference_topdown``.
 
 Scores: ``Poses.scores`` must lie in [0, 1]; RTMPose's SimCC confidences can exceed 1, so they are
 clipped, and the unclipped values of the last call are kept in ``last_raw_scores``.
 
-Checkpoints are never downloaded here: pass a local path (``checkpoint``); its sha256 is verified when
-``checkpoint_sha256`` is given. Official weights for the shipped configs are listed by
-:func:`official_weights` (URL from mmpose's own model index; OpenMMLab file names carry the first 8 hex
-digits of the file's sha256, which is checked when no full hash is given).
+Checkpoints are never downloaded here: pass a local path (``checkpoint``); its sha256 is verified
+when ``checkpoint_sha256`` is given. Official weights for the shipped configs are listed by
+:func:`official_weights` (URL from mmpose's own model index; OpenMMLab file names carry the first 8
+hex digits of the file's sha256, which is checked when no full hash is given).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import numpy as np
 import torch
 
 from .. import models
+from ..deprecation import renamed_argument
 from ..types import Poses
 from . import crop
 from .base import PoseEstimator
@@ -52,7 +54,10 @@ def _configs_root() -> Path:
 
 
 def resolve_config(config: str) -> str:
-    """A config file path, or the name (with or without .py) of a config shipped in the mmpose wheel."""
+    """Resolve a config: a file path, or the name of a config shipped in the mmpose wheel.
+
+    The name may be given with or without .py.
+    """
     p = Path(config).expanduser()
     if p.is_file():
         return str(p)
@@ -67,7 +72,10 @@ def resolve_config(config: str) -> str:
 
 
 def official_weights(config: str):
-    """(url, sha256_prefix) of the official checkpoint for a shipped config, from mmpose's model index."""
+    """Return (url, sha256_prefix) of the official checkpoint for a shipped config.
+
+    Looked up in mmpose's model index.
+    """
     name = Path(config).name
     name = name if name.endswith('.py') else name + '.py'
     for yml in glob.glob(str(_configs_root() / '**' / '*.yml'), recursive=True):
@@ -88,15 +96,21 @@ def _load_state_dict(path: Path, trusted: bool) -> dict:
     except Exception as e:  # noqa: BLE001 -- official checkpoints pickle numpy objects in 'meta'
         if not trusted:
             raise models.ModelError(
-                f'{path} cannot be loaded with weights_only=True ({type(e).__name__}); official OpenMMLab '
-                'checkpoints keep numpy objects in their metadata. Pass mmpose_checkpoint_sha256 (its '
-                'sha256) so the file is verified and may be unpickled fully, or save a plain state_dict.'
+                f'{path} cannot be loaded with weights_only=True ({type(e).__name__}); official '
+                'OpenMMLab checkpoints keep numpy objects in their metadata. Pass '
+                'mmpose_checkpoint_sha256 (its sha256) so the file is verified and may be '
+                'unpickled fully, or save a plain state_dict.'
             )
         ckpt = torch.load(str(path), map_location='cpu', weights_only=False)
     return ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
 
 
 class MMPoseEstimator(PoseEstimator):
+    """An MMPose 1.x top-down model (config + local checkpoint), batched over the boxes of a frame.
+
+    Crops are the padded box (``crop_mode`` stays 'box'); the model runs in torch.
+    """
+
     name = 'mmpose'
 
     def __init__(
@@ -108,9 +122,16 @@ class MMPoseEstimator(PoseEstimator):
         fp16: bool = False,
         flip_test: bool = False,
         device_warp: Optional[bool] = None,
-        cuda_graphs: bool = False,
+        cuda_graph: bool = False,
         fast_path: bool = True,
+        cuda_graphs: Optional[bool] = None,
     ):
+        """Build the estimator.
+
+        ``cuda_graph``: replay the fast path's forward from CUDA graphs on CUDA (ignored on the
+        CPU); ``cuda_graphs`` is its old name (still accepted, with a warning).
+        """
+        cuda_graph = renamed_argument(cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph')
         from . import mmpose_compat  # noqa: F401  (import stand-ins before mmpose)
         from mmengine.config import Config
         from mmpose.apis import init_model
@@ -121,8 +142,8 @@ class MMPoseEstimator(PoseEstimator):
             url, prefix = official_weights(cfg_path)
             hint = (
                 (
-                    f' Download the official weights: curl -LO {url}  (sha256 starts with {prefix}) and pass '
-                    'the file as mmpose_checkpoint.'
+                    f' Download the official weights: curl -LO {url}  (sha256 starts with '
+                    f'{prefix}) and pass the file as mmpose_checkpoint.'
                 )
                 if url
                 else ''
@@ -164,7 +185,6 @@ class MMPoseEstimator(PoseEstimator):
                 f'(e.g. {(missing or unexpected)[:3]})'
             )
         self.model.eval()
-        self.config_path = cfg_path
         self.device = device
         self.fp16 = bool(fp16) and device.startswith('cuda')
         if self.fp16:
@@ -175,7 +195,8 @@ class MMPoseEstimator(PoseEstimator):
         self.flip_test = bool(flip_test)
         self.name = f'mmpose:{Path(cfg_path).stem}'
         self.last_raw_scores = np.zeros((0, 17), np.float32)
-        # crops sampled on the device (default on CUDA); on the CPU OpenCV's warpAffine, as MMPose does
+        # crops sampled on the device (default on CUDA); on the CPU OpenCV's warpAffine, as MMPose
+        # does
         self.warper = (
             crop.DeviceWarper(device)
             if (device.startswith('cuda') if device_warp is None else device_warp)
@@ -187,13 +208,17 @@ class MMPoseEstimator(PoseEstimator):
         # fast path: decode re-written in torch for the codecs it knows (None = use head.predict)
         self.codec = dict(codec)
         self._decode = None if (flip_test or not fast_path) else _torch_decoder(self.codec)
-        self._run = (
-            GraphedForward(self._forward, device, enabled=cuda_graphs) if self._decode else None
+        self.runtime = 'torch'
+        self.graphed_forward = (
+            GraphedForward(self._forward, device, enabled=cuda_graph) if self._decode else None
         )
 
     def _forward(self, x):
-        """(N,3,h,w) float crops 0..255 in the image's BGR order -> (crop keypoints (N,K,2), scores (N,K)).
-        Everything on the device; normalisation as the model's data preprocessor."""
+        """Run normalise, forward and decode on the crops.
+
+        (N,3,h,w) float crops 0..255 in the image's BGR order -> (crop keypoints (N,K,2), scores
+        (N,K)). Everything on the device; normalisation as the model's data preprocessor.
+        """
         pre = self.model.data_preprocessor
         if pre._channel_conversion:
             x = x.flip(1)
@@ -228,8 +253,8 @@ class MMPoseEstimator(PoseEstimator):
             crops = crop.warp_crops(image_bgr, m, (w, h))  # (N,h,w,3) BGR uint8
             x = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2)
         self.last_crop_ms = (time.perf_counter() - t0) * 1e3
-        if self._run is not None:
-            kp, sc = self._run(x.float())
+        if self.graphed_forward is not None:
+            kp, sc = self.graphed_forward(x.float())
             kp, sc = kp.float().cpu().numpy(), sc.float().cpu().numpy()
             return self._to_image(kp, sc, centers, sizes)
         data = self.model.data_preprocessor(
@@ -285,7 +310,8 @@ def _torch_decoder(codec: dict):
             n, k, h, w = hm.shape
             vals, idx = hm.reshape(n, k, h * w).max(-1)  # get_heatmap_maximum
             x, y = idx % w, idx // w
-            # refine_keypoints: a quarter pixel towards the higher neighbour, under MMPose's own bounds
+            # refine_keypoints: a quarter pixel towards the higher neighbour, under MMPose's own
+            # bounds
             flat = hm.reshape(n, k, h * w)
 
             def at(yy, xx):

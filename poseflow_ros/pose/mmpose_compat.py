@@ -1,11 +1,11 @@
 """Import stand-ins so mmpose 1.3.2 imports beside torch 2.13.0+cpu. Import this before mmpose.
 
-1. ``torchvision``: ``mmpose.visualization`` imports ``torchvision.transforms.ToPILImage`` at import
-   time; PyPI's torchvision cannot import beside this torch build. When torchvision is missing or
-   broken, a minimal module providing only ``ToPILImage`` is registered (used by SimCC visualisation,
-   never by inference).
-2. ``mmcv._ext``: with mmcv-lite (no compiled ops), ``import mmcv.ops`` fails, but mmpose imports it at
-   module level (EDPose head, mmdet's CSPNeXt scope). A stand-in whose functions raise
+1. ``torchvision``: ``mmpose.visualization`` imports ``torchvision.transforms.ToPILImage`` at
+   import time; PyPI's torchvision cannot import beside this torch build. When torchvision is
+   missing or broken, a minimal module providing only ``ToPILImage`` is registered (used by SimCC
+   visualisation, never by inference).
+2. ``mmcv._ext``: with mmcv-lite (no compiled ops), ``import mmcv.ops`` fails, but mmpose imports
+   it at module level (EDPose head, mmdet's CSPNeXt scope). A stand-in whose functions raise
    NotImplementedError when *called* makes the imports work; top-down RTMPose/HRNet inference never
    calls a compiled op. With the full mmcv build nothing is replaced.
 """
@@ -25,7 +25,7 @@ except Exception:  # noqa: BLE001 -- ImportError or the "operator torchvision::n
     _tvt = types.ModuleType('torchvision.transforms')
 
     class ToPILImage:
-        """Tensor/ndarray (C,H,W) or (H,W,C) -> PIL image (enough for mmpose's SimCC visualiser)."""
+        """Tensor/ndarray (C,H,W) or (H,W,C) -> PIL image (enough for mmpose's SimCC viewer)."""
 
         def __init__(self, mode=None):
             self.mode = mode

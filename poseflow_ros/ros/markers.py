@@ -1,14 +1,17 @@
-"""RViz markers per track: lines (skeleton), spheres (joints), text (id) and, with 3D, the person's
-position (sphere) and velocity (arrow), all in the image's (optical) frame.
+"""RViz markers per track.
 
-A track with 3D (``FrameResult.tracks_3d``, from depth or monocular) is drawn at its real 3D keypoints;
-its label floats above its head and a sphere marks its position, with an arrow to where it would be
-after ``velocity_s`` seconds when the velocity is known. A track without 3D is drawn on a plane ``depth``
-metres in front of the camera: X = (u - cx) / fx * depth, Y = (v - cy) / fy * depth, Z = depth, with the
-camera's K when a valid camera is given, else f = focal_px (0 -> image width, about a 53 degree
-horizontal field of view) and the image centre. Marker ids equal track ids so a track's markers are
-modified in place (no blinking); markers of tracks that are no longer reported (or no longer have a
-position) are deleted explicitly, and every marker has a lifetime as a backstop.
+Lines (skeleton), spheres (joints), text (id) and, with 3D, the person's position (sphere) and
+velocity (arrow), all in the image's (optical) frame.
+
+A track with 3D (``FrameResult.tracks_3d``, from depth or monocular) is drawn at its real 3D
+keypoints; its label floats above its head and a sphere marks its position, with an arrow to where
+it would be after ``velocity_s`` seconds when the velocity is known. A track without 3D is drawn on
+a plane ``depth`` metres in front of the camera: X = (u - cx) / fx * depth, Y = (v - cy) / fy *
+depth, Z = depth, with the camera's K when a valid camera is given, else f = focal_px (0 -> image
+width, about a 53 degree horizontal field of view) and the image centre. Marker ids equal track ids
+so a track's markers are modified in place (no blinking); markers of tracks that are no longer
+reported (or no longer have a position) are deleted explicitly, and every marker has a lifetime as
+a backstop.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from ..render import track_color
 from ..types import TrackOutput, TrackState
 
 NAMESPACES = ('skeleton', 'joints', 'label', 'person', 'velocity')
-# slower persons get no velocity arrow: still people on five_people (the same frame repeated at 5 Hz, default
-# temporal pose crops) showed up to 0.21 m/s from 2D keypoint jitter; slow walking is about 0.5 m/s
+# slower persons get no velocity arrow: still people on five_people (the same frame repeated at 5
+# Hz, default temporal pose crops) showed up to 0.21 m/s from 2D keypoint jitter; slow walking is
+# about 0.5 m/s
 MIN_ARROW_SPEED = 0.25  # m/s
 
 
@@ -43,9 +47,12 @@ def _has_3d(poses_3d, i: int) -> bool:
 
 
 class MarkerBuilder:
-    """Builds one MarkerArray per frame. Every marker has ``lifetime`` seconds (0 = forever) so a stopped
-    camera leaves nothing stale; a skeleton or joint marker with no point above ``kp_threshold`` is
-    deleted rather than sent empty; markers of tracks that are no longer reported are deleted."""
+    """Builds one MarkerArray per frame.
+
+    Every marker has ``lifetime`` seconds (0 = forever) so a stopped camera leaves nothing stale; a
+    skeleton or joint marker with no point above ``kp_threshold`` is deleted rather than sent
+    empty; markers of tracks that are no longer reported are deleted.
+    """
 
     def __init__(
         self,
@@ -60,7 +67,8 @@ class MarkerBuilder:
         person_size: float = 0.12,
     ):
         # depth, focal_px, kp_threshold, lifetime, velocity_s: the node's settings (NodeSettings
-        # marker_depth, marker_focal_px, keypoint_score_threshold, marker_lifetime, marker_velocity_s)
+        # marker_depth, marker_focal_px, keypoint_score_threshold, marker_lifetime,
+        # marker_velocity_s)
         self.depth = depth
         self.focal_px = focal_px
         self.kp_threshold = kp_threshold
@@ -104,8 +112,11 @@ class MarkerBuilder:
         poses_3d=None,
         camera=None,
     ) -> MarkerArray:
-        """Markers of one frame. ``poses_3d``: FrameResult.tracks_3d (aligned with ``tracks``) or None;
-        ``camera``: the colour image's CameraModel (valid, at width x height) or None."""
+        """Markers of one frame.
+
+        ``poses_3d``: FrameResult.tracks_3d (aligned with ``tracks``) or None; ``camera``: the
+        colour image's CameraModel (valid, at width x height) or None.
+        """
         out: List[Marker] = []
         now: Set[Tuple[str, int]] = set()
         life = self._lifetime()
@@ -222,7 +233,10 @@ class MarkerBuilder:
         )
 
     def delete_all(self, header: Header) -> MarkerArray:
-        """One DELETEALL per namespace (deactivate, shutdown): RViz then holds none of our markers."""
+        """One DELETEALL per namespace (deactivate, shutdown).
+
+        RViz then holds none of our markers.
+        """
         self._shown = set()
         return MarkerArray(
             markers=[

@@ -1,13 +1,17 @@
-"""ROS parameters generated from the settings dataclasses (poseflow_ros.settings), and QoS helpers."""
+"""ROS parameters generated from the settings dataclasses, and QoS helpers.
+
+The dataclasses are described with :mod:`poseflow_ros.settings`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from ..settings import Spec, specs
+from ..deprecation import warn_renamed
+from ..settings import Spec, spec_map, specs
 
 _TYPES = {
     bool: ParameterType.PARAMETER_BOOL,
@@ -22,7 +26,7 @@ class ParameterError(ValueError):
 
 
 def describe(spec: Spec, runtime_note: bool = True) -> ParameterDescriptor:
-    """The ROS descriptor of a setting: type, description (+ choices, when it applies), range."""
+    """Build the ROS descriptor of a setting: type, description (+ choices if any), range."""
     text = spec.help
     if spec.choices:
         text += f' One of: {", ".join(map(str, spec.choices))}.'
@@ -45,7 +49,10 @@ def describe(spec: Spec, runtime_note: bool = True) -> ParameterDescriptor:
 
 
 def declare_settings(node, cls, prefix: str = '', runtime_note: bool = True) -> Dict[str, Spec]:
-    """Declare one parameter per setting of ``cls`` (named ``prefix + field``); returns their specs."""
+    """Declare one parameter per setting of ``cls`` (named ``prefix + field``).
+
+    Returns their specs.
+    """
     out = {}
     for sp in specs(cls, prefix):
         node.declare_parameter(sp.name, sp.default, describe(sp, runtime_note))
@@ -53,11 +60,37 @@ def declare_settings(node, cls, prefix: str = '', runtime_note: bool = True) -> 
     return out
 
 
+def declare_renamed(node, renamed: Mapping[str, str]) -> None:
+    """Declare the old name of each renamed setting (``{old: new}``) as a parameter, unset.
+
+    A params file or ``-p`` that still uses the old name is then accepted, and
+    :func:`read_settings` (given the same ``renamed``) takes its value for the new name.
+    """
+    for old, new in renamed.items():
+        d = ParameterDescriptor(
+            description=f'Old name of {new}: still accepted (with a warning) when set; use {new}.',
+            dynamic_typing=True,
+        )
+        node.declare_parameter(old, None, d)
+
+
 def read_settings(
-    node, cls, prefix: str = '', pending: Optional[Dict[str, Any]] = None
+    node,
+    cls,
+    prefix: str = '',
+    pending: Optional[Dict[str, Any]] = None,
+    renamed: Optional[Mapping[str, str]] = None,
 ) -> Dict[str, Any]:
-    """Current parameter values of the settings of ``cls``, checked (ParameterError names the fix).
-    ``pending`` ({full name: value}) overrides them: the values a parameter set is about to make."""
+    """Read the current parameter values of the settings of ``cls``, checked.
+
+    A ParameterError names the fix.
+
+    ``pending`` ({full name: value}) overrides them: the values a parameter set is about to make.
+    ``renamed`` ({old name: new name}, declared with :func:`declare_renamed`): an old name that has
+    a value gives the new name its value (warned once); an error when the new name, too, is set to
+    a value other than its default and the old one's (the new name at its default cannot be told
+    apart from the new name not set, so the old name wins then).
+    """
     pending = pending or {}
     out = {}
     for sp in specs(cls, prefix):
@@ -68,6 +101,25 @@ def read_settings(
             raise ParameterError(
                 f'parameter {e}; fix it in the params file or with -p {sp.name}:=<value>'
             )
+    known = spec_map(cls, prefix)
+    for old, new in (renamed or {}).items():
+        value = pending[old] if old in pending else node.get_parameter(old).value
+        if value is None:  # not set: the usual case
+            continue
+        sp = known[new]
+        if warn_renamed(old, new, 'parameter'):
+            node.get_logger().warning(f'parameter {old} was renamed to {new}: please use {new}')
+        try:
+            value = sp.check(value)
+        except ValueError as e:
+            raise ParameterError(f'parameter {e} (given as {old}, its old name)')
+        key = new[len(prefix) :]
+        if out[key] != sp.default and out[key] != value:
+            raise ParameterError(
+                f'parameters {old} (the old name of {new}) = {value!r} and {new} = {out[key]!r} '
+                f'disagree; set only {new}'
+            )
+        out[key] = value
     return out
 
 
@@ -91,8 +143,11 @@ def make_qos(reliability: str, depth: int) -> QoSProfile:
 
 
 def offered_reliability(publisher_infos) -> Optional[str]:
-    """What an 'auto' subscription should use for these publishers (TopicEndpointInfo list):
-    'reliable' when every one is reliable, 'best_effort' when any is not, None when there are none."""
+    """Choose the reliability an 'auto' subscription uses for these publishers.
+
+    ``publisher_infos`` is a TopicEndpointInfo list. 'reliable' when every one is reliable,
+    'best_effort' when any is not, None when there are none.
+    """
     if not publisher_infos:
         return None
     rel = {i.qos_profile.reliability for i in publisher_infos}

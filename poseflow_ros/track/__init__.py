@@ -1,4 +1,6 @@
-"""Tracking stage: DeepSORT/ByteTrack-style multi-person tracker with optional appearance and pose cues.
+"""Tracking stage: DeepSORT/ByteTrack-style multi-person tracker.
+
+Appearance and pose cues are optional.
 
     from poseflow_ros.track import Tracker, TrackerConfig
     tr = Tracker(TrackerConfig(output_lost=True))
@@ -7,7 +9,8 @@
     outs[0].keypoints, outs[0].keypoints_raw   # One Euro-smoothed / as measured
     tr.ended_ids   # ids deleted during that update
 
-Appearance embedders (optional, produce ``features``): :func:`poseflow_ros.track.embed.make_embedder`.
+Appearance embedders (optional, produce ``features``):
+:func:`poseflow_ros.track.embed.make_embedder`.
 """
 
 from .config import TrackerConfig

@@ -1,15 +1,17 @@
-"""Every tracker setting in one dataclass (scalars only, so a ROS node can declare each as a parameter).
+"""Every tracker setting in one dataclass.
+
+Scalars only, so a ROS node can declare each as a parameter.
 
 Association per frame (see :mod:`poseflow_ros.track.tracker` for the full order):
 
-1. detections with ``score >= high_score_threshold`` are matched to confirmed/lost tracks with a fused
-   cost (IoU, appearance, pose) inside the Mahalanobis gate, by a matching cascade over
+1. detections with ``score >= high_score_threshold`` are matched to confirmed/lost tracks with a
+   fused cost (IoU, appearance, pose) inside the Mahalanobis gate, by a matching cascade over
    time-since-update (DeepSORT);
-2. the remaining high-score detections are matched by IoU alone to tentative tracks and to tracks that
-   were matched in the previous frame (DeepSORT's second stage);
-3. detections with ``low_score_threshold <= score < high_score_threshold`` are matched by IoU to the
-   tracks of 2. still unmatched (ByteTrack's second association): an occluded, low-confidence person
-   keeps its track instead of going lost;
+2. the remaining high-score detections are matched by IoU alone to tentative tracks and to tracks
+   that were matched in the previous frame (DeepSORT's second stage);
+3. detections with ``low_score_threshold <= score < high_score_threshold`` are matched by IoU to
+   the tracks of 2. still unmatched (ByteTrack's second association): an occluded, low-confidence
+   person keeps its track instead of going lost;
 4. unmatched high-score detections start tentative tracks.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ..coco import KEYPOINT_SCORE_VISIBLE
 from ..settings import check_values, field_errors, setting
 from .kalman import CHI2INV95
 
@@ -76,9 +79,9 @@ class TrackerConfig:
     )
     motion_weight: float = _p(
         0.0,
-        'Weight of the motion cost (squared Mahalanobis distance of the box to the Kalman prediction '
-        '/ gating_threshold, in [0, 1] inside the gate): tells apart crossing people of different '
-        'size or direction when IoU cannot.',
+        'Weight of the motion cost (squared Mahalanobis distance of the box to the Kalman '
+        'prediction / gating_threshold, in [0, 1] inside the gate): tells apart crossing people '
+        'of different size or direction when IoU cannot.',
         range=(0.0, 10.0),
         live=True,
     )
@@ -129,9 +132,9 @@ class TrackerConfig:
     )
     feature_ema: float = _p(
         0.9,
-        'If > 0, each track keeps one exponentially smoothed feature: f = ema * f + (1 - ema) * new '
-        '(StrongSORT style; robust to noisy features and fast). 0 = DeepSORT gallery of the last '
-        'gallery_budget features, cost = the nearest one.',
+        'If > 0, each track keeps one exponentially smoothed feature: f = ema * f + (1 - ema) * '
+        'new (StrongSORT style; robust to noisy features and fast). 0 = DeepSORT gallery of the '
+        'last gallery_budget features, cost = the nearest one.',
         range=(0.0, 0.999),
         live=False,
     )
@@ -143,8 +146,10 @@ class TrackerConfig:
     )
     # ---- pose
     keypoint_threshold: float = _p(
-        0.3,
-        'Keypoints scoring below this are ignored by the pose cost.',
+        KEYPOINT_SCORE_VISIBLE,
+        'Keypoints scoring below this are ignored by the pose cost (and the border pose check). '
+        'The drawing level, lower than posture.keypoint_threshold: a faint joint still tells '
+        'where the person is, and OKS weighs its error by the keypoint sigma.',
         range=(0.0, 1.0),
         live=True,
     )
@@ -178,19 +183,20 @@ class TrackerConfig:
     )
     lost_noise_scale: float = _p(
         5.0,
-        'Process noise standard deviations of a track lost for more than coast_frames are multiplied '
-        'by this: the constant-velocity guess gets uncertain fast while a person is unseen, so the '
-        'gate widens for re-identification after occlusions, while tracked boxes stay smoothed.',
+        'Process noise standard deviations of a track lost for more than coast_frames are '
+        'multiplied by this: the constant-velocity guess gets uncertain fast while a person is '
+        'unseen, so the gate widens for re-identification after occlusions, while tracked boxes '
+        'stay smoothed.',
         range=(1.0, 100.0),
         live=True,
     )
     freeze_lost_size: bool = _p(
         True,
-        'While a track is lost, its aspect-ratio and height velocities are set to 0 (ByteTrack): the '
-        'predicted box keeps moving but stops growing or shrinking.',
+        'While a track is lost, its aspect-ratio and height velocities are set to 0 '
+        '(ByteTrack): the predicted box keeps moving but stops growing or shrinking.',
         live=True,
     )
-    # ---- keypoint smoothing (One Euro filter per track and keypoint, see poseflow_ros/track/smoothing.py)
+    # ---- keypoint smoothing (One Euro filter per track and keypoint, see track/smoothing.py)
     smooth_keypoints: bool = _p(
         True,
         'Smooth the reported keypoints of each track with a One Euro filter (the raw ones stay in '
@@ -218,8 +224,9 @@ class TrackerConfig:
         live=True,
     )
     smoothing_keypoint_threshold: float = _p(
-        0.3,
-        'Keypoints scoring below this are reported raw and restart their filter when seen again.',
+        KEYPOINT_SCORE_VISIBLE,
+        'Keypoints scoring below this are reported raw and restart their filter when seen again '
+        '(the level at which keypoints are drawn: a drawn joint is a smoothed one).',
         range=(0.0, 1.0),
         live=True,
     )
@@ -245,25 +252,26 @@ class TrackerConfig:
     )
     border_margin: float = _p(
         0.03,
-        'A lost track whose predicted box comes within this fraction of the image width/height of '
-        'an edge is at the border: it is re-associated only with a box of consistent size '
-        '(border_size_ratio) and, when given, consistent appearance or pose; a new person entering '
-        'there does not inherit its id on IoU alone. 0 = off.',
+        'A lost track whose predicted box comes within this fraction of the image width/height '
+        'of an edge is at the border: it is re-associated only with a box of consistent size '
+        '(border_size_ratio) and, when given, consistent appearance or pose; a new person '
+        'entering there does not inherit its id on IoU alone. 0 = off.',
         range=(0.0, 0.5),
         live=True,
     )
     border_size_ratio: float = _p(
         1.3,
-        'At the border, a lost track and a detection whose heights differ by more than this factor '
-        'are never matched.',
+        'At the border, a lost track and a detection whose heights differ by more than this '
+        'factor are never matched.',
         range=(1.0, 100.0),
         live=True,
     )
     border_min_oks: float = _p(
         0.3,
-        'At the border, a lost track is matched only to a pose that looks alike: OKS of the two poses '
-        'scaled to the same height and centred (shape only) at least this, when both have enough '
-        'keypoints (different postures score ~0.1, the same walking person 0.35-0.9); 0 = no check.',
+        'At the border, a lost track is matched only to a pose that looks alike: OKS of the two '
+        'poses scaled to the same height and centred (shape only) at least this, when both have '
+        'enough keypoints (different postures score ~0.1, the same walking person 0.35-0.9); 0 '
+        '= no check.',
         range=(0.0, 1.0),
         live=True,
     )
@@ -295,7 +303,7 @@ class TrackerConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Each field against its declared type/range, then the rules that involve several fields."""
+        """Check each field against its type/range, then the rules that involve several fields."""
         errs = field_errors(self)
         if not self.low_score_threshold <= self.high_score_threshold:
             errs.append('need low_score_threshold <= high_score_threshold')

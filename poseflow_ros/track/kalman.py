@@ -1,25 +1,28 @@
 """Constant-velocity Kalman filter on boxes, DeepSORT parametrisation, vectorised over tracks.
 
-State ``(x, y, a, h, vx, vy, va, vh)``: box centre, aspect ratio ``w / h``, height and their velocities
-(per frame); measurement ``(x, y, a, h)``. Noise standard deviations are proportional to the box height
-(``std_weight_position``, ``std_weight_velocity``) except for the aspect ratio (small constants), as in
-DeepSORT, which uses one weight ``wp`` for the process and the measurement noise; here the measurement
-weight ``wm`` (``std_weight_measurement``) may differ (``None`` = ``wp``, DeepSORT exactly):
+State ``(x, y, a, h, vx, vy, va, vh)``: box centre, aspect ratio ``w / h``, height and their
+velocities (per frame); measurement ``(x, y, a, h)``. Noise standard deviations are proportional to
+the box height (``std_weight_position``, ``std_weight_velocity``) except for the aspect ratio
+(small constants), as in DeepSORT, which uses one weight ``wp`` for the process and the measurement
+noise; here the measurement weight ``wm`` (``std_weight_measurement``) may differ (``None`` =
+``wp``, DeepSORT exactly):
 
 - initial:     std = [2 wm h, 2 wm h, 1e-2, 2 wm h, 10 wv h, 10 wv h, 1e-5, 10 wv h]
 - process Q:   std = [wp h, wp h, 1e-2, wp h, wv h, wv h, 1e-5, wv h]
 - measurement: std = [wm h, wm h, 1e-1, wm h]
 
 A process weight below the measurement weight smooths jittery boxes (position and size follow the
-constant-velocity motion more, single boxes less), which also sharpens the gate and the motion cost.
+constant-velocity motion more, single boxes less), which also sharpens the gate and the motion
+cost.
 
-**Exact block form.** In this model ``F`` only couples coordinate ``i`` with its velocity ``4 + i``, and
-the initial covariance, ``Q`` and ``R`` are diagonal, so the 8x8 covariance stays block-diagonal with four
-independent 2x2 blocks ``[[p, c], [c, v]]`` (one per measured coordinate) forever. We store exactly those
-blocks as ``cov`` of shape ``(T, 3, 4)``: ``cov[:, 0] = p`` (position variance), ``cov[:, 1] = c``
-(position-velocity covariance), ``cov[:, 2] = v`` (velocity variance). Every step is then a handful of
-element-wise array operations instead of batched 8x8 matrix algebra (no approximation; :func:`full_covariance`
-expands to the 8x8 matrix). Means are ``(T, 8)``, measurements ``(T, 4)`` / ``(N, 4)``.
+**Exact block form.** In this model ``F`` only couples coordinate ``i`` with its velocity
+``4 + i``, and the initial covariance, ``Q`` and ``R`` are diagonal, so the 8x8 covariance stays
+block-diagonal with four independent 2x2 blocks ``[[p, c], [c, v]]`` (one per measured coordinate)
+forever. We store exactly those blocks as ``cov`` of shape ``(T, 3, 4)``: ``cov[:, 0] = p``
+(position variance), ``cov[:, 1] = c`` (position-velocity covariance), ``cov[:, 2] = v`` (velocity
+variance). Every step is then a handful of element-wise array operations instead of batched 8x8
+matrix algebra (no approximation; :func:`full_covariance` expands to the 8x8 matrix). Means are
+``(T, 8)``, measurements ``(T, 4)`` / ``(N, 4)``.
 """
 
 from __future__ import annotations
@@ -40,25 +43,6 @@ CHI2INV95 = {
 }
 
 
-def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
-    """``(N, 4)`` x1 y1 x2 y2 -> centre x, centre y, aspect w / h, height (float64)."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    out = np.empty_like(b)
-    wh = b[:, 2:] - b[:, :2]
-    out[:, :2] = b[:, :2] + 0.5 * wh
-    out[:, 3] = np.maximum(wh[:, 1], 1e-6)
-    out[:, 2] = wh[:, 0] / out[:, 3]
-    return out
-
-
-def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
-    m = np.asarray(xyah, np.float64).reshape(-1, 4)
-    half = np.empty((len(m), 2))
-    half[:, 1] = 0.5 * m[:, 3]
-    half[:, 0] = m[:, 2] * half[:, 1]
-    return np.concatenate([m[:, :2] - half, m[:, :2] + half], axis=1)
-
-
 def full_covariance(cov: np.ndarray) -> np.ndarray:
     """Expand block covariances ``(T, 3, 4)`` to the full ``(T, 8, 8)`` matrices."""
     T = len(cov)
@@ -72,7 +56,10 @@ def full_covariance(cov: np.ndarray) -> np.ndarray:
 
 
 class KalmanFilter:
-    """DeepSORT's box Kalman filter; all methods work on stacked tracks (see module doc for shapes)."""
+    """DeepSORT's box Kalman filter.
+
+    All methods work on stacked tracks (see module doc for shapes).
+    """
 
     ndim = 4
 
@@ -99,9 +86,12 @@ class KalmanFilter:
         return out
 
     def initiate(self, measurements: np.ndarray):
-        """New tracks from ``(N, 4)`` xyah measurements: zero velocity, height-scaled uncertainty.
+        """Start tracks from ``(N, 4)`` xyah measurements.
 
-        Returns ``mean (N, 8)``, ``cov (N, 3, 4)``."""
+        Zero velocity, height-scaled uncertainty.
+
+        Returns ``mean (N, 8)``, ``cov (N, 3, 4)``.
+        """
         z = np.asarray(measurements, np.float64).reshape(-1, 4)
         mean = np.zeros((len(z), 8))
         mean[:, :4] = z
@@ -113,8 +103,9 @@ class KalmanFilter:
     def predict(self, mean: np.ndarray, cov: np.ndarray, noise_scale=None):
         """One time step ahead: ``x' = F x``, ``P' = F P F^T + Q(h)`` (``h`` = current height).
 
-        ``noise_scale`` (scalar or ``(T,)``) multiplies the process noise standard deviations per track
-        (e.g. larger while a track is unobserved)."""
+        ``noise_scale`` (scalar or ``(T,)``) multiplies the process noise standard deviations per
+        track (e.g. larger while a track is unobserved).
+        """
         if len(mean) == 0:
             return mean, cov
         h = mean[:, 3]
@@ -135,17 +126,11 @@ class KalmanFilter:
         """Diagonal of ``S = H P H^T + R`` ``(T, 4)`` (S is diagonal in this model)."""
         return cov[:, 0] + self._var(mean[:, 3], self.std_weight_measurement, 1e-1)
 
-    def project(self, mean: np.ndarray, cov: np.ndarray):
-        """Measurement-space mean ``(T, 4)`` and innovation covariance ``S`` as full ``(T, 4, 4)``."""
-        s = self.innovation_variance(mean, cov)
-        S = np.zeros((len(mean), 4, 4))
-        i = np.arange(4)
-        S[:, i, i] = s
-        return mean[:, :4].copy(), S
-
     def update(self, mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray):
-        """Correct track ``i`` with measurement ``i``: ``K = P H^T S^-1``, ``x += K (z - Hx)``,
-        ``P -= K S K^T``."""
+        """Correct track ``i`` with measurement ``i``.
+
+        ``K = P H^T S^-1``, ``x += K (z - Hx)``, ``P -= K S K^T``.
+        """
         if len(mean) == 0:
             return mean, cov
         z = np.asarray(measurements, np.float64).reshape(-1, 4)
@@ -170,8 +155,10 @@ class KalmanFilter:
         measurements: np.ndarray,
         only_position: bool = False,
     ) -> np.ndarray:
-        """Squared Mahalanobis distance ``(T, N)`` of every measurement to every track's projection
-        (compare with :data:`CHI2INV95` for 4 dof, or 2 with ``only_position``)."""
+        """Squared Mahalanobis distance ``(T, N)`` of each measurement to each track's projection.
+
+        Compare with :data:`CHI2INV95` for 4 dof, or 2 with ``only_position``.
+        """
         z = np.asarray(measurements, np.float64).reshape(-1, 4)
         if len(mean) == 0 or len(z) == 0:
             return np.zeros((len(mean), len(z)))

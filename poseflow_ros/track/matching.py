@@ -18,24 +18,13 @@ _OKS_DENOM = 2.0 * (2.0 * OKS_SIGMAS.astype(np.float64)) ** 2  # (17,)
 _EMPTY = np.zeros(0, np.intp)
 
 
-def outside_fraction(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Fraction of each box's area ``(N, 4)`` xyxy that lies outside the image ``[0, width] x [0, height]``
-    -> ``(N,)`` in ``[0, 1]`` (1 for empty boxes)."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    area = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
-    iw = np.maximum(np.minimum(b[:, 2], width) - np.maximum(b[:, 0], 0.0), 0.0)
-    ih = np.maximum(np.minimum(b[:, 3], height) - np.maximum(b[:, 1], 0.0), 0.0)
-    inside = np.where(area > 0, iw * ih / np.maximum(area, 1e-12), 0.0)
-    return 1.0 - inside
-
-
 def cosine_gallery_distance(
     gallery: np.ndarray, counts: np.ndarray, features: np.ndarray
 ) -> np.ndarray:
     """Smallest cosine distance of each detection feature to each track's gallery.
 
-    gallery ``(T, B, D)`` L2-normalised (slots ``>= counts[t]`` unused), counts ``(T,)``,
-    features ``(N, D)`` L2-normalised -> ``(T, N)`` in ``[0, 2]``, ``nan`` for tracks with no feature.
+    gallery ``(T, B, D)`` L2-normalised (slots ``>= counts[t]`` unused), counts ``(T,)``, features
+    ``(N, D)`` L2-normalised -> ``(T, N)`` in ``[0, 2]``, ``nan`` for tracks with no feature.
     """
     T, B, D = gallery.shape
     N = len(features)
@@ -57,8 +46,11 @@ def cosine_gallery_distance(
 def move_keypoints(
     keypoints: np.ndarray, from_xyah: np.ndarray, to_xyah: np.ndarray
 ) -> np.ndarray:
-    """Move poses ``(T, 17, 2)`` with their box: translate by the centre motion, scale by the size change
-    (the PoseFlow-style prediction of a track's pose from the Kalman box motion)."""
+    """Move poses ``(T, 17, 2)`` with their box.
+
+    Translate by the centre motion, scale by the size change (the PoseFlow-style prediction of a
+    track's pose from the Kalman box motion).
+    """
     f = np.asarray(from_xyah, np.float64)
     t = np.asarray(to_xyah, np.float64)
     fw = np.maximum(f[:, 2] * f[:, 3], 1e-6)
@@ -78,9 +70,10 @@ def oks_pairs(
 ) -> np.ndarray:
     """Object keypoint similarity of pose pairs: ``track_kps[i]`` vs ``det_kps[i]`` -> ``(P,)``.
 
-    ``*_vis`` are boolean ``(P, 17)`` masks of keypoints to use; the scale ``s^2`` is the track box area
-    (``(P,)``). Pairs with fewer than ``min_common`` keypoints visible in both get ``nan``.
-    Evaluated only on gated candidate pairs, so its cost grows with the pairs, not with T x N."""
+    ``*_vis`` are boolean ``(P, 17)`` masks of keypoints to use; the scale ``s^2`` is the track box
+    area (``(P,)``). Pairs with fewer than ``min_common`` keypoints visible in both get ``nan``.
+    Evaluated only on gated candidate pairs, so its cost grows with the pairs, not with T x N.
+    """
     d2 = ((track_kps - det_kps) ** 2).sum(-1)  # (P, 17)
     x = d2 / (_OKS_DENOM * np.maximum(track_area, 1.0)[:, None])
     e = np.exp(-np.minimum(x, 50.0))  # clip: exp underflow to denormals is very slow
@@ -100,12 +93,15 @@ def pose_shape_oks(
     det_h: np.ndarray,
     min_common: int = 3,
 ) -> np.ndarray:
-    """OKS of pose pairs compared by shape alone: the track pose ``(P, 17, 2)``, measured with box
-    ``track_xyah (P, 4)``, is scaled to the detection's box height ``det_h (P,)`` and moved so that the
-    centroids of the keypoints visible in both coincide; the scale ``s^2`` is the track box's aspect times
-    ``det_h^2``. Unlike :func:`oks_pairs` on the Kalman-moved pose, this does not decay with the prediction
-    drift over a long gap: it tells whether the two poses look alike (a walking person still walks, a
-    newcomer with arms raised does not). ``nan`` for pairs with fewer than ``min_common`` keypoints."""
+    """OKS of pose pairs compared by shape alone.
+
+    The track pose ``(P, 17, 2)``, measured with box ``track_xyah (P, 4)``, is scaled to the
+    detection's box height ``det_h (P,)`` and moved so that the centroids of the keypoints visible
+    in both coincide; the scale ``s^2`` is the track box's aspect times ``det_h^2``. Unlike
+    :func:`oks_pairs` on the Kalman-moved pose, this does not decay with the prediction drift over
+    a long gap: it tells whether the two poses look alike (a walking person still walks, a newcomer
+    with arms raised does not). ``nan`` for pairs with fewer than ``min_common`` keypoints.
+    """
     both = track_vis & det_vis
     n = both.sum(-1)
     w = both[..., None].astype(np.float64)
@@ -123,7 +119,8 @@ def pose_shape_oks(
 def fuse_costs(costs: Sequence[Optional[np.ndarray]], weights: Sequence[float]) -> np.ndarray:
     """Weighted mean, per pair, over the cues that are available (not ``nan``) for that pair.
 
-    ``None`` entries and zero weights are skipped. A pair with no available cue gets ``inf``."""
+    ``None`` entries and zero weights are skipped. A pair with no available cue gets ``inf``.
+    """
     num = None
     den = None
     for c, w in zip(costs, weights):
@@ -143,10 +140,12 @@ def fuse_costs(costs: Sequence[Optional[np.ndarray]], weights: Sequence[float]) 
 
 
 def linear_assignment(cost: np.ndarray, max_cost: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Minimum-cost assignment (Hungarian, ``scipy.optimize.linear_sum_assignment``) keeping only pairs
-    with ``cost <= max_cost`` (``nan`` / ``inf`` never match).
+    """Minimum-cost assignment keeping only pairs with ``cost <= max_cost``.
 
-    Returns the matched ``(rows, cols)`` index arrays; unmatched rows/columns are the others."""
+    Hungarian (``scipy.optimize.linear_sum_assignment``); ``nan`` / ``inf`` never match.
+
+    Returns the matched ``(rows, cols)`` index arrays; unmatched rows/columns are the others.
+    """
     admissible = cost <= max_cost
     if not admissible.any():
         return _EMPTY, _EMPTY
@@ -158,11 +157,14 @@ def linear_assignment(cost: np.ndarray, max_cost: float) -> Tuple[np.ndarray, np
 def matching_cascade(
     cost: np.ndarray, levels: np.ndarray, max_cost: float
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """DeepSORT matching cascade: rows (tracks) are assigned level by level in increasing ``levels``
-    (time since update), each level only getting the columns the earlier levels left.
+    """DeepSORT matching cascade.
+
+    Rows (tracks) are assigned level by level in increasing ``levels`` (time since update), each
+    level only getting the columns the earlier levels left.
 
     Loops over the distinct levels present (not over 1..max_age). Same return as
-    :func:`linear_assignment`."""
+    :func:`linear_assignment`.
+    """
     uniq = sorted(set(levels.tolist()))
     if len(uniq) <= 1:
         return linear_assignment(cost, max_cost)

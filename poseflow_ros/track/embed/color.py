@@ -1,17 +1,17 @@
 """Keypoint-anchored colour descriptor: HSV histograms of body parts located from the pose.
 
 Four regions: torso (quadrilateral shoulders-hips), arms (shoulder-elbow-wrist segments), thighs
-(hip-knee) and shins (knee-ankle). Each region is sampled on a fixed grid of points (inside the torso
-quad; along and across each limb segment, with a half-width proportional to the torso size) so the
-descriptor covers the clothes, not the background around a diagonal limb. A region whose keypoints
-score below ``keypoint_threshold`` falls back to a fixed sub-rectangle of the person box (torso: rows
-20-50 %, arms: rows 20-55 % full width, thighs: 50-75 %, shins: 75-97 %).
+(hip-knee) and shins (knee-ankle). Each region is sampled on a fixed grid of points (inside the
+torso quad; along and across each limb segment, with a half-width proportional to the torso size)
+so the descriptor covers the clothes, not the background around a diagonal limb. A region whose
+keypoints score below ``keypoint_threshold`` falls back to a fixed sub-rectangle of the person box
+(torso: rows 20-50 %, arms: rows 20-55 % full width, thighs: 50-75 %, shins: 75-97 %).
 
-Per region: a 2-D hue x saturation histogram (16 x 4 bins) of the coloured samples plus an 8-bin value
-histogram of the grey ones (saturation or value low: black/white/grey clothes), L1-normalised and
-square-rooted, so the cosine of two region vectors is their Bhattacharyya coefficient. The four region
-vectors are weighted (torso 0.4, thighs 0.25, shins 0.15, arms 0.2) and concatenated; output is L2
-normalised (dim 4 x 72 = 288).
+Per region: a 2-D hue x saturation histogram (16 x 4 bins) of the coloured samples plus an 8-bin
+value histogram of the grey ones (saturation or value low: black/white/grey clothes), L1-normalised
+and square-rooted, so the cosine of two region vectors is their Bhattacharyya coefficient. The four
+region vectors are weighted (torso 0.4, thighs 0.25, shins 0.15, arms 0.2) and concatenated; output
+is L2 normalised (dim 4 x 72 = 288).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from ...coco import KEYPOINT_SCORE_VISIBLE
 from .base import Embedder, l2_normalize
 
 H_BINS, S_BINS, V_BINS = 16, 4, 8
@@ -51,7 +52,7 @@ class ColorEmbedder(Embedder):
     name = 'color'
     dim = len(REGIONS) * REGION_DIM
 
-    def __init__(self, keypoint_threshold: float = 0.3, samples: int = 16):
+    def __init__(self, keypoint_threshold: float = KEYPOINT_SCORE_VISIBLE, samples: int = 16):
         self.keypoint_threshold = float(keypoint_threshold)
         self.samples = int(samples)  # grid points per side / along a segment
         g = _grid(self.samples)

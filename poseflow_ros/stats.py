@@ -1,4 +1,7 @@
-"""Rolling per-stage timing statistics (ROS-free; used by the node, diagnostics and the demo)."""
+"""Rolling per-stage timing statistics, track summaries, log throttling and loss counting.
+
+No ROS types: used by the node, its diagnostics and the benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,11 @@ import numpy as np
 
 
 class StageStats:
-    """Per-stage milliseconds: running count and mean over the node's lifetime, percentiles over the last
-    ``maxlen`` samples (a bounded window: nothing grows with uptime), and event counters."""
+    """Per-stage milliseconds, and event counters.
+
+    Running count and mean over the node's lifetime, percentiles over the last ``maxlen`` samples
+    (a bounded window: nothing grows with uptime).
+    """
 
     def __init__(self, maxlen: int = 2000):
         self._lock = threading.Lock()
@@ -35,8 +41,11 @@ class StageStats:
             self.counters[key] += n
 
     def summary(self, last: int = 0) -> Dict[str, Dict[str, float]]:
-        """{stage: {mean, p50, p90, p99, n}}: with ``last`` = 0 mean and n over every sample so far and
-        the percentiles over the window (the last ``maxlen`` samples); else all over the last N samples."""
+        """{stage: {mean, p50, p90, p99, n}}.
+
+        With ``last`` = 0: mean and n over every sample so far and the percentiles over the window
+        (the last ``maxlen`` samples); else all over the last ``last`` samples.
+        """
         with self._lock:
             out = {}
             for k, d in self._ms.items():
@@ -59,17 +68,20 @@ class StageStats:
             return out
 
     def sizes(self) -> Dict[str, int]:
-        """Samples held per stage (bounded by maxlen) -- for the memory tests."""
+        """Return the samples held per stage (bounded by maxlen) -- for the memory tests."""
         with self._lock:
             return {k: len(d) for k, d in self._ms.items()}
 
 
 class TrackSummary:
-    """Persons per frame and track ids in constant memory: a histogram of persons per frame (counts above
-    ``hist_max`` share the last bucket), frames, total persons, max, the number of distinct track ids and
-    the last ``recent`` new ids. Track ids are never reused and new ones are higher than all earlier ones,
-    so an id is new when above the highest seen, or within the ``id_window`` just below it and not seen yet
-    (a track reported for the first time a little later than a newer one)."""
+    """Persons per frame and track ids in constant memory.
+
+    A histogram of persons per frame (counts above ``hist_max`` share the last bucket), frames,
+    total persons, max, the number of distinct track ids and the last ``recent`` new ids. Track ids
+    are never reused and new ones are higher than all earlier ones, so an id is new when above the
+    highest seen, or within the ``id_window`` just below it and not seen yet (a track reported for
+    the first time a little later than a newer one).
+    """
 
     def __init__(self, recent: int = 100, id_window: int = 1000, hist_max: int = 1000):
         self._lock = threading.Lock()
@@ -113,8 +125,11 @@ class TrackSummary:
             }
 
     def report(self) -> Dict[str, dict]:
-        """{'persons_per_frame': {frames, mean, max, frames_with_persons, histogram},
-        'track_ids': {distinct, highest, recent}} (what stats_file and the demo summary hold)."""
+        """Summarise persons per frame and track ids (what stats_file and the demo summary hold).
+
+        ``{'persons_per_frame': {frames, mean, max, frames_with_persons, histogram},
+        'track_ids': {distinct, highest, recent}}``.
+        """
         with self._lock:
             f = self.frames
             return {
@@ -134,8 +149,10 @@ class TrackSummary:
 
 
 class LogThrottle:
-    """At most one message per ``period`` seconds for each kind of problem (a bounded set of kinds), and
-    how many were held back in between (reported with the next message of that kind)."""
+    """At most one message per ``period`` seconds for each kind of problem (a bounded set).
+
+    Counts how many were held back in between (reported with the next message of that kind).
+    """
 
     def __init__(self, period: float = 2.0, clock=time.monotonic):
         self._lock = threading.Lock()
@@ -161,13 +178,17 @@ class LogThrottle:
 
 
 class LossMonitor:
-    """Frames that never reached the node: the rmw 'message lost' count (DDS sequence gaps, exact where the
-    middleware reports it, as Fast DDS does) and, independently, an estimate from gaps in the header stamps:
-    a gap of k typical frame periods (2 <= k <= ``max_gap_periods``) counts k - 1 missing frames. The period
-    is the median of the recent intervals, gaps included (it follows a camera that changes rate); intervals
-    under ``min_period_s`` (bursts) are ignored; a longer pause (a camera restart, a clock jump) is not a
-    loss. Both counts are kept for the node's lifetime; :meth:`significant` judges the last ``recent``
-    frames, so a short, explained loss (a re-subscription) does not mark the rest of the run."""
+    """Frames that never reached the node, counted two ways.
+
+    The rmw 'message lost' count (DDS sequence gaps, exact where the middleware reports it, as
+    Fast DDS does) and, independently, an estimate from gaps in the header stamps: a gap of k
+    typical frame periods (2 <= k <= ``max_gap_periods``) counts k - 1 missing frames. The period
+    is the median of the recent intervals, gaps included (it follows a camera that changes rate);
+    intervals under ``min_period_s`` (bursts) are ignored; a longer pause (a camera restart, a
+    clock jump) is not a loss. Both counts are kept for the node's lifetime; :meth:`significant`
+    judges the last ``recent`` frames, so a short, explained loss (a re-subscription) does not
+    mark the rest of the run.
+    """
 
     def __init__(
         self,
@@ -228,7 +249,7 @@ class LossMonitor:
         return max(self.transport_lost, self.gap_missing)
 
     def significant(self) -> bool:
-        """More than ``max_fraction`` (and at least ``min_lost``) of the recent frames were lost."""
+        """More than ``max_fraction`` (and at least ``min_lost``) of the recent frames are lost."""
         with self._lock:
             if len(self._marks) < 2:
                 return False
