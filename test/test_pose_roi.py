@@ -1,5 +1,8 @@
-"""BlazePose alignment ROIs (poseflow_ros.pose.roi): ROI geometry, rotated crops, per-person fallback to the
-box, the ROI memory the pipeline carries between frames, and the crop modes end to end on real photos."""
+"""Tests of the BlazePose alignment ROIs (poseflow_ros.pose.roi).
+
+ROI geometry, rotated crops, per-person fallback to the box, the ROI memory the pipeline carries
+between frames, and the crop modes end to end on real photos.
+"""
 
 import cv2
 import numpy as np
@@ -25,7 +28,8 @@ def test_alignment_roi_centre_side_rotation():
     np.testing.assert_allclose(r[:, :2], hip)
     np.testing.assert_allclose(r[:, 2], 2 * 80 * 1.25)
     np.testing.assert_allclose(r[:, 3], [0, np.pi / 2, -np.pi / 2, -np.pi], atol=1e-6)
-    # in the crop, 33 -> 34 always points straight up: 34 lands above the centre at 1/(2*1.25) of the side
+    # in the crop, 33 -> 34 always points straight up: 34 lands above the centre at 1/(2*1.25) of
+    # the side
     m = crop.roi_matrices(r, (256, 256))
     got = crop.transform_points(ext[:, None], m)[:, 0]
     np.testing.assert_allclose(got, [[128, 128 - 256 / 2.5]] * 4, atol=1e-3)
@@ -64,7 +68,10 @@ def test_roi_matrices_round_trip_and_upright_case():
 
 
 def test_rotated_warp_straightens_a_tilted_bar_and_points_rotate_back():
-    """A bar drawn at 30 degrees clockwise from vertical: the crop turned by +30 degrees shows it upright."""
+    """A bar drawn at 30 degrees clockwise from vertical.
+
+    The crop turned by +30 degrees shows it upright.
+    """
     img = np.zeros((400, 400, 3), np.uint8)
     theta = np.deg2rad(30)
     up = np.array([np.sin(theta), -np.cos(theta)])  # the bar's direction (image y down)
@@ -149,8 +156,8 @@ def test_roi_memory_matches_by_box_and_falls_back():
     np.testing.assert_allclose(p[2], r0[0])
     assert p[1, 4] == 0  # new person: box crop
     assert p[3, 4] == 0  # matched, but its ROI was not valid
-    # a box that overlaps the old one but reaches much further down (someone else, closer): the old ROI
-    # does not cover it, so it falls back to the box
+    # a box that overlaps the old one but reaches much further down (someone else, closer): the old
+    # ROI does not cover it, so it falls back to the box
     big = np.array([[100, 150, 200, 520]], np.float32)
     assert iou_matrix(big, b0[:1])[0, 0] > 0.3
     assert mem.prior(big)[0, 4] == 0
@@ -205,7 +212,8 @@ def test_estimator_rois_and_prior_fallback(estimator, detector, images_dir):
     estimator.set_crop('refine', 1, 'replicate')
     estimator.estimate(img, boxes)
     assert estimator.last_passes == 2
-    # tracking mode: person 0's crop lost it, person 1 is new: the box redo and the refinement share a batch
+    # tracking mode: person 0's crop lost it, person 1 is new: the box redo and the refinement
+    # share a batch
     estimator.set_crop('temporal', 1, 'replicate')
     mixed = estimator.estimate(img, boxes, rois=prior)
     assert estimator.last_passes == 2 and estimator.last_crops == 2 * len(boxes)
@@ -239,8 +247,11 @@ def test_pipeline_temporal_mode_carries_rois(detector, images_dir):
 
 
 def test_flip_test_is_mirror_symmetric(estimator, detector, images_dir):
-    """With flip_test a crop and its mirror image are averaged, so a mirrored photo gives the mirrored
-    skeleton with left and right swapped (up to resampling), and the world landmarks' x flips sign."""
+    """With flip_test a crop and its mirror image are averaged, so the result is mirror symmetric.
+
+    A mirrored photo gives the mirrored skeleton with left and right swapped (up to resampling),
+    and the world landmarks' x flips sign.
+    """
     from poseflow_ros.coco import FLIP_PAIRS
 
     img = cv2.imread(str(images_dir / 'children.jpg'))
@@ -271,8 +282,9 @@ def test_flip_test_is_mirror_symmetric(estimator, detector, images_dir):
 def test_crowded_keeps_box_crops_for_people_side_by_side():
     from poseflow_ros.pose.roi import crowded
 
-    # two people 60 px apart with ROIs of side 400 centred on each: each has the other near its centre
-    # (inner 0.4 of the side: within 80 px); a third 390 px away is not crowded, nor at 100 px
+    # two people 60 px apart with ROIs of side 400 centred on each: each has the other near its
+    # centre (inner 0.4 of the side: within 80 px); a third 390 px away is not crowded, nor at
+    # 100 px
     boxes = np.array([[100, 50, 200, 450], [160, 50, 260, 450], [560, 50, 640, 450]], np.float32)
     rois = np.array([[150, 250, 400, 0], [210, 250, 400, 0], [600, 250, 400, 0]], np.float32)
     assert crowded(rois, boxes, boxes).tolist() == [True, True, False]

@@ -1,29 +1,44 @@
 #!/usr/bin/env python3
-"""COCO keypoint AP of BlazePose per crop variant and box source, shared COCO val sample (`make eval-pose`).
+"""COCO keypoint AP of BlazePose per crop variant and box source (`make eval-pose`).
+
+Scored on the shared COCO val sample.
 
 Crop variants (see poseflow_ros/pose/roi.py and PipelineConfig.pose_crop):
   box              the person box padded 1.25x to an upright square (one pass)
-  refine           + a second pass on the alignment ROI computed from the first pass's landmarks 33/34
+  refine           + a second pass on the alignment ROI computed from the first pass's
+                   landmarks 33/34
   refine2          + a third pass
   refine2_flip     refine2, every crop also mirrored and the two results averaged (2x the crops)
-  temporal         a synthetic track: the same image --frames times, frame t cropped from frame t-1's ROI
-                   (matched by box through poseflow_ros.pose.roi.RoiMemory, as the pipeline does); the first
-                   frame from the box; the last frame is scored
-  temporal_refine  the same, the first frame (new people) with a second pass (temporal_refine2: + a third)
-Box sources: gt (ground-truth boxes), det_file (test_coco_det_AP_H_56.json, score >= --det-file-threshold),
-detector (our RTMDet-nano, score >= 0.3, as the pipeline's tests use it).
+  temporal         a synthetic track: the same image --frames times, frame t cropped from frame
+                   t-1's ROI (matched by box through poseflow_ros.pose.roi.RoiMemory, as the
+                   pipeline does); the first frame from the box; the last frame is scored
+  temporal_refine  the same, the first frame (new people) with a second pass
+                   (temporal_refine2: + a third)
+Box sources: gt (ground-truth boxes), det_file (test_coco_det_AP_H_56.json, score >=
+--det-file-threshold), detector (our RTMDet-nano, score >= 0.3, as the pipeline's tests use it).
 
-Hips out of view: for every ground-truth person with both hips labelled, the image is cut just above
-the hips (15 % of the shoulder-hip distance above the higher hip); that person is scored with the
-keypoints below the cut unlabelled, its box clipped and its area scaled (the other people of the image
-become crowd regions). The same variants are scored on these cut images; "lost" counts persons
-(ground-truth boxes) whose every keypoint scores below 0.3 (a box without a skeleton).
+Landmarks are refined from the model's heatmaps as MediaPipe does (poseflow_ros/pose/heatmap.py,
+PipelineConfig.pose_heatmap_refine); --heatmap-refine off scores the regressed landmarks only.
 
-Writes out/eval/pose_ap.json and prints a table; ms/person is the steady-state pose cost per person on
-this machine (the last frame for temporal variants), with the --runtime given.
+More people: --extra-data DIR (MMPose's tests/data: posetrack18, ochuman, aic, crowdpose, mhp and
+one HumanArt photo, 38 persons, converted to COCO-17 by tools/keypoint_sets.py, only the joints
+each set labels) adds the set "extra", scored from gt and detector boxes.
 
-    .venv/bin/python tools/eval_pose.py [--variants box refine ...] [--sources gt det_file detector]
-        [--frames 3] [--runtime onnxruntime] [--border replicate] [--mmpose-config C --mmpose-checkpoint P]
+Hips out of view: for every ground-truth person with both hips labelled, the image is cut just
+above the hips (15 % of the shoulder-hip distance above the higher hip); that person is scored with
+the keypoints below the cut unlabelled, its box clipped and its area scaled (the other people of
+the image become crowd regions). The same variants are scored on these cut images; "lost" counts
+persons (ground-truth boxes) whose every keypoint scores below 0.3 (a box without a skeleton).
+
+Writes out/eval/pose_ap.json and prints a table; ms/person is the steady-state pose cost per person
+on this machine (the last frame for temporal variants), with the --runtime given. The shared
+photos, drawn with the box and the default crops side by side, go to out/eval/pose_photos/
+(--photos).
+
+    .venv/bin/python tools/eval_pose.py [--variants box refine ...]
+        [--sources gt det_file detector] [--frames 3] [--runtime onnxruntime] [--border replicate]
+        [--mmpose-config C --mmpose-checkpoint P] [--heatmap-refine on|off]
+        [--extra-data MMPOSE/tests/data] [--photos DIR]
 
 The sample is small (4 images, 12 scored persons): the numbers are a regression guard and a way to
 compare variants, not a benchmark comparable to full COCO val.
@@ -96,7 +111,7 @@ def coco_eval(coco, results) -> dict:
 
 
 def waist_cut_set(coco, images: dict):
-    """(coco, images) of copies of every image cut just above one person's hips (see module doc)."""
+    """(coco, images) of image copies, each cut just above one person's hips (see module doc)."""
     out_imgs, out_anns, new_images = [], [], {}
     next_id = 1
     for a in coco.loadAnns(coco.getAnnIds(iscrowd=False)):
@@ -127,8 +142,8 @@ def waist_cut_set(coco, images: dict):
             if h2 <= 1:
                 continue
             frac = h2 / max(h, 1e-6)
-            # the other people of the image are cut somewhere else (often to a strip): crowd regions,
-            # so that poses found on them neither count nor hurt
+            # the other people of the image are cut somewhere else (often to a strip): crowd
+            # regions, so that poses found on them neither count nor hurt
             out_anns.append(
                 dict(
                     b,
@@ -154,9 +169,13 @@ def box_sources(
     det_file_threshold: float,
     cut_from: Optional[dict] = None,
 ) -> dict:
-    """source -> {image_id: (xyxy (N,4), scores (N,))}. ``cut_from`` maps cut image ids to originals (the
-    det_file boxes are clipped to the cut)."""
-    out = {s: {} for s in SOURCES}
+    """Boxes per source: source -> {image_id: (xyxy (N,4), scores (N,))}.
+
+    ``cut_from`` maps cut image ids to originals (the det_file boxes are clipped to the cut);
+    ``det_file`` None: no det_file source.
+    """
+    out = {s: {} for s in SOURCES if det_file is not None or s != 'det_file'}
+    det_file = det_file or []
     by_img = {}
     for d in det_file:
         by_img.setdefault(d['image_id'], []).append(d)
@@ -189,15 +208,18 @@ def box_sources(
         s = np.array([d['score'] for d in dets], np.float32)
         b[:, 3] = np.minimum(b[:, 3], h)
         keep = b[:, 3] - b[:, 1] > 4
-        out['det_file'][img_id] = (b[keep], s[keep])
+        if 'det_file' in out:
+            out['det_file'][img_id] = (b[keep], s[keep])
         d = detector.detect(images[img_id])
         out['detector'][img_id] = (d.boxes, d.scores)
     return out
 
 
 def run_variant(est, images: dict, boxes_by_image: dict, refine: int, frames: int):
-    """-> (COCO results, ms per person and crops per person (steady state: the last frame), persons
-    without a skeleton)."""
+    """-> (COCO results, ms per person, crops per person, persons without a skeleton).
+
+    ms and crops per person are the steady state: the last frame.
+    """
     from poseflow_ros.pose.roi import RoiMemory
 
     if hasattr(est, 'refine_passes'):
@@ -234,6 +256,40 @@ def run_variant(est, images: dict, boxes_by_image: dict, refine: int, frames: in
     return results, ms / max(persons, 1), crops / max(persons, 1), lost
 
 
+def write_photos(est, detector, out_dir: Path, frames: int) -> list:
+    """Draw the `box` crop's and the default crop's skeletons side by side on the shared photos.
+
+    Boxes from our detector (score >= 0.3); the default (temporal + 1 refine pass) drawn from the
+    last of ``frames`` frames of the same photo, as in the AP table. Returns the files written.
+    """
+    from poseflow_ros.coco import SKELETON
+    from poseflow_ros.pose.roi import RoiMemory
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted((shared_dir() / 'data' / 'images').glob('*.jpg')):
+        img = cv2.imread(str(path))
+        d = detector.detect(img)
+        panels = []
+        for name, (refine, n) in (('box', (0, 1)), ('default', (1, frames))):
+            est.refine_passes, mem = refine, RoiMemory()
+            for f in range(n):
+                poses = est.estimate(img, d.boxes, rois=mem.prior(d.boxes) if f else None)
+                mem.update(d.boxes, poses.rois)
+            vis = img.copy()
+            for k, sc in zip(poses.keypoints, poses.scores):
+                for u, v in SKELETON:
+                    if sc[u] > LOST_THRESHOLD and sc[v] > LOST_THRESHOLD:
+                        p, q = tuple(k[u].astype(int)), tuple(k[v].astype(int))
+                        cv2.line(vis, p, q, (0, 0, 255), 2)
+            cv2.putText(vis, name, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+            panels.append(vis)
+        f = out_dir / f'cmp_{path.stem}.png'
+        cv2.imwrite(str(f), np.concatenate(panels, 1))
+        written.append(str(f))
+    return written
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -258,7 +314,23 @@ def main(argv=None) -> int:
     ap.add_argument('--mmpose-checkpoint', default='')
     ap.add_argument('--det-file-threshold', type=float, default=0.3)
     ap.add_argument('--no-waist-cut', action='store_true', help='skip the hips-out-of-view set')
+    ap.add_argument(
+        '--heatmap-refine',
+        choices=('on', 'off'),
+        default='on' if PipelineConfig.pose_heatmap_refine else 'off',
+        help='landmarks refined from the heatmaps (default: the pipeline default)',
+    )
+    ap.add_argument(
+        '--extra-data',
+        default='',
+        help="MMPose's tests/data folder: also score the keypoint sets of tools/keypoint_sets.py",
+    )
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'eval' / 'pose_ap.json'))
+    ap.add_argument(
+        '--photos',
+        default=str(REPO_ROOT / 'out' / 'eval' / 'pose_photos'),
+        help="folder for the shared photos drawn with the box and the default crops ('' = none)",
+    )
     a = ap.parse_args(argv)
     from poseflow_ros import models
     from poseflow_ros.detect import make_detector
@@ -267,8 +339,13 @@ def main(argv=None) -> int:
     data_dir = shared_dir() / 'data' / 'coco_val_sample'
     models.fetch('rtmdet_nano_person')
     models.fetch('blazepose_full')
-    detector = make_detector('rtmdet_onnx', score_threshold=0.3)
-    est = BlazePoseEstimator(device=a.device, runtime=a.runtime, border=a.border)
+    detector = make_detector('onnxruntime', score_threshold=0.3)
+    est = BlazePoseEstimator(
+        device=a.device,
+        runtime=a.runtime,
+        border=a.border,
+        heatmap_refine=a.heatmap_refine == 'on',
+    )
     est.warmup()
     coco = load_coco(data_dir / 'test_coco.json')
     images = {
@@ -291,11 +368,24 @@ def main(argv=None) -> int:
             cut_images,
             box_sources(cut, cut_images, detector, det_file, a.det_file_threshold, cut_from),
         )
+    if a.extra_data:
+        from keypoint_sets import load_sets
+
+        d, paths, _ = load_sets(Path(a.extra_data))
+        extra = coco_from_dict(d)
+        extra_images = {i: cv2.imread(str(p)) for i, p in paths.items()}
+        sets['extra'] = (
+            extra,
+            extra_images,
+            box_sources(extra, extra_images, detector, None, a.det_file_threshold),
+        )
     report = {
         'data': str(data_dir),
+        'extra_data': a.extra_data,
         'runtime': est.runtime,
         'device': a.device,
         'border': est.border,
+        'heatmap_refine': est.heatmap_refine,
         'frames': a.frames,
         'det_file_threshold': a.det_file_threshold,
         'persons_with_hips_unlabelled': hips_unlabelled,
@@ -308,6 +398,8 @@ def main(argv=None) -> int:
             frames = frames or a.frames
             rv = rep['variants'][v] = {}
             for s in a.sources:
+                if s not in sources:
+                    continue
                 res, ms, crops, lost = run_variant(est, imgs, sources[s], refine, frames)
                 rv[s] = dict(
                     coco_eval(c, res),
@@ -327,6 +419,8 @@ def main(argv=None) -> int:
             )
             rv = rep['variants']['mmpose'] = {}
             for s in a.sources:
+                if s not in sources:
+                    continue
                 res, ms, crops, lost = run_variant(mm, imgs, sources[s], 0, 1)
                 rv[s] = dict(
                     coco_eval(c, res),
@@ -335,10 +429,14 @@ def main(argv=None) -> int:
                     persons=len(res),
                     lost=lost,
                 )
+    if a.photos:
+        est.flip_test = False
+        report['photos'] = write_photos(est, detector, Path(a.photos), a.frames)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2))
     print(
-        f'runtime {est.runtime}, border {est.border}, temporal frames {a.frames}; '
+        f'runtime {est.runtime}, border {est.border}, heatmap refine {a.heatmap_refine}, '
+        f'temporal frames {a.frames}; '
         f'AP / AR (x100), lost = boxes without a skeleton, ms per person on this machine'
     )
     for set_name, rep in report['sets'].items():
@@ -351,10 +449,12 @@ def main(argv=None) -> int:
         for v, rv in rep['variants'].items():
             cells = ' '.join(
                 f'{rv[s]["AP"] * 100:12.1f} {rv[s]["AR"] * 100:5.1f} {rv[s]["lost"]:4d}'
+                if s in rv
+                else f'{"-":>12s} {"-":>5s} {"-":>4s}'
                 for s in a.sources
             )
-            ms = np.mean([rv[s]['ms_per_person'] for s in a.sources])
-            crops = np.mean([rv[s]['crops_per_person'] for s in a.sources])
+            ms = np.mean([x['ms_per_person'] for x in rv.values()])
+            crops = np.mean([x['crops_per_person'] for x in rv.values()])
             print(f'{v:16s} {cells} {crops:12.2f} {ms:9.1f}')
     print(f'\npersons with hips unlabelled in the sample: {hips_unlabelled}')
     print(f'wrote {a.out}')

@@ -1,10 +1,10 @@
 """Top-down crop geometry shared by every pose backend.
 
-A person box becomes a centre + size with the model's aspect ratio and a padding factor
-(MMPose's ``bbox_xyxy2cs`` + ``fix_aspect_ratio`` convention); an affine 2x3 matrix maps
-image pixels into the model input and its inverse maps keypoints back. Rotated square crops
-(BlazePose's alignment ROIs) are ``[cx, cy, side, rotation]`` rows turned into the same 2x3 matrices
-by :func:`roi_matrices`; every warp (OpenCV or :class:`DeviceWarper`) takes any 2x3 matrix.
+A person box becomes a centre + size with the model's aspect ratio and a padding factor (MMPose's
+``bbox_xyxy2cs`` + ``fix_aspect_ratio`` convention); an affine 2x3 matrix maps image pixels into
+the model input and its inverse maps keypoints back. Rotated square crops (BlazePose's alignment
+ROIs) are ``[cx, cy, side, rotation]`` rows turned into the same 2x3 matrices by
+:func:`roi_matrices`; every warp (OpenCV or :class:`DeviceWarper`) takes any 2x3 matrix.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 def box_to_center_scale(
     boxes: np.ndarray, aspect_ratio: float, padding: float = 1.25
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """boxes (N,4) xyxy -> centres (N,2), sizes (N,2) (w, h) with w/h == aspect_ratio, padded."""
+    """Boxes (N,4) xyxy -> centres (N,2), sizes (N,2) (w, h) with w/h == aspect_ratio, padded."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     centers = np.stack([(boxes[:, 0] + boxes[:, 2]) * 0.5, (boxes[:, 1] + boxes[:, 3]) * 0.5], 1)
     w = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0) * padding
@@ -47,16 +47,21 @@ def affine_matrices(centers: np.ndarray, sizes: np.ndarray, out_wh: Tuple[int, i
 
 
 def boxes_to_rois(boxes: np.ndarray, padding: float = 1.25) -> np.ndarray:
-    """boxes (N,4) xyxy -> square upright ROIs (N,4) ``[cx, cy, side, rotation=0]``, side = padding x the
-    longer box side (the same square as ``box_to_center_scale(boxes, 1.0, padding)``)."""
+    """Boxes (N,4) xyxy -> square upright ROIs (N,4) ``[cx, cy, side, rotation=0]``.
+
+    Side = padding x the longer box side (the same square as
+    ``box_to_center_scale(boxes, 1.0, padding)``).
+    """
     c, s = box_to_center_scale(boxes, 1.0, padding)
     return np.concatenate([c, s[:, :1], np.zeros((len(c), 1), np.float32)], 1).astype(np.float32)
 
 
 def rotation_matrices(theta: np.ndarray) -> np.ndarray:
-    """(N,) radians -> (N,2,2) ``[[cos, -sin], [sin, cos]]``. With image y pointing down, a positive
-    angle turns clockwise on screen; a ROI of rotation ``theta`` has its crop "up" along
-    ``(sin theta, -cos theta)`` in the image."""
+    """(N,) radians -> (N,2,2) ``[[cos, -sin], [sin, cos]]``.
+
+    With image y pointing down, a positive angle turns clockwise on screen; a ROI of rotation
+    ``theta`` has its crop "up" along ``(sin theta, -cos theta)`` in the image.
+    """
     t = np.asarray(theta, np.float64).reshape(-1)
     c, s = np.cos(t), np.sin(t)
     return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
@@ -65,10 +70,11 @@ def rotation_matrices(theta: np.ndarray) -> np.ndarray:
 def roi_matrices(rois: np.ndarray, out_wh: Tuple[int, int]) -> np.ndarray:
     """(N,2,3) matrices mapping image pixels into rotated square crops.
 
-    ``rois`` (N,>=4) ``[cx, cy, side, rotation]`` (pixels, radians): the image point ``(cx, cy)`` lands on
-    the crop centre, ``side`` spans the crop, and the crop is turned by ``rotation`` (a crop point at offset
-    ``(u, v)`` from the centre, in image pixels, is the image point ``c + R(rotation) (u, v)``). Rotation 0
-    gives exactly :func:`affine_matrices` of the same square.
+    ``rois`` (N,>=4) ``[cx, cy, side, rotation]`` (pixels, radians): the image point ``(cx, cy)``
+    lands on the crop centre, ``side`` spans the crop, and the crop is turned by ``rotation`` (a
+    crop point at offset ``(u, v)`` from the centre, in image pixels, is the image point
+    ``c + R(rotation) (u, v)``). Rotation 0 gives exactly :func:`affine_matrices` of the same
+    square.
     """
     rois = np.asarray(rois, np.float64)
     rois = rois.reshape(-1, rois.shape[-1])
@@ -81,8 +87,10 @@ def roi_matrices(rois: np.ndarray, out_wh: Tuple[int, int]) -> np.ndarray:
 
 
 def rotate_points(points: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Rotate the x, y of (N,K,>=2) vectors by ``R(theta)`` (N,), other coordinates kept: crop-aligned
-    vectors (e.g. world landmarks) -> image-aligned ones."""
+    """Rotate the x, y of (N,K,>=2) vectors by ``R(theta)`` (N,), other coordinates kept.
+
+    Crop-aligned vectors (e.g. world landmarks) -> image-aligned ones.
+    """
     pts = np.array(points, np.float64, copy=True)
     r = rotation_matrices(theta)
     pts[..., :2] = np.einsum('nij,nkj->nki', r, pts[..., :2])
@@ -116,8 +124,10 @@ def warp_crops(
     border: str = 'zero',
 ) -> np.ndarray:
     """Warp each crop: returns (N, out_h, out_w, C) uint8 (same channel order as image).
-    ``border``: what the crop shows outside the image, 'zero' (``border_value``) or 'replicate' (the
-    nearest edge pixel, as MediaPipe's ImageToTensorCalculator does by default)."""
+
+    ``border``: what the crop shows outside the image, 'zero' (``border_value``) or 'replicate'
+    (the nearest edge pixel, as MediaPipe's ImageToTensorCalculator does by default).
+    """
     out_w, out_h = out_wh
     mode = _border_mode(border)
     crops = np.empty((len(m), out_h, out_w, image.shape[2]), image.dtype)
@@ -189,8 +199,11 @@ class DeviceWarper:
         dtype=None,
         border: str = 'zero',
     ):
-        """(N,2,3) image->crop matrices -> (N, C, out_h, out_w) crops on the device, values 0..255
-        (float32, or ``dtype``), channels in the image's order; ``border`` as in :func:`warp_crops`."""
+        """(N,2,3) image->crop matrices -> (N, C, out_h, out_w) crops on the device.
+
+        Values 0..255 (float32, or ``dtype``), channels in the image's order; ``border`` as in
+        :func:`warp_crops`.
+        """
         _border_mode(border)
         torch = self.torch
         import torch.nn.functional as F

@@ -1,16 +1,19 @@
-"""BlazePose alignment ROIs: where the landmark model wants its next crop, and a frame-to-frame memory.
+"""BlazePose alignment ROIs (where the landmark model wants its next crop) and a memory for them.
 
-The landmark model outputs two extra "alignment" landmarks after the 33 body landmarks: index 33, the hip
-centre, and index 34, a point on the circle that encloses the whole body. MediaPipe's pose graph turns them
-into the crop for the next frame (``pose_landmark_landmarks_to_roi``): a square centred on 33, side
-``2 |34 - 33|``, scaled by 1.25, rotated so that 33 -> 34 points up in the crop. The same ROI, computed
-from a crop made out of a detector box, is also a better crop for a second pass on the same frame.
+The memory carries the ROIs from frame to frame.
+
+The landmark model outputs two extra "alignment" landmarks after the 33 body landmarks: index 33,
+the hip centre, and index 34, a point on the circle that encloses the whole body. MediaPipe's pose
+graph turns them into the crop for the next frame (``pose_landmark_landmarks_to_roi``): a square
+centred on 33, side ``2 |34 - 33|``, scaled by 1.25, rotated so that 33 -> 34 points up in the
+crop. The same ROI, computed from a crop made out of a detector box, is also a better crop for a
+second pass on the same frame.
 
 A ROI row is ``[cx, cy, side, rotation, valid]`` (pixels, radians, 0/1); :func:`crop.roi_matrices`
-makes the 2x3 crop matrix of the first four. :func:`reliable` decides per person whether the ROI may be
-used (model confident, a hip visible, ROI consistent with the box); :class:`RoiMemory` carries the ROIs
-of one frame to the next (matched by box IoU), so that a person's crop at frame t comes from frame t-1's
-landmarks.
+makes the 2x3 crop matrix of the first four. :func:`reliable` decides per person whether the ROI
+may be used (model confident, a hip visible, ROI consistent with the box); :class:`RoiMemory`
+carries the ROIs of one frame to the next (matched by box IoU), so that a person's crop at frame t
+comes from frame t-1's landmarks.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ def wrap_angle(a: np.ndarray) -> np.ndarray:
 def alignment_rois(points: np.ndarray, scale: float = ROI_SCALE) -> np.ndarray:
     """(N, >=35, 2) landmarks in image pixels -> (N,4) ROIs ``[cx, cy, side, rotation]``.
 
-    Centre = landmark 33, side = 2 |34 - 33| x ``scale``, rotation such that the crop's up direction
-    (``(sin r, -cos r)`` in the image, see :func:`crop.rotation_matrices`) points from 33 to 34.
+    Centre = landmark 33, side = 2 |34 - 33| x ``scale``, rotation such that the crop's up
+    direction (``(sin r, -cos r)`` in the image, see :func:`crop.rotation_matrices`) points from 33
+    to 34.
     """
     pts = np.asarray(points, np.float64)
     c, e = pts[:, HIP_CENTRE, :2], pts[:, BODY_EXTENT, :2]
@@ -49,8 +53,10 @@ def alignment_rois(points: np.ndarray, scale: float = ROI_SCALE) -> np.ndarray:
 
 
 def roi_corners(rois: np.ndarray) -> np.ndarray:
-    """(N,>=4) ROIs -> (N,4,2) corner points in the image (top-left, top-right, bottom-right, bottom-left
-    of the crop)."""
+    """(N,>=4) ROIs -> (N,4,2) corner points in the image.
+
+    Order: top-left, top-right, bottom-right, bottom-left of the crop.
+    """
     from .crop import rotation_matrices
 
     rois = np.asarray(rois, np.float64).reshape(-1, np.shape(rois)[-1])
@@ -62,15 +68,18 @@ def roi_corners(rois: np.ndarray) -> np.ndarray:
 
 @dataclass
 class RoiCheck:
-    """When an alignment ROI counts as reliable (otherwise the person's crop falls back to the box).
+    """When an alignment ROI counts as reliable (else the person's crop falls back to the box).
 
-    ``min_flag``: the model's pose flag of the pass the landmarks came from (needed to carry a ROI to the
-    next frame; a second pass on the same frame is judged by its own flag instead);
-    ``min_hip_visibility``: the visibility (sigmoid) of the better-seen hip (both hips out of view: the hip
-    centre is a guess);
-    ``min_box_cover``: the fraction of the person box inside the ROI square (a ROI that lost the person);
-    ``side_range``: ROI side over the box's longer side (too small or too large means a wrong scale);
-    ``crowd_inner``: see :func:`crowded`."""
+    ``min_flag``: the model's pose flag of the pass the landmarks came from (needed to carry a ROI
+    to the next frame; a second pass on the same frame is judged by its own flag instead);
+    ``min_hip_visibility``: the visibility (sigmoid) of the better-seen hip (both hips out of view:
+    the hip centre is a guess);
+    ``min_box_cover``: the fraction of the person box inside the ROI square (a ROI that lost the
+    person);
+    ``side_range``: ROI side over the box's longer side (too small or too large means a wrong
+    scale);
+    ``crowd_inner``: see :func:`crowded`.
+    """
 
     min_flag: float = 0.5
     min_hip_visibility: float = 0.5
@@ -80,7 +89,10 @@ class RoiCheck:
 
 
 def box_cover(rois: np.ndarray, boxes: np.ndarray, samples: int = 8) -> np.ndarray:
-    """(N,) fraction of each box (xyxy) inside its rotated ROI square, on a samples x samples grid."""
+    """(N,) fraction of each box (xyxy) inside its rotated ROI square.
+
+    Sampled on a samples x samples grid.
+    """
     from .crop import rotation_matrices
 
     rois = np.asarray(rois, np.float64).reshape(len(boxes), -1)
@@ -102,10 +114,11 @@ def reliable(
     hip_visibility: np.ndarray,
     check: Optional[RoiCheck] = None,
 ) -> np.ndarray:
-    """(N,) bool: may the alignment ROIs ``rois`` (N,>=4) replace the crops of ``boxes`` (N,4)?
+    """(N,) bool: whether alignment ROIs ``rois`` (N,>=4) may replace the crops of ``boxes`` (N,4).
 
-    ``flag`` (N,) pose flag (None: not checked), ``hip_visibility`` (N,2) sigmoid visibilities of the two
-    hips, both from the pass that produced the landmarks."""
+    ``flag`` (N,) pose flag (None: not checked), ``hip_visibility`` (N,2) sigmoid visibilities of
+    the two hips, both from the pass that produced the landmarks.
+    """
     check = check or RoiCheck()
     rois = np.asarray(rois, np.float64).reshape(len(boxes), -1)
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
@@ -127,14 +140,18 @@ def crowded(
     inner: float = 0.4,
     same_iou: float = 0.7,
 ) -> np.ndarray:
-    """(N,) True where the centre of another person's box (of ``all_boxes``, the frame's boxes) lies in the
-    inner part (``inner`` x the side) of the ROI square of ``boxes[i]``.
+    """(N,) True where another person's box centre is in the inner part of the ROI of ``boxes[i]``.
 
-    The alignment ROI is a single-person crop about twice the body's extent: with a second person near
-    its centre, BlazePose may put the skeleton on that one (seen on the five_people RGB-D frame: two
-    people walking side by side got one torso: fixed from inner = 0.4 on, not at 0.3; at 0.6, 86 % of the
-    people of walk.small.mp4 counted as crowded, at 0.4 13 %), so such people keep the tighter box crop.
-    A box that overlaps ``boxes[i]`` by IoU >= ``same_iou`` is the same person seen twice, not another one."""
+    The other people's boxes are those of ``all_boxes`` (the frame's boxes); the inner part is
+    ``inner`` x the side of the ROI square.
+
+    The alignment ROI is a single-person crop about twice the body's extent: with a second person
+    near its centre, BlazePose may put the skeleton on that one (seen on the five_people RGB-D
+    frame: two people walking side by side got one torso: fixed from inner = 0.4 on, not at 0.3; at
+    0.6, 86 % of the people of walk.small.mp4 counted as crowded, at 0.4 13 %), so such people keep
+    the tighter box crop. A box that overlaps ``boxes[i]`` by IoU >= ``same_iou`` is the same
+    person seen twice, not another one.
+    """
     from .crop import rotation_matrices
 
     rois = np.asarray(rois, np.float64).reshape(len(boxes), -1)
@@ -151,16 +168,16 @@ def crowded(
 
 
 class RoiMemory:
-    """The alignment ROIs of the previous frame, handed to this frame's boxes (MediaPipe's tracking mode).
+    """Previous frame's alignment ROIs, handed to this frame's boxes (MediaPipe's tracking mode).
 
     ``prior(boxes)`` returns (N,5) ROIs for this frame's boxes: a box takes the ROI of the previous
-    frame's box it overlaps most (IoU >= ``min_iou``, one-to-one, greedy by IoU) when that ROI was valid
-    and still covers the new box (``min_box_cover``); other rows have valid = 0 (the box crop is used).
-    ``update(boxes, rois)`` stores this frame's boxes and the ROIs the pose stage computed for them.
-    Matching by box keeps the memory independent of the tracker, so it works with any box source; a
-    false positive hands nothing on because its ROI is not valid (low pose flag). (Smoothing the ROIs over
-    time, as MediaPipe filters these landmarks, was tried: it did not lower the keypoint jitter on the
-    shared videos, so the ROIs are used as computed.)
+    frame's box it overlaps most (IoU >= ``min_iou``, one-to-one, greedy by IoU) when that ROI was
+    valid and still covers the new box (``min_box_cover``); other rows have valid = 0 (the box crop
+    is used). ``update(boxes, rois)`` stores this frame's boxes and the ROIs the pose stage
+    computed for them. Matching by box keeps the memory independent of the tracker, so it works
+    with any box source; a false positive hands nothing on because its ROI is not valid (low pose
+    flag). (Smoothing the ROIs over time, as MediaPipe filters these landmarks, was tried: it did
+    not lower the keypoint jitter on the shared videos, so the ROIs are used as computed.)
     """
 
     def __init__(self, min_iou: float = 0.3, min_box_cover: float = 0.6):
@@ -174,7 +191,10 @@ class RoiMemory:
         self.rois = np.zeros((0, 5), np.float32)
 
     def match(self, boxes: np.ndarray) -> np.ndarray:
-        """(N,) index of the previous frame's box with a valid ROI that each box continues, -1 if none."""
+        """(N,) index of the previous frame's box each box continues, -1 if none.
+
+        Only boxes with a valid ROI count.
+        """
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         out = np.full(len(boxes), -1, np.int64)
         valid = self.rois[:, 4] > 0
@@ -192,7 +212,7 @@ class RoiMemory:
         return out
 
     def prior(self, boxes: np.ndarray) -> np.ndarray:
-        """(N,4) boxes of this frame -> (N,5) ROIs from the previous frame (valid = 0 where none)."""
+        """(N,4) boxes of this frame -> (N,5) ROIs of the previous frame (valid = 0 where none)."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         out = np.zeros((len(boxes), 5), np.float32)
         j = self.match(boxes)
@@ -203,7 +223,10 @@ class RoiMemory:
         return out
 
     def estimate(self, pose, image: np.ndarray, boxes: np.ndarray):
-        """``pose.estimate`` with this memory's prior ROIs for ``boxes`` (the pipeline's pose stage)."""
+        """Run ``pose.estimate`` with this memory's prior ROIs for ``boxes``.
+
+        This is the pipeline's pose stage.
+        """
         return pose.estimate(image, boxes, rois=self.prior(boxes))
 
     def remember(self, boxes: np.ndarray, poses) -> None:
