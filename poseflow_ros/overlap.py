@@ -1,20 +1,22 @@
-"""Frame overlap: the caller's thread runs the first stage (decode, person detection) of frame t+1 while a
-worker runs the second stage (pose, depth, tracking, outputs) of frame t. No ROS types.
+"""Frame overlap: two stages of consecutive frames at the same time.
+
+The caller's thread runs the first stage (decode, person detection) of frame t+1 while a worker
+runs the second stage (pose, depth, tracking, outputs) of frame t. No ROS types.
 
     second = SecondStage(lambda fd: use(pipe.process(fd[0], detections=fd[1])))
     for frame in frames:
         second.hand((frame, pipe.detect(frame.image)))   # returns once the worker has taken it
     second.close()                                        # finishes the last one, stops the worker
 
-Why it pays on a CPU: onnxruntime and torch release the GIL inside their kernels, and neither model keeps
-both cores busy all the time (crops, NMS, tracking and publishing are single-threaded Python), so the two
-stages fill each other's gaps. What it costs: a frame's second stage may wait for the previous frame's, so
-latency rises by up to one second-stage time while throughput rises.
+Why it pays on a CPU: onnxruntime and torch release the GIL inside their kernels, and neither model
+keeps both cores busy all the time (crops, NMS, tracking and publishing are single-threaded
+Python), so the two stages fill each other's gaps. What it costs: a frame's second stage may wait
+for the previous frame's, so latency rises by up to one second-stage time while throughput rises.
 
-The hand-over is a rendezvous, not a queue: :meth:`SecondStage.hand` returns only when the worker has taken
-the item. So at most two frames are in flight (one in each stage), results stay in frame order (one
-worker), and the caller picks its next frame only when it can start on it at once (for the ROS node: the
-newest camera frame, latest-frame-wins as before).
+The hand-over is a rendezvous, not a queue: :meth:`SecondStage.hand` returns only when the worker
+has taken the item. So at most two frames are in flight (one in each stage), results stay in frame
+order (one worker), and the caller picks its next frame only when it can start on it at once (for
+the ROS node: the newest camera frame, latest-frame-wins as before).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ _STOP = object()
 
 
 class SecondStage:
-    """A worker thread that runs ``fn(item)`` on each item handed to it, in order. An exception goes to
-    ``on_error`` and skips that item; the worker carries on."""
+    """A worker thread that runs ``fn(item)`` on each item handed to it, in order.
+
+    An exception goes to ``on_error`` and skips that item; the worker carries on.
+    """
 
     def __init__(
         self,
@@ -46,8 +50,11 @@ class SecondStage:
         self._thread.start()
 
     def hand(self, item, timeout: Optional[float] = None) -> bool:
-        """Give ``item`` to the worker; returns True once the worker has taken it (after the item before
-        it finished), False on timeout (the item is then withdrawn) or after :meth:`close`."""
+        """Give ``item`` to the worker.
+
+        Returns True once the worker has taken it (after the item before it finished), False on
+        timeout (the item is then withdrawn) or after :meth:`close`.
+        """
         with self._cv:
             if self._closed:
                 return False
@@ -63,7 +70,7 @@ class SecondStage:
             return ok and not self._closed
 
     def busy(self) -> bool:
-        """The worker is running an item or has one waiting."""
+        """Tell whether the worker is running an item or has one waiting."""
         with self._cv:
             return self._busy or self._has_item
 

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import ClassVar, Dict, Optional
 
 import numpy as np
 
 from .analytics import PostureConfig, classify_posture, joint_angles, symmetry_score
+from .coco import KEYPOINT_SCORE_VISIBLE
+from .deprecation import warn_renamed
 from .depth import DepthConfig, DepthStage
 from .detect import (
     CANVASES,
     DEFAULT_SCORE_THRESHOLD,
     DETECTOR_RUNTIMES,
     PersonDetector,
-    detector_for_runtime,
     make_detector,
+    resolve_runtime,
 )
 from .pose import PoseEstimator, make_pose_estimator
 from .pose.roi import CROP_MODES, RoiMemory
@@ -47,8 +49,11 @@ def resolve_device(device: str) -> str:
 
 @dataclass
 class PipelineConfig:
-    """Every core setting; the ROS node exposes each as a parameter of the same name (descriptor, range
-    and live-ness from the field metadata, see :mod:`poseflow_ros.settings`)."""
+    """Every core setting.
+
+    The ROS node exposes each as a parameter of the same name (descriptor, range and live-ness
+    from the field metadata, see :mod:`poseflow_ros.settings`).
+    """
 
     device: str = setting(
         'auto',
@@ -77,10 +82,11 @@ class PipelineConfig:
     )
     detector_input_size: int = setting(
         320,
-        'Long side of the person detector input in pixels, a multiple of 32 (RTMDet-nano was exported '
-        'at 320; larger finds smaller people at about (size/320)^2 the cost: 448 finds 20 points more '
-        'of the people in street scenes at 640x360 and 77 % of the MOT17 pedestrians, for 1.8x the '
-        "detector's CPU time; 960 with detector_canvas fit 93 % on 1080p frames).",
+        "Long side of the person detector input in pixels, a multiple of 32 (RTMDet-nano was "
+        "exported at 320; larger finds smaller people at about (size/320)^2 the cost: 448 finds "
+        "20 points more of the people in street scenes at 640x360 and 77 % of the MOT17 "
+        "pedestrians, for 1.8x the detector's CPU time; 960 with detector_canvas fit 93 % on "
+        "1080p frames).",
         range=(32, 4096),
     )
     detector_canvas: str = setting(
@@ -92,9 +98,9 @@ class PipelineConfig:
     )
     detector_tile_size: int = setting(
         0,
-        'Tiled detection of large frames: overlapping square tiles of this many frame pixels, each '
-        'at detector_input_size, plus the whole frame, merged (0 = off; a frame that fits in one tile '
-        'is detected in one pass).',
+        'Tiled detection of large frames: overlapping square tiles of this many frame pixels, '
+        'each at detector_input_size, plus the whole frame, merged (0 = off; a frame that fits '
+        'in one tile is detected in one pass).',
         range=(0, 16384),
     )
     detector_tile_overlap: float = setting(
@@ -104,10 +110,10 @@ class PipelineConfig:
     )
     detection_interval: int = setting(
         1,
-        'Run the person detector on every N-th frame only; the frames between take their boxes (and, '
-        "with pose_crop temporal, their crops) from the previous frame's poses, as RTMPose's real-time "
-        'pipeline does. A frame after a person was lost, or whose poses do not give a box, is detected '
-        'anyway. 1 = every frame.',
+        "Run the person detector on every N-th frame only; the frames between take their boxes "
+        "(and, with pose_crop temporal, their crops) from the previous frame's poses, as "
+        "RTMPose's real-time pipeline does. A frame after a person was lost, or whose poses do "
+        "not give a box, is detected anyway. 1 = every frame.",
         range=(1, 100),
         live=True,
     )
@@ -124,18 +130,20 @@ class PipelineConfig:
         choices=('blazepose', 'mmpose'),
     )
     fp16: bool = setting(False, 'Half-precision pose model (CUDA only; ignored on CPU).')
-    cuda_graphs: bool = setting(
+    cuda_graph: bool = setting(
         True,
         'On CUDA, replay the detector and pose forwards from CUDA graphs (captured at configure '
-        'for batch-size buckets up to max_persons; falls back to eager with a warning if a capture '
-        'fails). Ignored on CPU.',
+        'for batch-size buckets up to max_persons; falls back to eager with a warning if a '
+        'capture fails). Ignored on CPU. Old name: cuda_graphs (still accepted, with a warning).',
     )
     pose_runtime: str = setting(
         'auto',
         "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
-        "'torch' (the PyTorch port directly; CUDA/FP16) or 'onnxruntime' (the port exported to "
-        'ONNX once, CPU).',
-        choices=('auto', 'torch', 'onnxruntime'),
+        "'torch' (the PyTorch port directly; CUDA/FP16), 'onnxruntime' (the port exported to ONNX "
+        "once, CPU) or 'openvino' (that ONNX on OpenVINO's CPU plugin, FP32, needs the openvino "
+        'package: the same landmarks, a 1.2-1.5x faster forward on an idle CPU, slower when other '
+        'processes load the cores).',
+        choices=('auto', 'torch', 'onnxruntime', 'openvino'),
     )
     pose_crop: str = setting(
         'temporal',
@@ -160,9 +168,16 @@ class PipelineConfig:
     )
     pose_flip_test: bool = setting(
         False,
-        'BlazePose also runs every crop mirrored (in the same batch) and averages the two; twice the '
-        'crops (cheap on a GPU, 2x the pose time on a CPU) for no clear AP gain on the COCO sample '
-        '(fewer people without a skeleton when their hips are out of view).',
+        'BlazePose also runs every crop mirrored (in the same batch) and averages the two; '
+        'twice the crops (cheap on a GPU, 2x the pose time on a CPU) for no clear AP gain on '
+        'the COCO sample (fewer people without a skeleton when their hips are out of view).',
+    )
+    pose_heatmap_refine: bool = setting(
+        True,
+        "BlazePose landmarks refined from the model's own 64x64 heatmaps, as MediaPipe decodes "
+        'them (weighted mean in a 7x7 window): COCO-sample AP from ground-truth boxes 54 -> 64, '
+        'for about 1.15x the pose time per person on a CPU (the heatmap head). False: the '
+        'regressed landmarks only.',
     )
     mmpose_config: str = setting(
         '',
@@ -179,7 +194,7 @@ class PipelineConfig:
         choices=('none', 'color', 'mobilenet'),
     )
     num_threads: int = setting(
-        0, 'CPU threads for torch/onnxruntime (0 = library default).', range=(0, 1024)
+        0, 'CPU threads for torch/onnxruntime/openvino (0 = library default).', range=(0, 1024)
     )
     tracker: dict = field(default_factory=dict)  # TrackerConfig overrides
     posture: dict = field(default_factory=dict)  # PostureConfig overrides
@@ -189,9 +204,31 @@ class PipelineConfig:
         check_fields(self)
         DepthConfig.from_dict(self.depth)  # names a bad depth.* value (and min < max range)
 
+    # old name -> new name of renamed settings: from_dict and the node's parameters still accept
+    # the old name (warned once), so params files written before the rename keep working
+    RENAMED: ClassVar[Dict[str, str]] = {'cuda_graphs': 'cuda_graph'}
+
+    @property
+    def cuda_graphs(self) -> bool:
+        """Old name of :attr:`cuda_graph` (warns once)."""
+        warn_renamed('cuda_graphs', 'cuda_graph')
+        return self.cuda_graph
+
+    @cuda_graphs.setter
+    def cuda_graphs(self, value: bool) -> None:
+        warn_renamed('cuda_graphs', 'cuda_graph')
+        self.cuda_graph = value
+
     @classmethod
     def from_dict(cls, d: dict) -> 'PipelineConfig':
         d = dict(d)
+        for old, new in cls.RENAMED.items():
+            if old in d:
+                warn_renamed(old, new)
+                value = d.pop(old)
+                if new in d and d[new] != value:
+                    raise ValueError(f'{old} (the old name of {new}) and {new} disagree')
+                d[new] = value
         nested = {k: d.pop(k) for k in ('tracker', 'posture', 'depth') if k in d}
         return cls(**check_values(cls, d, 'pipeline'), **nested)
 
@@ -223,22 +260,23 @@ class PosePipeline:
         self.tracker = tracker
         self.embedder = embedder
         self.max_persons = int(max_persons)
-        # the previous frame's alignment ROIs (matched to this frame's boxes), for pose_crop 'temporal'
-        self.roi_memory = RoiMemory() if getattr(pose, 'crop_mode', 'box') == 'temporal' else None
+        # the previous frame's alignment ROIs (matched to this frame's boxes), for pose_crop
+        # 'temporal'
+        self.roi_memory = RoiMemory() if pose.crop_mode == 'temporal' else None
 
     @classmethod
     def from_config(cls, cfg: PipelineConfig) -> 'PosePipeline':
         from .track import Tracker, TrackerConfig
 
         device = resolve_device(cfg.device)
-        det_kind = detector_for_runtime(cfg.detector_runtime, device)  # validates detector_runtime
+        det_runtime = resolve_runtime(cfg.detector_runtime, device)  # validates detector_runtime
         if cfg.num_threads > 0:
             import torch
 
             torch.set_num_threads(cfg.num_threads)
-        det_kw = {'cuda_graph': cfg.cuda_graphs} if det_kind == 'rtmdet_torch' else {}
+        det_kw = {'cuda_graph': cfg.cuda_graph} if det_runtime == 'torch' else {}
         det = make_detector(
-            det_kind,
+            det_runtime,
             model_path=cfg.detector_model,
             models_dir=cfg.models_dir,
             device=device,
@@ -260,12 +298,14 @@ class PosePipeline:
             mmpose_checkpoint_sha256=cfg.mmpose_checkpoint_sha256,
             runtime=cfg.pose_runtime,
             num_threads=cfg.num_threads,
-            cuda_graphs=cfg.cuda_graphs,
+            cuda_graph=cfg.cuda_graph,
         )
-        if hasattr(pose, 'set_crop'):  # BlazePose: crops from its alignment landmarks
-            pose.set_crop(
-                cfg.pose_crop, cfg.pose_refine_passes, cfg.pose_crop_border, cfg.pose_flip_test
-            )
+        # BlazePose: crops from its alignment landmarks (a backend without them keeps box crops)
+        pose.set_crop(
+            cfg.pose_crop, cfg.pose_refine_passes, cfg.pose_crop_border, cfg.pose_flip_test
+        )
+        if hasattr(pose, 'set_heatmap_refine'):  # BlazePose only
+            pose.set_heatmap_refine(cfg.pose_heatmap_refine)
         embedder = None
         if cfg.embedder and cfg.embedder != 'none':
             from .track.embed import make_embedder
@@ -285,8 +325,10 @@ class PosePipeline:
         return pipe
 
     def reset(self) -> None:
-        """Forget everything about the stream so far (tracks, ROIs, 3D history, detection schedule); track
-        ids are never reused."""
+        """Forget everything about the stream so far.
+
+        That is tracks, ROIs, 3D history and the detection schedule; track ids are never reused.
+        """
         self.tracker.reset()
         self.depth_stage.reset()
         if self.roi_memory is not None:
@@ -294,7 +336,10 @@ class PosePipeline:
         self._carry, self._since_detect, self._ahead_count = None, 0, 0
 
     def apply_live_settings(self, cfg: PipelineConfig) -> None:
-        """Apply the ``live`` settings of ``cfg`` to the running stages (the others need a rebuild)."""
+        """Apply the ``live`` settings of ``cfg`` to the running stages.
+
+        The others need a rebuild.
+        """
         tracker_cfg = type(self.tracker.config).from_dict(dict(cfg.tracker))
         posture = PostureConfig(**cfg.posture)
         self.tracker.set_config(tracker_cfg)
@@ -303,18 +348,25 @@ class PosePipeline:
         self.depth_stage.set_config(DepthConfig.from_dict(cfg.depth))
         self.detection_interval = int(cfg.detection_interval)
 
-    # a detector box around a person's keypoints, as multiples of the keypoint extent's height (medians
-    # on walk.small.mp4: RTMDet boxes reach 7.5 % of it left and right, 8.6 % above, 9.5 % below)
+    # a detector box around a person's keypoints, as multiples of the keypoint extent's height
+    # (medians on walk.small.mp4: RTMDet boxes reach 7.5 % of it left and right, 8.6 % above, 9.5 %
+    # below)
     BOX_FROM_KEYPOINTS = (0.075, 0.086, 0.075, 0.095)  # left, top, right, bottom
     MIN_KEYPOINTS_FOR_BOX = 6
+    # keypoints at least this confident span the box: the drawing level, since a box needs where
+    # the joints are, not what they mean (see coco.KEYPOINT_SCORE_VISIBLE)
+    KEYPOINT_THRESHOLD_FOR_BOX = KEYPOINT_SCORE_VISIBLE
 
     def boxes_from_poses(self, dets: Detections, poses: Poses, tracks) -> Optional[Detections]:
-        """The next frame's boxes when it is not detected: each person's keypoint extent, padded to the
-        size the detector gives, with the same scores; None (detect the next frame) when a person has too
-        few confident keypoints, a track was lost or nobody is there."""
+        """Make the next frame's boxes when it is not detected.
+
+        Each person's keypoint extent, padded to the size the detector gives, with the same scores;
+        None (detect the next frame) when a person has too few confident keypoints, a track was
+        lost or nobody is there.
+        """
         if not len(dets) or any(t.time_since_update == 1 for t in tracks):
             return None
-        conf = poses.scores >= 0.3
+        conf = poses.scores >= self.KEYPOINT_THRESHOLD_FOR_BOX
         if (conf.sum(1) < self.MIN_KEYPOINTS_FOR_BOX).any():
             return None
         kp = np.where(conf[..., None], poses.keypoints, np.nan)
@@ -327,9 +379,12 @@ class PosePipeline:
         return Detections(boxes, dets.scores)
 
     def detect_ahead(self, image: np.ndarray) -> Optional[Detections]:
-        """For a caller running detection one frame ahead (:mod:`poseflow_ros.overlap`): the detections of
-        a frame that the detection_interval schedules for detection, else None (:meth:`process` then takes
-        the boxes from the previous frame's poses, or detects itself when it must)."""
+        """Detect one frame ahead, for a caller that does so (:mod:`poseflow_ros.overlap`).
+
+        Returns the detections of a frame that the detection_interval schedules for detection,
+        else None (:meth:`process` then takes the boxes from the previous frame's poses, or
+        detects itself when it must).
+        """
         k, self._ahead_count = self._ahead_count, self._ahead_count + 1
         return (
             self.detect(image)
@@ -354,8 +409,11 @@ class PosePipeline:
         detections: Optional[Detections] = None,
         detect_ms: Optional[float] = None,
     ) -> FrameResult:
-        """All stages on one frame. ``detections`` (from :meth:`detect`, e.g. run ahead in another thread
-        by :mod:`poseflow_ros.overlap`, with its ``detect_ms``) skips the detector here."""
+        """All stages on one frame.
+
+        ``detections`` (from :meth:`detect`, e.g. run ahead in another thread by
+        :mod:`poseflow_ros.overlap`, with its ``detect_ms``) skips the detector here.
+        """
         timings = {}
         t0 = time.perf_counter()
         carried = False
@@ -379,7 +437,7 @@ class PosePipeline:
         else:
             poses = self.pose.estimate(frame.image, dets.boxes)
         t2 = time.perf_counter()
-        crop_ms = float(getattr(self.pose, 'last_crop_ms', 0.0)) if len(dets) else 0.0
+        crop_ms = float(self.pose.last_crop_ms) if len(dets) else 0.0
         timings['crop'] = crop_ms
         timings['pose'] = (t2 - t1) * 1e3 - crop_ms
         feats: Optional[np.ndarray] = None
@@ -422,17 +480,18 @@ class PosePipeline:
             dets,
             poses,
             tracks,
-            list(self.tracker.ended_ids),
-            timings,
-            angles,
-            postures,
+            timings_ms=timings,
+            joint_angles=angles,
+            postures=postures,
             symmetry=symmetry,
             tracks_3d=tracks_3d,
         )
 
     def analyse(self, tracks):
-        """Joint angles (T,8), posture labels (T,) and left/right symmetry scores (T,) (NaN: a side not
-        visible) for the reported tracks."""
+        """Joint angles (T,8), posture labels (T,) and left/right symmetry scores (T,).
+
+        For the reported tracks; a symmetry score is NaN where a side is not visible.
+        """
         angles = np.full((len(tracks), 8), np.nan, np.float32)
         postures = np.zeros((len(tracks),), np.uint8)
         symmetry = np.full((len(tracks),), np.nan, np.float32)

@@ -1,4 +1,7 @@
-"""BlazePose-full PyTorch port vs the TFLite interpreter, crop geometry, COCO mapping, on real photos."""
+"""BlazePose-full PyTorch port vs the TFLite interpreter, crop geometry, COCO mapping.
+
+All on real photos.
+"""
 
 import cv2
 import numpy as np
@@ -13,14 +16,6 @@ PHOTOS = ('couple.jpg', 'children.jpg', 'friends_01.jpg', 'three.jpg')
 
 
 @pytest.fixture(scope='module')
-def model_file():
-    try:
-        return models.fetch('blazepose_full')
-    except Exception as e:  # noqa: BLE001 -- no wheel reachable: cannot test the port
-        pytest.skip(f'BlazePose weights unavailable: {e}')
-
-
-@pytest.fixture(scope='module')
 def estimator(model_file):
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
 
@@ -29,7 +24,10 @@ def estimator(model_file):
 
 @pytest.fixture(scope='module')
 def crops(estimator, detector, images_dir):
-    """256x256 RGB crops of every confidently detected person in the photos (13 people, checked by eye)."""
+    """256x256 RGB crops of every confidently detected person in the photos.
+
+    13 people, checked by eye.
+    """
     out = []
     for name in PHOTOS:
         img = cv2.imread(str(images_dir / name))
@@ -92,7 +90,7 @@ def test_onnxruntime_runtime_matches_tflite(model_file, crops, tflite_ref, tmp_p
 
 
 def test_old_onnx_export_without_world_is_not_reused(model_file, tmp_path):
-    """An export cached by an older version (two outputs, the old file name) must not be picked up."""
+    """An export cached by an older version (two outputs, old file name) must not be picked up."""
     pytest.importorskip('onnx')
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
 
@@ -126,8 +124,10 @@ def test_port_matches_tflite_fp16(model_file, crops, tflite_ref):
     'fp16,tf32,tol', [(False, False, 0.05), (False, True, 1.0), (True, True, 3.0)]
 )
 def test_port_matches_tflite_cuda(model_file, crops, tflite_ref, fp16, tf32, tol, request):
-    """CUDA, crops from the host: FP32 exact (TF32 off), FP32 with PyTorch's default TF32 convolutions
-    (measured 0.31 px on an H100) and FP16."""
+    """CUDA, crops from the host: FP32 exact (TF32 off), FP32 with TF32 convolutions, FP16.
+
+    FP32 with PyTorch's default TF32 convolutions measured 0.31 px on an H100.
+    """
     from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
 
     if not tf32:
@@ -185,10 +185,14 @@ def _person(estimator, detector, img, which):
 
 
 def test_upright_people_seen_from_behind(estimator, detector, images_dir):
-    """couple.jpg: two people walking away from the camera (checked by eye): upright skeletons in their boxes.
+    """couple.jpg: two people walking away from the camera: upright skeletons in their boxes.
 
-    (Left/right is not asserted here: like the TFLite original, the model labels these back views as if
-    the people faced the camera; the port reproduces that, see test_port_matches_tflite_fp32.)"""
+    The two walk away from the camera (checked by eye).
+
+    (Left/right is not asserted here: like the TFLite original, the model labels these back views
+    as if the people faced the camera; the port reproduces that, see
+    test_port_matches_tflite_fp32.)
+    """
     img = cv2.imread(str(images_dir / 'couple.jpg'))
     for i in (0, 1):
         kp, sc, box = _person(estimator, detector, img, i)
@@ -224,9 +228,11 @@ def test_person_facing_the_camera(estimator, detector, images_dir):
 
 
 def test_world_landmarks_on_real_photos(estimator, detector, images_dir):
-    """Poses.keypoints_3d: metric, hip-centred, y down; adult shoulder width 0.3-0.45 m (three.jpg:
-    measured 0.29-0.34 m joint to joint), head above the hips, feet below, nose to ankle of a standing
-    adult 1.1-1.7 m."""
+    """Poses.keypoints_3d: metric, hip-centred, y down, of adult proportions.
+
+    Adult shoulder width 0.3-0.45 m (three.jpg: measured 0.29-0.34 m joint to joint), head above
+    the hips, feet below, nose to ankle of a standing adult 1.1-1.7 m.
+    """
     img = cv2.imread(str(images_dir / 'three.jpg'))
     d = detector.detect(img)
     p = estimator.estimate(img, d.boxes[d.scores >= 0.45])
@@ -245,9 +251,12 @@ def test_world_landmarks_on_real_photos(estimator, detector, images_dir):
 
 
 def test_rotated_crop_gives_rotated_result(estimator, detector, images_dir):
-    """The same person in a frame turned 90 degrees clockwise, cropped with a ROI turned the same way: the
-    crop is the same, so the keypoints come back at the turned image positions and the world landmarks
-    come back turned (camera-aligned axes: the head, up in the original, points to image-right)."""
+    """The same person in a frame turned 90 degrees clockwise, cropped with a ROI turned alike.
+
+    The crop is the same, so the keypoints come back at the turned image positions and the world
+    landmarks come back turned (camera-aligned axes: the head, up in the original, points to
+    image-right).
+    """
     img = cv2.imread(str(images_dir / 'couple.jpg'))
     d = detector.detect(img)
     box = d.boxes[np.argmax(d.scores)][None]

@@ -1,6 +1,9 @@
-"""pose_tracker with overlap (detection of frame t+1 beside the rest of frame t) and a detection interval,
-over DDS: every frame answered once, in order, with its own header; a stream of frames faster than the
-node keeps latest-frame-wins; deactivate stops both threads."""
+"""pose_tracker with overlap and a detection interval, over DDS.
+
+Overlap: detection of frame t+1 beside the rest of frame t. Every frame is answered once, in
+order, with its own header; a stream of frames faster than the node keeps latest-frame-wins;
+deactivate stops both threads.
+"""
 
 import time
 
@@ -10,7 +13,7 @@ pytest.importorskip('rclpy')
 from rclpy.parameter import Parameter  # noqa: E402
 
 from poseflow_ros.ros.conversions import bgr_to_image  # noqa: E402
-from ros_harness import Harness, frames, header, pipeline, ros  # noqa: E402,F401 -- fixtures
+from ros_harness import Harness, header  # noqa: E402
 
 
 def test_overlap_and_interval_answer_every_frame_in_order(ros, pipeline, frames):
@@ -32,8 +35,8 @@ def test_overlap_and_interval_answer_every_frame_in_order(ros, pipeline, frames)
         for i, f in enumerate(frames[12:32]):
             h.send(bgr_to_image(f, header(100 + i)), wait_result=False)
         c = h.node.stats.counters
-        # (in this test process without the node's large-image DDS profile some burst frames are lost in
-        # transport; what arrives is either processed or dropped, never queued)
+        # (in this test process without the node's large-image DDS profile some burst frames are
+        # lost in transport; what arrives is either processed or dropped, never queued)
         h.wait(
             lambda: c['received'] > 12 and c['processed'] + c['dropped'] == c['received'],
             30.0,

@@ -1,5 +1,7 @@
-"""poseflow_ros.overlap: the second stage runs in order, at most one item in it, errors do not stop it, and
-the two stages really run at the same time."""
+"""poseflow_ros.overlap: the second stage runs in order, at most one item in it.
+
+Errors do not stop it, and the two stages really run at the same time.
+"""
 
 import threading
 import time

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Image delivery benchmark over DDS between two processes on one host.
+r"""Image delivery benchmark over DDS between two processes on one host.
 
 For each image size (640x480 and 1280x720 bgr8 by default) and each publisher reliability
 (reliable, best_effort) it starts a publisher *process* at 25 Hz and a subscriber process, and
@@ -15,21 +15,23 @@ at shutdown (after SIGINT).
 The publisher waits until it has a matched subscriber (get_subscription_count() > 0) and 1 s more
 before sending, so discovery does not count as loss.
 
-Fast DDS configuration per side (--configs): ``shipped`` (with --node: nothing set, the node loads its
-own config/fastdds_large_images.xml, as a user gets it), ``default`` (no XML profile on either side), ``sub``
-(FASTDDS_DEFAULT_PROFILES_FILE=--profile on the subscriber only), ``pub`` (publisher only),
-``both``. Any inherited FASTDDS_DEFAULT_PROFILES_FILE / RMW_FASTRTPS_USE_QOS_FROM_XML /
+Fast DDS configuration per side (--configs): ``shipped`` (with --node: nothing set, the node loads
+its own config/fastdds_large_images.xml, as a user gets it), ``default`` (no XML profile on either
+side), ``sub`` (FASTDDS_DEFAULT_PROFILES_FILE=--profile on the subscriber only), ``pub`` (publisher
+only), ``both``. Any inherited FASTDDS_DEFAULT_PROFILES_FILE / RMW_FASTRTPS_USE_QOS_FROM_XML /
 FASTDDS_BUILTIN_TRANSPORTS is removed first, so ``default`` really is the default (with --node the
 node gets FASTDDS_DEFAULT_PROFILES_FILE pointing to a file without profiles, in case it installs a
-profile of its own when the variable is unset); --log-dir keeps the subscriber logs; extra variables
-can be given per side with --sub-env / --pub-env K=V (e.g. FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA).
-ROS_AUTOMATIC_DISCOVERY_RANGE defaults to LOCALHOST and ROS_DOMAIN_ID to --domain.
+profile of its own when the variable is unset); --log-dir keeps the subscriber logs; extra
+variables can be given per side with --sub-env / --pub-env K=V (e.g.
+FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA). ROS_AUTOMATIC_DISCOVERY_RANGE defaults to LOCALHOST and
+ROS_DOMAIN_ID to --domain.
 
 Writes out/bench/delivery.json (after every case) and prints a table.
 
     .venv/bin/python tools/bench_delivery.py                       # default vs profile on the sub
     .venv/bin/python tools/bench_delivery.py --node --configs default,sub
-    .venv/bin/python tools/bench_delivery.py --configs default --sub-env FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA
+    .venv/bin/python tools/bench_delivery.py --configs default \
+        --sub-env FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def log(*a):
 
 # ----------------------------------------------------------------------------- child roles
 def _qos(reliability: str, depth: int):
-    """The sensor-data style QoS the node itself uses (keep-last, volatile)."""
+    """Make the sensor-data style QoS the node itself uses (keep-last, volatile)."""
     from poseflow_ros.ros.params import make_qos
 
     return make_qos(reliability, depth)
@@ -181,7 +183,10 @@ def role_sub(a) -> int:
 
 # ----------------------------------------------------------------------------- orchestration
 def udp_rcvbuf_errors() -> int:
-    """Host-wide (network namespace) count of UDP datagrams dropped because a socket buffer was full."""
+    """Host-wide (network namespace) count of UDP datagrams dropped.
+
+    Those dropped because a socket buffer was full.
+    """
     try:
         lines = [
             ln.split()
@@ -214,9 +219,9 @@ def side_env(
     if profile:
         env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
     elif no_profile:
-        # a profiles file whose only profile is not the default one: Fast DDS defaults, and a node that installs its own
-        # profile only when the user did not set the variable leaves it alone ('' would make Fast
-        # DDS log an XMLPARSER error)
+        # a profiles file whose only profile is not the default one: Fast DDS defaults, and a node
+        # that installs its own profile only when the user did not set the variable leaves it alone
+        # ('' would make Fast DDS log an XMLPARSER error)
         env['FASTDDS_DEFAULT_PROFILES_FILE'] = no_profile
     for kv in extra:
         k, _, v = kv.partition('=')
@@ -357,7 +362,10 @@ def run_case(a, base_env: dict, config: str, size: str, pub_rel: str, tmp: Path,
 
 
 def print_table(rows: list[dict]):
-    hdr = f"{'config':7} {'size':9} {'publisher':12} {'subscriber':22} {'recv/pub':>11} {'%':>7} {'udpdrop':>8}"
+    hdr = (
+        f"{'config':7} {'size':9} {'publisher':12} {'subscriber':22} {'recv/pub':>11} {'%':>7} "
+        f"{'udpdrop':>8}"
+    )
     log(hdr)
     log('-' * len(hdr))
     for r in rows:
@@ -474,8 +482,8 @@ def main() -> int:
         pass
     log(
         f"[bench_delivery] {info['ROS_AUTOMATIC_DISCOVERY_RANGE']} domain {a.domain}, rmem_max "
-        f"{info['rmem_max']}, rmem_default {info['rmem_default']}, {a.seconds:g} s at {a.rate:g} Hz per case, "
-        f"subscriber {'node' if a.node else a.sub_qos}"
+        f"{info['rmem_max']}, rmem_default {info['rmem_default']}, {a.seconds:g} s at "
+        f"{a.rate:g} Hz per case, subscriber {'node' if a.node else a.sub_qos}"
     )
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -492,7 +500,8 @@ def main() -> int:
             Path(tmp).mkdir(parents=True, exist_ok=True)
         for i, (c, s, r) in enumerate(cases):
             log(
-                f'[bench_delivery] case {i + 1}/{len(cases)}: config={c} size={s} publisher={r} ...'
+                f'[bench_delivery] case {i + 1}/{len(cases)}: config={c} size={s} publisher={r} '
+                '...'
             )
             t0 = time.monotonic()
             row = run_case(a, base, c, s, r, Path(tmp), i)

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Pipeline benchmark (`make bench-pipeline`): end-to-end FPS and p50/p99 latency at 640x480 with
-1, 5, 10 and 20 persons, per pose backend and device; in the same run, the raw core vs the ROS node
-over DDS, and (for MMPose backends) our batched estimator vs MMPose's own ``inference_topdown`` on the
-same model and boxes; the 3D (depth) stage's ms per frame at 1 and 10 persons on the real five_people
-RGB-D frame (``depth_stage_ms``). Writes out/bench/pipeline.json.
+"""Pipeline benchmark (`make bench-pipeline`).
 
-Frames: people cut from the shared photos (with our detector's boxes) pasted on a grey 640x480 canvas
-in a grid, so each frame holds exactly N real persons.
+End-to-end FPS and p50/p99 latency at 640x480 with 1, 5, 10 and 20 persons, per pose backend
+and device; in the same run, the raw core vs the ROS node over DDS, and (for MMPose backends) our
+batched estimator vs MMPose's own ``inference_topdown`` on the same model and boxes; the 3D
+(depth) stage's ms per frame at 1 and 10 persons on the real five_people RGB-D frame
+(``depth_stage_ms``). Writes out/bench/pipeline.json.
 
-    .venv/bin/python tools/bench_pipeline.py [--backends blazepose mmpose:rtmpose-t ...] [--iters 20]
+Frames: people cut from the shared photos (with our detector's boxes) pasted on a grey 640x480
+canvas in a grid, so each frame holds exactly N real persons.
+
+    .venv/bin/python tools/bench_pipeline.py [--backends blazepose mmpose:rtmpose-t ...]
+        [--iters 20]
 MMPose backends use the configs shipped in the mmpose wheel with random weights saved to a temp
 file (speed does not depend on the weight values).
 """
@@ -41,44 +44,75 @@ MMPOSE_CONFIGS = {
 
 
 DEFAULT_CUDA_VARIANTS = ('graphs', 'eager', 'graphs-fp16')
-# the video runs: (config name, overlap, detection_interval, num_threads); 'sequential' is one stage after
-# another on every frame with the defaults, the reference of the agreement columns. threads1: one CPU
-# thread per model (num_threads 1), so that the two overlapped stages do not compete for the same cores.
+# the video runs: (config name, overlap, detection_interval, num_threads, pose_runtime).
+# 'sequential' is the previous configuration (one stage after another on every frame, BlazePose on
+# onnxruntime FP32), the reference of the ratios and of the agreement columns. threads1: one CPU
+# thread per model (num_threads 1), so that the two overlapped stages do not compete for the same
+# cores. 'defaults' (added at run time by video_option_sets) is what a user gets: PipelineConfig's
+# and the node's defaults.
 VIDEO_OPTION_SETS = (
-    ('sequential', False, 1, 0),
-    ('overlap', True, 1, 0),
-    ('overlap+threads1', True, 1, 1),
-    ('interval3', False, 3, 0),
-    ('overlap+interval3', True, 3, 0),
-    ('overlap+threads1+interval3', True, 3, 1),
-    ('overlap+threads1+interval5', True, 5, 1),
+    ('sequential', False, 1, 0, 'onnxruntime'),
+    ('openvino', False, 1, 0, 'openvino'),
+    ('overlap', True, 1, 0, 'onnxruntime'),
+    ('overlap+openvino', True, 1, 0, 'openvino'),
+    ('overlap+threads1+openvino', True, 1, 1, 'openvino'),
+    ('interval2+openvino', False, 2, 0, 'openvino'),
+    ('interval3', False, 3, 0, 'onnxruntime'),
+    ('interval3+openvino', False, 3, 0, 'openvino'),
+    ('overlap+interval3+openvino', True, 3, 0, 'openvino'),
 )
 
 
-def make_bench_detector(device, runtime, graphs):
-    """The person detector for a device, picked as the pipeline picks it (``detector_runtime``); onnxruntime
-    on CUDA without its CUDA provider falls back to the CPU here instead of failing."""
-    from poseflow_ros.detect import detector_for_runtime, make_detector
+def video_option_sets(names=None):
+    """Return VIDEO_OPTION_SETS plus 'defaults', 'sequential' first.
 
-    if detector_for_runtime(runtime, device) == 'rtmdet_torch':
-        return make_detector(
-            'rtmdet_torch', device=device, score_threshold=0.25, cuda_graph=graphs
-        )
+    'defaults' is the shipped PipelineConfig and node defaults (overlap, detection_interval,
+    num_threads, pose_runtime). ``names`` selects some (the reference 'sequential' always runs).
+    Sets that need OpenVINO are dropped where it is missing.
+    """
+    from poseflow_ros.pipeline import PipelineConfig
+    from poseflow_ros.pose.blazepose_torch import _has_openvino
+    from poseflow_ros.ros.node_settings import NodeSettings
+
+    cfg, node = PipelineConfig(), NodeSettings()
+    sets = list(VIDEO_OPTION_SETS) + [
+        ('defaults', node.overlap, cfg.detection_interval, cfg.num_threads, cfg.pose_runtime)
+    ]
+    if names:
+        sets = [x for x in sets if x[0] == 'sequential' or x[0] in names]
+    if not _has_openvino():
+        print('openvino is not installed: its option sets are skipped', flush=True)
+        sets = [x for x in sets if x[4] != 'openvino']
+    return sets
+
+
+def make_bench_detector(device, runtime, graphs):
+    """Make a device's person detector, picked as the pipeline picks it (``detector_runtime``).
+
+    onnxruntime on CUDA without its CUDA provider falls back to the CPU here instead of failing.
+    """
+    from poseflow_ros.detect import make_detector, resolve_runtime
+
+    if resolve_runtime(runtime, device) == 'torch':
+        return make_detector('torch', device=device, score_threshold=0.25, cuda_graph=graphs)
     try:
-        return make_detector('rtmdet_onnx', device=device, score_threshold=0.25)
+        return make_detector('onnxruntime', device=device, score_threshold=0.25)
     except RuntimeError as e:  # onnxruntime without its CUDA provider: detector on the CPU
         print(f'{e}: detector on the CPU', flush=True)
-        return make_detector('rtmdet_onnx', device='cpu', score_threshold=0.25)
+        return make_detector('onnxruntime', device='cpu', score_threshold=0.25)
 
 
 def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
-    """Core pipeline over every frame of a video, in order (no frame dropped): FPS, latency (a frame's
-    detection start to its result) and stage means. ``overlap``: detection of frame t+1 in this thread while
-    a worker runs the rest of frame t (:mod:`poseflow_ros.overlap`, as the node does). The pipeline's
-    detection_interval applies (PosePipeline.detect_ahead). ``record``: a list that gets, per frame, the
-    matched tracks as (id, box, keypoints, scores), for :func:`agreement`."""
+    """Core pipeline over every frame of a video, in order (no frame dropped).
+
+    Measures FPS, latency (a frame's detection start to its result) and stage means. ``overlap``:
+    detection of frame t+1 in this thread while a worker runs the rest of frame t
+    (:mod:`poseflow_ros.overlap`, as the node does). The pipeline's detection_interval applies
+    (PosePipeline.detect_ahead). ``record``: a list that gets, per frame, the matched tracks as
+    (id, box, keypoints, scores), for :func:`agreement`.
+    """
     from poseflow_ros.overlap import SecondStage
-    from poseflow_ros.ros.stats import StageStats
+    from poseflow_ros.stats import StageStats
     from poseflow_ros.types import Frame
     from poseflow_ros.video import VideoReader
 
@@ -142,10 +176,13 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
 
 
 def agreement(ref, run, iou_min=0.5, pck=0.05, min_score=0.5):
-    """How far a run's output is from a reference run over the same frames (both from bench_video's
-    ``record``): persons matched by box IoU; the fraction of keypoints (both scoring >= min_score) within
-    ``pck`` x the reference box height; the fraction of reference persons found; and id churn: distinct
-    track ids, and id switches (a reference id matched to a different id of the run than before)."""
+    """How far a run's output is from a reference run over the same frames.
+
+    Both come from bench_video's ``record``. Persons matched by box IoU; the fraction of keypoints
+    (both scoring >= min_score) within ``pck`` x the reference box height; the fraction of
+    reference persons found; and id churn: distinct track ids, and id switches (a reference id
+    matched to a different id of the run than before).
+    """
     from poseflow_ros.geometry import iou_matrix
 
     within = total = found = persons = switches = 0
@@ -179,8 +216,11 @@ def agreement(ref, run, iou_min=0.5, pck=0.05, min_score=0.5):
 
 
 def person_crops(detector, n_min=20):
-    """Crops of single, whole people: a detected box is kept when the detector, run on the crop alone on
-    a grey canvas, finds exactly one person in it (no neighbour cut in half)."""
+    """Crops of single, whole people.
+
+    A detected box is kept when the detector, run on the crop alone on a grey canvas, finds
+    exactly one person in it (no neighbour cut in half).
+    """
     crops = []
     for p in sorted((shared_dir() / 'data' / 'images').glob('*.jpg')):
         img = cv2.imread(str(p))
@@ -201,7 +241,7 @@ def person_crops(detector, n_min=20):
 
 
 def make_frame(crops, n, w=640, h=480):
-    """n persons in a grid on a grey canvas; returns the frame and the pasted boxes (xyxy)."""
+    """Paste n persons in a grid on a grey canvas; return the frame and pasted boxes (xyxy)."""
     frame = np.full((h, w, 3), 110, np.uint8)
     cols = int(np.ceil(np.sqrt(n * w / h)))
     rows = int(np.ceil(n / cols))
@@ -230,8 +270,11 @@ def stats(ms):
 
 
 def time_calls(fn, iters, warm=2, max_s=None):
-    """Up to ``iters`` timed calls after ``warm`` untimed ones; stops early (at least 3 calls) once
-    ``max_s`` seconds are spent, so slow models on a small CPU still finish."""
+    """Up to ``iters`` timed calls after ``warm`` untimed ones.
+
+    Stops early (at least 3 calls) once ``max_s`` seconds are spent, so slow models on a small
+    CPU still finish.
+    """
     max_s = BUDGET_S if max_s is None else max_s
     t_start = time.perf_counter()
     for _ in range(warm):
@@ -263,8 +306,11 @@ def random_mmpose_checkpoint(cfg_name, tmp):
 
 
 def bench_node_vs_core(pipeline, frames, iters):
-    """The same frame through pipeline.process (core) and through the node over DDS, interleaved; node time is
-    publish() of the Image until the TrackedPoseArray arrives in another node (conversion, QoS, DDS both ways)."""
+    """Time the same frame through pipeline.process (core) and the node over DDS, interleaved.
+
+    Node time is publish() of the Image until the TrackedPoseArray arrives in another node
+    (conversion, QoS, DDS both ways).
+    """
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     import rclpy
     from builtin_interfaces.msg import Time
@@ -331,8 +377,11 @@ def bench_node_vs_core(pipeline, frames, iters):
 
 
 def bench_depth_stage():
-    """ms per frame of the 3D stage (DepthStage.process, CPU numpy) at 1 and 10 persons, with depth and
-    monocular: the real five_people RGB-D frame and its tracks (10 = the five twice, other ids)."""
+    """Measure ms per frame of the 3D stage (DepthStage.process, CPU numpy) at 1 and 10 persons.
+
+    With depth and monocular: the real five_people RGB-D frame and its tracks (10 = the five
+    twice, other ids).
+    """
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from tools.eval_3d import load_five_people, run, stage_cost
 
@@ -366,12 +415,14 @@ def main(argv=None) -> int:
         nargs='+',
         default=[
             'blazepose',
+            'blazepose:onnxruntime',
+            'blazepose:openvino',
             'blazepose:torch',
             'mmpose:rtmpose-t',
             'mmpose:rtmpose-m',
             'mmpose:hrnet-w32',
         ],
-        help='blazepose[:torch|onnxruntime] or mmpose:<rtmpose-t|rtmpose-m|hrnet-w32>',
+        help='blazepose[:torch|onnxruntime|openvino] or mmpose:<rtmpose-t|rtmpose-m|hrnet-w32>',
     )
     ap.add_argument('--persons', nargs='+', type=int, default=[1, 5, 10, 20])
     ap.add_argument(
@@ -381,8 +432,9 @@ def main(argv=None) -> int:
         '--variants',
         nargs='+',
         default=None,
-        help='CUDA variants: eager, graphs (CUDA graphs for detector + pose), graphs-fp16, eager-fp16; '
-        'default on CUDA: graphs eager graphs-fp16 (the CPU always runs eager FP32)',
+        help='CUDA variants: eager, graphs (CUDA graphs for detector + pose), graphs-fp16, '
+        'eager-fp16; default on CUDA: graphs eager graphs-fp16 (the CPU always runs eager '
+        'FP32)',
     )
     ap.add_argument(
         '--detector-runtime',
@@ -397,6 +449,15 @@ def main(argv=None) -> int:
     ap.add_argument(
         '--video-frames', type=int, default=0, help='first N frames of the video only (0 = all)'
     )
+    ap.add_argument(
+        '--video-sets',
+        nargs='+',
+        default=None,
+        help='video option sets to run (default all; sequential, the reference, always runs)',
+    )
+    ap.add_argument(
+        '--video-rounds', type=int, default=1, help='run the video option sets this many times'
+    )
     ap.add_argument('--no-depth', action='store_true', help='skip the 3D (depth) stage cost')
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'bench' / 'pipeline.json'))
     a = ap.parse_args(argv)
@@ -409,13 +470,14 @@ def main(argv=None) -> int:
     from poseflow_ros.detect import make_detector
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
     from poseflow_ros.pose import make_pose_estimator
+    from poseflow_ros.pose.blazepose_torch import _has_openvino
     from poseflow_ros.track import Tracker, TrackerConfig
     from poseflow_ros.types import Frame
 
     devices = a.devices or (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     for n in ('rtmdet_nano_person', 'blazepose_full'):
         models.fetch(n)
-    crops = person_crops(make_detector('rtmdet_onnx', score_threshold=0.25))
+    crops = person_crops(make_detector('onnxruntime', score_threshold=0.25))
     frames = {n: make_frame(crops, n) for n in a.persons}
     report = {
         'devices': devices,
@@ -437,52 +499,75 @@ def main(argv=None) -> int:
     if not a.no_video:
         video = shared_dir() / 'data' / 'videos' / 'walk.small.mp4'
         print(
-            f'core on {video.name}, every frame in order; pck / found / ids / switches: agreement with '
-            'the sequential run (keypoints within 5 % of the person height, persons found, distinct ids, '
-            'id switches)',
+            f'core on {video.name}, every frame in order; pck / found / ids / switches: '
+            'agreement with the sequential run (keypoints within 5 % of the person height, '
+            'persons found, distinct ids, id switches)',
             flush=True,
         )
+        sets = video_option_sets(a.video_sets)
         for dev in devices:
-            records = {}
-            for name, overlap, interval, threads in VIDEO_OPTION_SETS:
-                rec = []
-                torch_threads = torch.get_num_threads()  # num_threads > 0 sets torch's globally
-                v = bench_video(
-                    lambda: PosePipeline.from_config(
-                        PipelineConfig(
-                            device=dev, detection_interval=interval, num_threads=threads
-                        )
-                    ),
-                    video,
-                    a.video_frames,
-                    overlap=overlap,
-                    record=rec,
-                )
-                torch.set_num_threads(torch_threads)
-                records.setdefault('sequential', rec)
-                v.update(
-                    device=dev,
-                    config=name,
-                    overlap=overlap,
-                    detection_interval=interval,
-                    num_threads=threads,
-                    agreement_with_sequential=agreement(records['sequential'], rec),
-                )
-                report.setdefault('video', []).append(v)
-                ag, e = v['agreement_with_sequential'], v['end_to_end']
-                ratio = e['fps'] / report['video'][0]['end_to_end']['fps']
+            for rnd in range(a.video_rounds):  # rounds: the same comparison again, for the noise
+                records, ref_fps = {}, None
+                for name, overlap, interval, threads, runtime in sets:
+                    rec = []
+                    torch_threads = (
+                        torch.get_num_threads()
+                    )  # num_threads > 0 sets torch's globally
+                    v = bench_video(
+                        lambda: PosePipeline.from_config(
+                            PipelineConfig(
+                                device=dev,
+                                detection_interval=interval,
+                                num_threads=threads,
+                                pose_runtime=runtime,
+                            )
+                        ),
+                        video,
+                        a.video_frames,
+                        overlap=overlap,
+                        record=rec,
+                    )
+                    torch.set_num_threads(torch_threads)
+                    records.setdefault('sequential', rec)
+                    e = v['end_to_end']
+                    ref_fps = ref_fps or e['fps']
+                    v.update(
+                        device=dev,
+                        config=name,
+                        round=rnd,
+                        overlap=overlap,
+                        detection_interval=interval,
+                        num_threads=threads,
+                        pose_runtime=runtime,
+                        speedup_vs_sequential=e['fps'] / ref_fps,
+                        load_average=os.getloadavg(),
+                        agreement_with_sequential=agreement(records['sequential'], rec),
+                    )
+                    report.setdefault('video', []).append(v)
+                    ag = v['agreement_with_sequential']
+                    print(
+                        f'  {dev:4s} r{rnd} {name:27s} {e["fps"]:6.1f} FPS '
+                        f'({v["speedup_vs_sequential"]:.2f}x)  p50 {e["p50_ms"]:6.1f} ms  p99 '
+                        f'{e["p99_ms"]:6.1f} ms  detected {v["frames_detected"]:4d}/'
+                        f'{v["frames"]}  '
+                        f'pck {ag["pck"]:.3f} found {ag["persons_found"]:.3f} ids '
+                        f'{ag["distinct_ids"]} switches {ag["id_switches_vs_reference"]}; load '
+                        f'{v["load_average"][0]:.2f}; stage ms '
+                        + ', '.join(f'{k} {m:.1f}' for k, m in v['stage_ms_mean'].items()),
+                        flush=True,
+                    )
+                    save(report, a.out)
+            dflt = [v for v in report['video'] if v['device'] == dev and v['config'] == 'defaults']
+            if dflt:
+                ratios = ', '.join(f'{v["speedup_vs_sequential"]:.2f}x' for v in dflt)
                 print(
-                    f'  {dev:4s} {name:27s} {e["fps"]:6.1f} FPS ({ratio:.2f}x)'
-                    f'  p50 {e["p50_ms"]:6.1f} ms  p99 {e["p99_ms"]:6.1f} ms  detected {v["frames_detected"]:4d}/'
-                    f'{v["frames"]}  pck {ag["pck"]:.3f} found {ag["persons_found"]:.3f} ids {ag["distinct_ids"]} '
-                    f'switches {ag["id_switches_vs_reference"]}; stage ms '
-                    + ', '.join(f'{k} {m:.1f}' for k, m in v['stage_ms_mean'].items()),
+                    f'  {dev}: defaults vs sequential (onnxruntime, no overlap, interval 1), '
+                    f'per round: {ratios}',
                     flush=True,
                 )
-                save(report, a.out)
     print(
-        f'{"backend":22s} {"dev":4s} {"variant":11s}  n det | end-to-end: FPS   p50 ms  p99 ms | detect ms'
-        ' | pose stage ms | MMPose inference_topdown ms (ours faster by)'
+        f'{"backend":22s} {"dev":4s} {"variant":11s}  n det | end-to-end: FPS   p50 ms  p99 ms '
+        '| detect ms | pose stage ms | MMPose inference_topdown ms (ours faster by)'
     )
     for device, variant_name in [
         (d, v)
@@ -505,13 +590,17 @@ def main(argv=None) -> int:
                     print(f'skip {b}: mmpose not importable ({e})')
                     continue
             elif variant:
-                if variant == 'onnxruntime' and device != 'cpu':
+                if variant in ('onnxruntime', 'openvino') and device != 'cpu':
+                    continue
+                if variant == 'openvino' and not _has_openvino():
+                    print(f'skip {b}: openvino is not installed', flush=True)
                     continue
                 kw = dict(runtime=variant)
-            est = make_pose_estimator(kind, device=device, fp16=fp16, cuda_graphs=graphs, **kw)
+            est = make_pose_estimator(kind, device=device, fp16=fp16, cuda_graph=graphs, **kw)
             for n in a.persons:
                 frame, boxes = frames[n]
-                # exactly n poses per frame: the n highest-scoring boxes (extra boxes on pasted edges dropped)
+                # exactly n poses per frame: the n highest-scoring boxes (extra boxes on pasted
+                # edges dropped)
                 pipe = PosePipeline(det, est, Tracker(TrackerConfig()), max_persons=n)
                 detected = len(det.detect(frame))
                 e2e = time_calls(lambda: pipe.process(Frame(frame, 0.0, 'cam', 0)), a.iters)
@@ -532,8 +621,9 @@ def main(argv=None) -> int:
                     'pose_stage': stats(pose_only),
                 }
                 if kind == 'mmpose':
-                    # MMPose's own loop on the same model and boxes, FP32 (its pipeline feeds float32),
-                    # measured once per backend/device/persons and compared with every variant
+                    # MMPose's own loop on the same model and boxes, FP32 (its pipeline feeds
+                    # float32), measured once per backend/device/persons and compared with every
+                    # variant
                     key = (b, device, n)
                     if key not in ref_ms and not fp16:
                         from mmpose.apis import inference_topdown
@@ -577,9 +667,9 @@ def main(argv=None) -> int:
             'ratio': node['mean_ms'] / core['mean_ms'],
         }
         print(
-            f'node vs core (blazepose, {device}, {n} persons, 640x480): core {core["mean_ms"]:.1f} ms, '
-            f'node over DDS (publish -> TrackedPoseArray received) {node["mean_ms"]:.1f} ms, '
-            f'ratio {node["mean_ms"] / core["mean_ms"]:.3f}'
+            f'node vs core (blazepose, {device}, {n} persons, 640x480): core '
+            f'{core["mean_ms"]:.1f} ms, node over DDS (publish -> TrackedPoseArray received) '
+            f'{node["mean_ms"]:.1f} ms, ratio {node["mean_ms"] / core["mean_ms"]:.3f}'
         )
     save(report, a.out)
     print(f'wrote {a.out}')

@@ -4,6 +4,9 @@
 - ``mmpose``: any MMPose 1.x top-down config + local checkpoint (RTMPose, HRNet, ...).
 """
 
+from typing import Optional
+
+from ..deprecation import renamed_argument
 from .base import PoseEstimator
 
 BACKENDS = ('blazepose', 'mmpose')
@@ -19,9 +22,15 @@ def make_pose_estimator(
     mmpose_checkpoint_sha256: str = '',
     runtime: str = 'auto',
     num_threads: int = 0,
-    cuda_graphs: bool = False,
+    cuda_graph: bool = False,
+    cuda_graphs: Optional[bool] = None,
 ) -> PoseEstimator:
-    """``cuda_graphs``: replay the batched forward from CUDA graphs on CUDA (ignored on the CPU)."""
+    """Make a pose estimator for ``backend``.
+
+    ``cuda_graph``: replay the batched forward from CUDA graphs on CUDA (ignored on the CPU);
+    ``cuda_graphs`` is its old name (still accepted, with a warning).
+    """
+    cuda_graph = renamed_argument(cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph')
     if backend == 'blazepose':
         from .blazepose_torch import BlazePoseEstimator
 
@@ -31,7 +40,7 @@ def make_pose_estimator(
             fp16=fp16,
             runtime=runtime,
             num_threads=num_threads,
-            cuda_graphs=cuda_graphs,
+            cuda_graph=cuda_graph,
         )
     if backend == 'mmpose':
         if not mmpose_config or not mmpose_checkpoint:
@@ -47,7 +56,7 @@ def make_pose_estimator(
             device=device,
             checkpoint_sha256=mmpose_checkpoint_sha256,
             fp16=fp16,
-            cuda_graphs=cuda_graphs,
+            cuda_graph=cuda_graph,
         )
     raise ValueError(f'unknown pose_backend {backend!r}; choose one of {BACKENDS}')
 

@@ -1,25 +1,33 @@
 """BlazePose-full (MediaPipe pose landmark model) ported to PyTorch, as a top-down pose backend.
 
 The weights are the real ones from ``pose_landmark_full.tflite`` (PyPI wheel mediapipe==0.10.14,
-Apache-2.0), executed by :class:`poseflow_ros.pose.tflite_graph.TFLiteModule`. Top-down: each person
-gets a square crop, resized to 256 x 256 RGB in [0, 1]; all crops of a frame run in one batched forward.
-The first crop of a person is its box (side = padding x the longer box side, upright); the model was
-trained on crops centred on the hips, scaled and rotated from its own alignment landmarks 33/34
-(:mod:`poseflow_ros.pose.roi`), so ``crop_mode`` 'refine' runs more passes on that ROI and 'temporal'
-takes the previous frame's ROI of a tracked person (the pipeline's ROI memory), as MediaPipe tracks.
-The model's 39 x 5 output holds (x, y, z, visibility, presence) per landmark in crop pixels; the first
-33 are the BlazePose landmarks, mapped to COCO-17 by :data:`poseflow_ros.coco.BLAZEPOSE_TO_COCO`. Its
-39 x 3 world landmarks (``Identity_4``: metres, hip-centred) are turned back by the crop's rotation to
-camera-aligned axes (x right, y down, z away from the camera) and returned as ``Poses.keypoints_3d``.
+Apache-2.0), executed by :class:`poseflow_ros.pose.tflite_graph.TFLiteModule`. Top-down: each
+person gets a square crop, resized to 256 x 256 RGB in [0, 1]; all crops of a frame run in one
+batched forward. The first crop of a person is its box (side = padding x the longer box side,
+upright); the model was trained on crops centred on the hips, scaled and rotated from its own
+alignment landmarks 33/34 (:mod:`poseflow_ros.pose.roi`), so ``crop_mode`` 'refine' runs more
+passes on that ROI and 'temporal' takes the previous frame's ROI of a tracked person (the
+pipeline's ROI memory), as MediaPipe tracks. The model's 39 x 5 output holds (x, y, z, visibility,
+presence) per landmark in crop pixels; the first 33 are the BlazePose landmarks, mapped to COCO-17
+by :data:`poseflow_ros.coco.BLAZEPOSE_TO_COCO`. Its 39 x 3 world landmarks (``Identity_4``: metres,
+hip-centred) are turned back by the crop's rotation to camera-aligned axes (x right, y down, z away
+from the camera) and returned as ``Poses.keypoints_3d``.
 
-Runtimes: ``torch`` executes the port directly (CUDA, FP16); ``onnxruntime`` exports that same torch
-module to ONNX once (cached next to the model, keyed by the weights' sha256) and runs it with
-onnxruntime, about 2x faster than eager torch on a small CPU; ``auto`` picks onnxruntime on CPU when
-the ``onnx`` exporter is installed, torch otherwise.
+Runtimes: ``torch`` executes the port directly (CUDA, FP16); ``onnxruntime`` exports that same
+torch module to ONNX once (cached next to the model, keyed by the weights' sha256) and runs it with
+onnxruntime, about 2x faster than eager torch on a small CPU; ``openvino`` runs the same ONNX
+export with OpenVINO's CPU plugin in FP32 (the same landmarks within 0.01 crop px). Its forward is
+1.2-1.5x faster than onnxruntime's for 3-5 crops when the CPU is free, but slower (and it slows the
+detector run after it) when other processes load the cores, where onnxruntime's threads do not
+busy-wait; so ``auto`` picks onnxruntime on CPU when the ``onnx`` exporter is installed, torch
+otherwise, and openvino is chosen explicitly. Int8 is not offered: even weight-only per-channel
+int8 moves the landmarks by 7.5 crop px on average (static QDQ int8: 8 to 28 px), so BlazePose-full
+needs quantisation-aware training to run in int8.
 
-Keypoint score = sigmoid(visibility) x pose_flag, where pose_flag is the model's own probability that
-a person is in the crop: on a detector false positive the flag is low, so every keypoint of that box
-scores low too (presence, "inside the crop", is not used: top-down crops contain the whole box).
+Keypoint score = sigmoid(visibility) x pose_flag, where pose_flag is the model's own probability
+that a person is in the crop: on a detector false positive the flag is low, so every keypoint of
+that box scores low too (presence, "inside the crop", is not used: top-down crops contain the whole
+box).
 """
 
 from __future__ import annotations
@@ -34,27 +42,33 @@ import torch
 
 from .. import models
 from ..coco import BLAZEPOSE_TO_COCO
+from ..deprecation import renamed_argument
 from ..types import Poses
 from . import crop, roi
 from .base import PoseEstimator
 from .cuda_graph import GraphedForward
+from .heatmap import HeatmapRefined
 from .tflite_graph import TFLiteModule
 
 INPUT = 256
 OUTPUTS = ('Identity', 'Identity_1', 'Identity_4')  # graph output order
+HEATMAP_OUTPUTS = ('Identity', 'Identity_1', 'Identity_3', 'Identity_4')  # + the 64x64 heatmaps
 ONNX_EXPORT = 2  # bump when the exported outputs change: old cached exports are then not reused
 
 
 class BlazePoseEstimator(PoseEstimator):
-    """BlazePose-full top-down: crops from boxes or from alignment ROIs, one batched forward per pass.
+    """BlazePose-full top-down: crops from boxes or alignment ROIs, one batched forward per pass.
 
-    ``refine_passes``: after the pass on a crop made from the box, run the model again on the alignment
-    ROI computed from that pass's landmarks 33/34 (centred on the hips, scaled and rotated as the model was
-    trained), up to this many times; a person keeps the new result where its pose flag is at least
-    ``refine_keep`` x the previous one, and stays on the box crop when the ROI is unreliable
-    (:func:`poseflow_ros.pose.roi.reliable`). ``estimate(..., rois=...)`` takes prior ROIs (e.g. the
-    previous frame's, for tracked people): rows with valid = 1 are cropped there instead of the box and
-    are not refined (``refine_prior`` = True refines them too).
+    ``refine_passes``: after the pass on a crop made from the box, run the model again on the
+    alignment ROI computed from that pass's landmarks 33/34 (centred on the hips, scaled and
+    rotated as the model was trained), up to this many times; a person keeps the new result where
+    its pose flag is at least ``refine_keep`` x the previous one, and stays on the box crop when
+    the ROI is unreliable (:func:`poseflow_ros.pose.roi.reliable`). ``estimate(..., rois=...)``
+    takes prior ROIs (e.g. the previous frame's, for tracked people): rows with valid = 1 are
+    cropped there instead of the box and are not refined (``refine_prior`` = True refines them
+    too). ``heatmap_refine``: decode the landmarks with the model's heatmaps as MediaPipe does
+    (:mod:`poseflow_ros.pose.heatmap`; off here, so the port compares with the TFLite graph's raw
+    output; on in the pipeline by default).
     """
 
     name = 'blazepose_full'
@@ -69,7 +83,7 @@ class BlazePoseEstimator(PoseEstimator):
         runtime: str = 'auto',
         num_threads: int = 0,
         device_warp: Optional[bool] = None,
-        cuda_graphs: bool = False,
+        cuda_graph: bool = False,
         crop_mode: str = 'box',
         refine_passes: int = 1,
         refine_keep: float = 0.8,
@@ -77,6 +91,8 @@ class BlazePoseEstimator(PoseEstimator):
         roi_check: Optional[roi.RoiCheck] = None,
         border: str = 'zero',
         flip_test: bool = False,
+        heatmap_refine: bool = False,
+        cuda_graphs: Optional[bool] = None,  # the old name of cuda_graph (warns)
     ):
         path = Path(model_path) if model_path else models.model_path('blazepose_full', models_dir)
         if device.startswith('cuda') and not torch.cuda.is_available():
@@ -91,35 +107,44 @@ class BlazePoseEstimator(PoseEstimator):
         self.refine_prior = bool(refine_prior)
         self.roi_check = roi_check or roi.RoiCheck()
         self.set_crop(crop_mode, refine_passes, border, flip_test)
-        # Identity: 39 x 5 landmarks, Identity_1: pose flag, Identity_4: 39 x 3 world landmarks (metres)
-        self.model = TFLiteModule(str(path), outputs=list(OUTPUTS)).eval().to(device, self.dtype)
-        if runtime not in ('auto', 'torch', 'onnxruntime'):
-            raise ValueError(f"pose_runtime must be auto, torch or onnxruntime, got {runtime!r}")
+        # Identity: 39 x 5 landmarks, Identity_1: pose flag, Identity_4: 39 x 3 world landmarks
+        # (metres)
+        # heatmap_refine: landmarks refined from the model's heatmaps as MediaPipe does (.heatmap)
+        self.model_path, self.heatmap_refine = path, bool(heatmap_refine)
+        self.model = _build_model(path, self.heatmap_refine).to(device, self.dtype)
+        if runtime not in RUNTIMES:
+            raise ValueError(f"pose_runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         if runtime == 'auto':
-            runtime = 'onnxruntime' if device == 'cpu' and _has_onnx() else 'torch'
-        if runtime == 'onnxruntime' and device != 'cpu':
-            raise ValueError('pose_runtime=onnxruntime runs on the CPU only; use torch on CUDA')
+            runtime = auto_runtime(device)
+        if runtime in ('onnxruntime', 'openvino') and device != 'cpu':
+            raise ValueError(f'pose_runtime={runtime} runs on the CPU only; use torch on CUDA')
         self.runtime = runtime
-        # crops sampled on the model's device (default on CUDA): the frame is uploaded once per frame
+        # crops sampled on the model's device (default on CUDA): the frame is uploaded once per
+        # frame
         if device_warp is None:
             device_warp = device.startswith('cuda')
         if device_warp and runtime != 'torch':
             raise ValueError('device_warp needs pose_runtime=torch')
         self.warper = crop.DeviceWarper(device) if device_warp else None
-        # on CUDA, the forward of device-warped crops can be replayed from CUDA graphs (see .cuda_graph)
-        self._run = GraphedForward(self._forward_bgr, device, enabled=cuda_graphs)
+        # on CUDA, the forward of device-warped crops can be replayed from CUDA graphs (see
+        # .cuda_graph)
+        cuda_graph = renamed_argument(cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph')
+        self.graphed_forward = GraphedForward(self._forward_bgr, device, enabled=cuda_graph)
         self.last_crop_ms = 0.0
         self._frame_boxes = np.zeros((0, 4), np.float32)  # all boxes of the frame being estimated
         self.last_passes = 0  # batched forwards of the last estimate()
         self.last_crops = 0  # crops they ran (a mirrored crop counts)
+        self.num_threads = int(num_threads)
         self._ort = self._ort_session(path, num_threads) if runtime == 'onnxruntime' else None
+        self._ov = self._ov_request(path, num_threads) if runtime == 'openvino' else None
 
-    def _ort_session(self, path: Path, num_threads: int):
-        import onnxruntime as ort
-
-        # the key names the export version too: an export without the world landmarks is never reused
+    def _onnx_export(self, path: Path) -> Path:
+        """Export the port to ONNX (batch axis dynamic) once, cached next to the model file."""
+        # the key names the export version too: an export without the world landmarks is never
+        # reused
         onnx_path = path.with_name(
-            f'{path.stem}.port{ONNX_EXPORT}-{models.sha256_of(path)[:12]}.onnx'
+            f'{path.stem}.port{ONNX_EXPORT}{"-hm" if self.heatmap_refine else ""}'
+            f'-{models.sha256_of(path)[:12]}.onnx'
         )
         if not onnx_path.is_file():
             tmp = onnx_path.with_suffix(f'.{os.getpid()}.part')  # two processes may export at once
@@ -139,6 +164,12 @@ class BlazePoseEstimator(PoseEstimator):
                 dynamo=False,
             )
             tmp.replace(onnx_path)
+        return onnx_path
+
+    def _ort_session(self, path: Path, num_threads: int):
+        import onnxruntime as ort
+
+        onnx_path = self._onnx_export(path)
         so = ort.SessionOptions()
         # no busy-waiting worker threads: on a small CPU they steal cycles from the other stages
         so.add_session_config_entry('session.intra_op.allow_spinning', '0')
@@ -146,15 +177,41 @@ class BlazePoseEstimator(PoseEstimator):
             so.intra_op_num_threads = num_threads
         return ort.InferenceSession(str(onnx_path), so, providers=['CPUExecutionProvider'])
 
+    def _ov_request(self, path: Path, num_threads: int):
+        """Compile the ONNX export with OpenVINO on the CPU and return an infer request.
+
+        FP32 (no bf16 / fp16 downcast: the landmarks stay those of onnxruntime), tuned for latency
+        (one batch at a time).
+        """
+        import openvino as ov
+
+        cfg = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}
+        if num_threads > 0:
+            cfg['INFERENCE_NUM_THREADS'] = int(num_threads)
+        compiled = ov.Core().compile_model(str(self._onnx_export(path)), 'CPU', cfg)
+        self._ov_outputs = list(compiled.outputs)  # landmarks, flag, world
+        return compiled.create_infer_request()
+
     @torch.inference_mode()
     def forward_crops(self, crops_rgb_uint8: np.ndarray):
-        """(N,256,256,3) uint8 RGB crops -> landmarks (N,39,5) raw model units, pose flag (N,),
-        world landmarks (N,39,3) metres in the crop's axes."""
+        """Run the model on (N,256,256,3) uint8 RGB crops.
+
+        Returns landmarks (N,39,5) in raw model units, pose flag (N,), world landmarks (N,39,3)
+        in metres in the crop's axes.
+        """
         if self._ort is not None:
             x = np.ascontiguousarray(crops_rgb_uint8.transpose(0, 3, 1, 2), np.float32) * (
                 1.0 / 255.0
             )
             lm, flag, world = self._ort.run(None, {'x': x})
+            return lm.reshape(-1, 39, 5), flag.reshape(-1), world.reshape(-1, 39, 3)
+        if self._ov is not None:
+            x = np.ascontiguousarray(crops_rgb_uint8.transpose(0, 3, 1, 2), np.float32) * (
+                1.0 / 255.0
+            )
+            res = self._ov.infer({0: x})  # releases the GIL, like onnxruntime
+            # copies: the request's output buffers are reused by the next infer
+            lm, flag, world = (np.array(res[o], np.float32) for o in self._ov_outputs)
             return lm.reshape(-1, 39, 5), flag.reshape(-1), world.reshape(-1, 39, 3)
         x = torch.from_numpy(np.ascontiguousarray(crops_rgb_uint8)).to(
             self.device, non_blocking=True
@@ -163,18 +220,43 @@ class BlazePoseEstimator(PoseEstimator):
         return _to_numpy(self.model(x))
 
     def _forward_bgr(self, x):
-        """(N,3,256,256) BGR crops 0..255 (model dtype) on the device -> landmarks (N,195), flag (N,1),
-        world (N,117)."""
+        """Run the model on (N,3,256,256) BGR crops 0..255 (model dtype) on the device.
+
+        Returns landmarks (N,195), flag (N,1), world (N,117).
+        """
         return self.model(x.flip(1) * (1.0 / 255.0))
+
+    def set_heatmap_refine(self, on: bool) -> None:
+        """Refine the landmarks from the model's heatmaps, or keep the regressed ones.
+
+        The refinement is MediaPipe's decoding (:mod:`poseflow_ros.pose.heatmap`). Rebuilds the
+        model (and the CPU runtime's session from its own cached ONNX export) when the choice
+        changes; call it before the first estimate (CUDA graphs are captured again).
+        """
+        on = bool(on)
+        if on == self.heatmap_refine:
+            return
+        self.heatmap_refine = on
+        self.model = _build_model(self.model_path, on).to(self.device, self.dtype)
+        self.graphed_forward = GraphedForward(
+            self._forward_bgr, self.device, enabled=self.graphed_forward.enabled
+        )
+        if self._ort is not None:
+            self._ort = self._ort_session(self.model_path, self.num_threads)
+        if self._ov is not None:
+            self._ov = self._ov_request(self.model_path, self.num_threads)
 
     def set_crop(
         self, mode: str, refine_passes: int = 1, border: str = 'zero', flip_test: bool = False
     ) -> None:
-        """How persons are cropped (see :data:`poseflow_ros.pose.roi.CROP_MODES`): 'box' one pass on the box
-        crop; 'refine' + ``refine_passes`` passes on the alignment ROI; 'temporal' the caller passes the
-        previous frame's ROIs (the pipeline's :class:`~poseflow_ros.pose.roi.RoiMemory`), new people get
-        the box crop + ``refine_passes``. ``border``: 'zero' or 'replicate' outside the image.
-        ``flip_test``: each crop also runs mirrored (same batch) and the two results are averaged."""
+        """Set how persons are cropped (see :data:`poseflow_ros.pose.roi.CROP_MODES`).
+
+        'box' one pass on the box crop; 'refine' + ``refine_passes`` passes on the alignment ROI;
+        'temporal' the caller passes the previous frame's ROIs (the pipeline's
+        :class:`~poseflow_ros.pose.roi.RoiMemory`), new people get the box crop +
+        ``refine_passes``. ``border``: 'zero' or 'replicate' outside the image. ``flip_test``:
+        each crop also runs mirrored (same batch) and the two results are averaged.
+        """
         if mode not in roi.CROP_MODES:
             raise ValueError(f'pose_crop must be one of {roi.CROP_MODES}, got {mode!r}')
         crop._border_mode(border)  # validates
@@ -188,9 +270,12 @@ class BlazePoseEstimator(PoseEstimator):
         return crop.roi_matrices(crop.boxes_to_rois(boxes, self.padding), (INPUT, INPUT))
 
     def run_rois(self, image_bgr: np.ndarray, rois: np.ndarray) -> dict:
-        """One batched pass on the crops ``rois`` (N,>=4) -> dict of image-space results:
-        ``points`` (N,39,2) px, ``visibility`` (N,39) sigmoid, ``flag`` (N,), ``world`` (N,39,3) metres with
-        camera-aligned axes (crop rotation undone), ``rois`` (N,4) the crops used."""
+        """Run one batched pass on the crops ``rois`` (N,>=4).
+
+        Returns a dict of image-space results: ``points`` (N,39,2) px, ``visibility`` (N,39)
+        sigmoid, ``flag`` (N,), ``world`` (N,39,3) metres with camera-aligned axes (crop rotation
+        undone), ``rois`` (N,4) the crops used.
+        """
         rois = np.asarray(rois, np.float32).reshape(-1, np.shape(rois)[-1])[:, :4]
         n = len(rois)
         t0 = time.perf_counter()
@@ -201,7 +286,7 @@ class BlazePoseEstimator(PoseEstimator):
             with torch.inference_mode():
                 x = self.warper.warp(image_bgr, m, (INPUT, INPUT), self.dtype, self.border)
                 self.last_crop_ms += (time.perf_counter() - t0) * 1e3
-                lm, flag, world = _to_numpy(self._run(x))
+                lm, flag, world = _to_numpy(self.graphed_forward(x))
         else:
             crops = crop.warp_crops(image_bgr, m, (INPUT, INPUT), border=self.border)[
                 ..., ::-1
@@ -227,8 +312,12 @@ class BlazePoseEstimator(PoseEstimator):
         }
 
     def _alignment(self, out: dict, boxes: np.ndarray):
-        """A pass's alignment ROIs (N,4), whether their geometry is usable for a crop of these boxes (N,)
-        and whether they are reliable enough to carry to the next frame (N,: geometry and pose flag)."""
+        """Compute a pass's alignment ROIs and whether they can be used.
+
+        Returns the alignment ROIs (N,4), whether their geometry is usable for a crop of these
+        boxes (N,) and whether they are reliable enough to carry to the next frame (N,: geometry
+        and pose flag).
+        """
         r = roi.alignment_rois(out['points'])
         hips = out['visibility'][:, [roi.LEFT_HIP, roi.RIGHT_HIP]]
         geom = roi.reliable(r, boxes, None, hips, self.roi_check)
@@ -245,12 +334,15 @@ class BlazePoseEstimator(PoseEstimator):
     def estimate(
         self, image_bgr: np.ndarray, boxes: np.ndarray, rois: Optional[np.ndarray] = None
     ) -> Poses:
-        """Poses for ``boxes`` (N,4); ``rois`` (N,5) optional prior crops (rows with valid = 0 use the box).
+        """Poses for ``boxes`` (N,4); ``rois`` (N,5) optional prior crops.
 
-        A prior crop whose pose flag comes out below ``roi_check.min_flag`` (the person left that crop) is
-        redone from the box, in the same batch as the first refinement, the better flag wins. The result's
-        ``rois`` are the alignment ROIs of the final landmarks with valid = 1 where they may be used next
-        frame."""
+        Rows of ``rois`` with valid = 0 use the box.
+
+        A prior crop whose pose flag comes out below ``roi_check.min_flag`` (the person left that
+        crop) is redone from the box, in the same batch as the first refinement, the better flag
+        wins. The result's ``rois`` are the alignment ROIs of the final landmarks with valid = 1
+        where they may be used next frame.
+        """
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         self.last_crop_ms = 0.0
         self.last_passes = self.last_crops = 0
@@ -304,13 +396,28 @@ class BlazePoseEstimator(PoseEstimator):
         )
 
 
+def _build_model(path: Path, heatmap_refine: bool) -> torch.nn.Module:
+    """Build the graph module returning (landmarks, flag, world).
+
+    With ``heatmap_refine`` it also computes the heatmaps and returns the landmarks refined from
+    them.
+    """
+    if not heatmap_refine:
+        return TFLiteModule(str(path), outputs=list(OUTPUTS)).eval()
+    graph = TFLiteModule(str(path), outputs=list(HEATMAP_OUTPUTS))
+    return HeatmapRefined(graph, input_size=INPUT).eval()
+
+
 def _homogeneous(m: np.ndarray) -> np.ndarray:
     """(N,2,3) -> (N,3,3) affine matrices."""
     return np.concatenate([m, np.broadcast_to([[[0.0, 0.0, 1.0]]], (len(m), 1, 3))], 1)
 
 
 def _flip_index() -> np.ndarray:
-    """BlazePose landmark index of each landmark's mirror image (left <-> right; 0 and 33-38 stay)."""
+    """BlazePose landmark index of each landmark's mirror image.
+
+    Left <-> right; 0 and 33-38 stay.
+    """
     idx = np.arange(39)
     pairs = [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10)] + [(i, i + 1) for i in range(11, 33, 2)]
     for a, b in pairs:
@@ -319,19 +426,44 @@ def _flip_index() -> np.ndarray:
 
 
 FLIP_INDEX = _flip_index()
-# the mirrored crop: crop x -> INPUT - x keeps the ROI centre (crop x = INPUT / 2) in place, so the mirror of
-# a crop is exactly the crop of the mirrored image and a mirrored photo gives the mirrored skeleton
+# the mirrored crop: crop x -> INPUT - x keeps the ROI centre (crop x = INPUT / 2) in place, so the
+# mirror of a crop is exactly the crop of the mirrored image and a mirrored photo gives the
+# mirrored skeleton
 _MIRROR = np.array([[-1.0, 0.0, float(INPUT)], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
 
 def _to_numpy(outs):
-    """The model's three output tensors -> landmarks (N,39,5), flag (N,), world (N,39,3) float numpy."""
+    """Convert the model's three output tensors to float numpy.
+
+    Returns landmarks (N,39,5), flag (N,), world (N,39,3).
+    """
     lm, flag, world = outs
     return (
         lm.float().reshape(-1, 39, 5).cpu().numpy(),
         flag.float().reshape(-1).cpu().numpy(),
         world.float().reshape(-1, 39, 3).cpu().numpy(),
     )
+
+
+RUNTIMES = ('auto', 'torch', 'onnxruntime', 'openvino')
+
+
+def auto_runtime(device: str) -> str:
+    """Return what pose_runtime 'auto' runs on ``device``.
+
+    onnxruntime on the CPU when the onnx exporter is installed, torch otherwise; openvino only
+    when asked for (see the module docstring).
+    """
+    return 'onnxruntime' if device == 'cpu' and _has_onnx() else 'torch'
+
+
+def _has_openvino() -> bool:
+    try:
+        import openvino  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
 
 
 def _has_onnx() -> bool:

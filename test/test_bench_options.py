@@ -1,0 +1,27 @@
+"""The option sets of `make bench-pipeline`: the reference, the defaults, a missing OpenVINO."""
+
+from poseflow_ros.pipeline import PipelineConfig
+from poseflow_ros.pose import blazepose_torch
+from poseflow_ros.ros.node_settings import NodeSettings
+from tools import bench_pipeline as bp
+
+
+def test_reference_is_the_previous_configuration_and_defaults_are_shipped():
+    sets = bp.video_option_sets()
+    names = [s[0] for s in sets]
+    assert names[0] == 'sequential' and len(set(names)) == len(names)
+    # the baseline of every ratio: one stage after another, every frame, onnxruntime FP32
+    assert sets[0][1:] == (False, 1, 0, 'onnxruntime')
+    cfg, node = PipelineConfig(), NodeSettings()
+    dflt = dict((s[0], s[1:]) for s in sets)['defaults']
+    assert dflt == (node.overlap, cfg.detection_interval, cfg.num_threads, cfg.pose_runtime)
+    # each option on and off: overlap, interval and runtime all vary across the sets
+    assert {s[1] for s in sets} == {False, True}
+    assert {s[2] for s in sets} >= {1, 3} and 'openvino' in {s[4] for s in sets}
+
+
+def test_selection_keeps_the_reference_and_openvino_sets_drop_without_it(monkeypatch):
+    assert [s[0] for s in bp.video_option_sets(['interval3'])] == ['sequential', 'interval3']
+    monkeypatch.setattr(blazepose_torch, '_has_openvino', lambda: False)
+    sets = bp.video_option_sets()
+    assert sets and all(s[4] != 'openvino' for s in sets) and sets[0][0] == 'sequential'

@@ -1,0 +1,106 @@
+"""BlazePose CPU runtimes: OpenVINO against onnxruntime, 'auto', settings reaching the backend.
+
+OpenVINO must give onnxruntime's landmarks on real crops; pose_runtime and num_threads must reach
+the backend.
+"""
+
+import cv2
+import numpy as np
+import pytest
+
+from poseflow_ros.pose import crop
+
+pytest.importorskip('onnx')
+pytest.importorskip('openvino')
+
+
+@pytest.fixture(scope='module')
+def ort_est(model_file):
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
+    return BlazePoseEstimator(model_path=str(model_file), runtime='onnxruntime')
+
+
+@pytest.fixture(scope='module')
+def ov_est(model_file):
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
+    return BlazePoseEstimator(model_path=str(model_file), runtime='openvino', num_threads=1)
+
+
+@pytest.fixture(scope='module')
+def real_crops(ort_est, detector, images_dir):
+    """256x256 RGB crops of the people detected in three shared photos."""
+    out = []
+    for name in ('couple.jpg', 'three.jpg', 'friends_01.jpg'):
+        img = cv2.imread(str(images_dir / name))
+        d = detector.detect(img)
+        m = ort_est.crop_matrices(d.boxes[d.scores >= 0.45])
+        out.append(crop.warp_crops(img, m, (256, 256))[..., ::-1])
+    c = np.ascontiguousarray(np.concatenate(out))
+    assert len(c) >= 6
+    return c
+
+
+def test_openvino_matches_onnxruntime_on_real_crops(ort_est, ov_est, real_crops):
+    """FP32 on both: measured 0.006 crop px, 2e-5 flag and 1.5e-5 m world at most."""
+    assert ov_est.runtime == 'openvino' and ov_est._ort is None
+    lm_a, flag_a, world_a = ort_est.forward_crops(real_crops)
+    lm_b, flag_b, world_b = ov_est.forward_crops(real_crops)
+    assert lm_b.shape == lm_a.shape and flag_b.shape == flag_a.shape
+    assert np.abs(lm_b[:, :33, :2] - lm_a[:, :33, :2]).max() < 0.05  # 256-px crop
+    np.testing.assert_allclose(lm_b[:, :33, 3], lm_a[:, :33, 3], atol=1e-2)  # visibility logits
+    np.testing.assert_allclose(flag_b, flag_a, atol=1e-3)
+    assert np.abs(world_b - world_a).max() < 1e-3
+    assert (flag_a > 0.5).sum() >= len(real_crops) - 2  # real people: not a trivial comparison
+
+
+def test_openvino_results_survive_the_next_batch(ov_est, real_crops):
+    """The infer request reuses its output buffers: a result must be a copy; batch sizes vary."""
+    first = ov_est.forward_crops(real_crops[:3])
+    kept = [x.copy() for x in first]
+    ov_est.forward_crops(real_crops[3:4])  # another batch size, other people
+    for a, b in zip(first, kept):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_openvino_estimate_matches_onnxruntime(ort_est, ov_est, detector, images_dir):
+    """The whole estimate (box crop, refinement, COCO mapping) agrees, not only the forward."""
+    img = cv2.imread(str(images_dir / 'three.jpg'))
+    boxes = detector.detect(img).boxes
+    a, b = ort_est.estimate(img, boxes), ov_est.estimate(img, boxes)
+    assert len(a.keypoints) == len(boxes) >= 2
+    assert np.abs(a.keypoints - b.keypoints).max() < 0.5  # image px
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-2)
+
+
+def test_num_threads_reaches_the_backends(ov_est, model_file):
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
+    compiled = ov_est._ov.get_compiled_model()
+    assert int(compiled.get_property('INFERENCE_NUM_THREADS')) == 1
+    assert str(compiled.get_property('INFERENCE_PRECISION_HINT')) in ('f32', '<Type: \'float32\'>')
+    est = BlazePoseEstimator(model_path=str(model_file), runtime='onnxruntime', num_threads=1)
+    assert est._ort.get_session_options().intra_op_num_threads == 1
+
+
+def test_auto_runtime_stays_onnxruntime(monkeypatch, model_file):
+    """OpenVINO is installed here, but 'auto' keeps onnxruntime (it loses on a loaded CPU)."""
+    from poseflow_ros.pose import blazepose_torch as bt
+
+    assert bt.auto_runtime('cpu') == 'onnxruntime'
+    assert bt.auto_runtime('cuda') == 'torch'
+    assert bt.BlazePoseEstimator(model_path=str(model_file)).runtime == 'onnxruntime'
+    monkeypatch.setattr(bt, '_has_onnx', lambda: False)
+    assert bt.auto_runtime('cpu') == 'torch'
+
+
+def test_pipeline_setting_reaches_the_estimator(model_file):
+    from poseflow_ros.pipeline import PipelineConfig, PosePipeline
+
+    pipe = PosePipeline.from_config(
+        PipelineConfig(device='cpu', pose_runtime='openvino', num_threads=1)
+    )
+    assert pipe.pose.runtime == 'openvino' and pipe.pose._ov is not None
+    with pytest.raises(ValueError, match='pose_runtime'):
+        PipelineConfig(device='cpu', pose_runtime='int8')
