@@ -7,7 +7,7 @@ export POSEFLOW_SHARED ?= $(abspath ../shared)
 VENV_PREFIX := $(abspath $(dir $(PY))..)
 export AMENT_PREFIX_PATH := $(VENV_PREFIX)$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
 
-.PHONY: setup demo test bench-pipeline bench-delivery eval-pose bench-tracking clean
+.PHONY: setup demo test lint bench-pipeline bench-delivery eval-pose bench-tracking clean
 
 setup:
 	@bash tools/setup_env.sh
@@ -15,11 +15,26 @@ setup:
 demo: setup
 	$(PY) -m poseflow_ros.demo --video $(POSEFLOW_SHARED)/data/videos/walk.small.mp4 --out out/demo
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q test
 
+# Lint gate: ruff (pinned in requirements.txt), configured in pyproject.toml like ament_flake8 and
+# ament_pep257 (99 columns, pycodestyle + pyflakes + pep257 docstrings). Fix what it finds with
+# `.venv/bin/ruff format .` and `.venv/bin/ruff check --fix .`; the rest by hand.
+RUFF ?= $(dir $(PY))ruff
+lint: setup
+	$(RUFF) check .
+	$(RUFF) format --check .
+
 bench-pipeline: setup
-	$(PY) tools/bench_pipeline.py
+	$(PY) tools/bench_pipeline.py $(BENCH_ARGS)
+
+# Paired A/B on a shared CPU: each frame of walk.small.mp4 goes through every configuration in
+# turn (same load). Writes out/bench/paired.json. Others: BENCH_ARGS='name:key=value,... name2:...'.
+.PHONY: bench-paired
+bench-paired: setup
+	$(PY) tools/bench_paired.py $(or $(BENCH_ARGS),sequential:pose_runtime=onnxruntime \
+	    interval2:detection_interval=2 interval3:detection_interval=3)
 
 # Image delivery over DDS between processes (640x480 / 1280x720 at 25 Hz, reliable and best-effort cameras):
 # the real node with the shipped defaults vs no Fast DDS profile. Writes out/bench/delivery.json.

@@ -1,8 +1,9 @@
-"""Launch the pose tracker (and, optionally, a video file source and RViz).
+r"""Launch the pose tracker (and, optionally, a video file source and RViz).
 
     ros2 launch poseflow_ros pose_tracking.launch.py image_topic:=/camera/image_raw device:=cuda
     ros2 launch poseflow_ros pose_tracking.launch.py video_file:=/path/to/walk.mp4 rviz:=true
-    ros2 launch poseflow_ros pose_tracking.launch.py video_file:=/path/to/walk.mp4 namespace:=robot1
+    ros2 launch poseflow_ros pose_tracking.launch.py video_file:=/path/to/walk.mp4 \
+        namespace:=robot1
     ros2 launch poseflow_ros pose_tracking.launch.py image_topic:=/camera/color/image_raw \
         camera_info_topic:=/camera/color/camera_info use_depth:=true \
         depth_topic:=/camera/aligned_depth_to_color/image_raw
@@ -110,9 +111,12 @@ def _arguments(share):
 
 
 def _params_file_for(path, name, fqn):
-    """The params file as given, or, for a node in a namespace, a copy in which its top-level
-    `<name>:` / `/<name>:` section is renamed to the node's full name (what rcl matches it against;
-    unchanged, such a section would not apply to /<namespace>/<name>)."""
+    """Return the params file as given, or a renamed copy for a node in a namespace.
+
+    In the copy, the top-level `<name>:` / `/<name>:` section is renamed to the node's full name
+    (what rcl matches it against; unchanged, such a section would not apply to
+    /<namespace>/<name>).
+    """
     if fqn == '/' + name or not os.path.isfile(path):
         return path
     with open(path) as f:
@@ -140,7 +144,8 @@ def _setup(context, share):
     namespace = arg('namespace')
     image_topic = arg('image_topic')
     video_file = arg('video_file')
-    # the namespace the nodes will get (an enclosing PushRosNamespace included), for the params files
+    # the namespace the nodes will get (an enclosing PushRosNamespace included), for the params
+    # files
     full_ns = make_namespace_absolute(
         prefix_namespace(context.launch_configurations.get('ros_namespace', None), namespace)
     ).rstrip('/')
@@ -211,13 +216,14 @@ def _setup(context, share):
         else:
             distro = os.environ.get('ROS_DISTRO', '<distro>')
             get_logger('pose_tracking.launch').warning(
-                'rviz:=true, but rviz2 is not installed (no rviz2 package in the ament index, '
+                "rviz:=true, but rviz2 is not installed (no rviz2 package in the ament index, "
                 f"AMENT_PREFIX_PATH={os.environ.get('AMENT_PREFIX_PATH', '')!r}"
                 f"{'' if shutil.which('rviz2') is None else '; an rviz2 on PATH is not in it'}): "
-                'carrying on without RViz. rviz2 is not on PyPI; install it with your ROS 2 '
-                f'distribution (e.g. `sudo apt install ros-{distro}-rviz2`, then `source '
-                f'/opt/ros/{distro}/setup.bash`), or run `rviz2 -d '
-                f"{os.path.join(share, 'config', 'poseflow.rviz')}` on a machine in the same ROS domain."
+                "carrying on without RViz. rviz2 is not on PyPI; install it with your ROS 2 "
+                f"distribution (e.g. `sudo apt install ros-{distro}-rviz2`, then `source "
+                f"/opt/ros/{distro}/setup.bash`), or run `rviz2 -d "
+                f"{os.path.join(share, 'config', 'poseflow.rviz')}` on a machine in the same "
+                "ROS domain."
             )
     return actions
 

@@ -1,10 +1,12 @@
-"""Recorded bags in, tracked poses out: ``python -m poseflow_ros.bag INPUT --out DIR`` (or ``poseflow_bag``).
+"""Recorded bags in, tracked poses out.
 
-Reads ROS 1 ``.bag`` and ROS 2 (sqlite3, mcap) bags with ``rosbags``, runs the pose_tracker's pipeline on
-the colour topic (with registered depth and CameraInfo for 3D when the bag has them) and writes
-``DIR/tracked_poses.mcap`` (a ROS 2 bag: ``tracked_poses``, ``markers``), ``DIR/summary.json`` and
-``DIR/annotated.mp4``. ``--help`` lists the options; the implementation (it serialises ROS messages) is
-:mod:`poseflow_ros.ros.bag_tool`.
+``python -m poseflow_ros.bag INPUT --out DIR`` (or ``poseflow_bag``).
+
+Reads ROS 1 ``.bag`` and ROS 2 (sqlite3, mcap) bags with ``rosbags``, runs the pose_tracker's
+pipeline on the colour topic (with registered depth and CameraInfo for 3D when the bag has them)
+and writes ``DIR/tracked_poses.mcap`` (a ROS 2 bag: ``tracked_poses``, ``markers``),
+``DIR/summary.json`` and ``DIR/annotated.mp4``. ``--help`` lists the options; the implementation
+(it serialises ROS messages) is :mod:`poseflow_ros.ros.bag_tool`.
 """
 
 import sys

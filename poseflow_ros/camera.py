@@ -1,12 +1,12 @@
 """Pinhole camera with lens distortion (the contents of a sensor_msgs/CameraInfo), ROS-free.
 
     cam = CameraModel.from_k([525, 0, 319.5, 0, 525, 239.5, 0, 0, 1], [0] * 5, 640, 480)
-    xn = cam.undistort(px)            # (N,2) pixels -> normalised image coordinates (x/z, y/z)
-    px = cam.project(xyz)             # (N,3) optical-frame metres -> (N,2) pixels, distortion applied
+    xn = cam.undistort(px)   # (N,2) pixels -> normalised image coordinates (x/z, y/z)
+    px = cam.project(xyz)    # (N,3) optical-frame metres -> (N,2) pixels, distortion applied
 
 Coordinates are the ROS optical frame of the image: x right, y down, z forward (REP 103/104).
-Distortion models: ``plumb_bob`` and ``rational_polynomial`` (OpenCV's k1 k2 p1 p2 k3 [k4 k5 k6]) and
-``equidistant`` (OpenCV fisheye k1..k4).
+Distortion models: ``plumb_bob`` and ``rational_polynomial`` (OpenCV's k1 k2 p1 p2 k3 [k4 k5 k6])
+and ``equidistant`` (OpenCV fisheye k1..k4).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 DISTORTION_MODELS = ('plumb_bob', 'rational_polynomial', 'equidistant')
-# iterative undistortion: OpenCV's default 5 iterations leave up to 0.65 px near the edges of the HSR head
-# camera (k3 = -0.49); 50 iterations converge to 1e-8 px
+# iterative undistortion: OpenCV's default 5 iterations leave up to 0.65 px near the edges of the
+# HSR head camera (k3 = -0.49); 50 iterations converge to 1e-8 px
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-9)
 
 
@@ -49,7 +49,10 @@ class CameraModel:
         height: int = 0,
         distortion_model: str = 'plumb_bob',
     ) -> CameraModel:
-        """From CameraInfo-style fields: k = 9 numbers row-major, d = the distortion coefficients."""
+        """From CameraInfo-style fields.
+
+        k = 9 numbers row-major, d = the distortion coefficients.
+        """
         return cls(
             np.asarray(k, np.float64).reshape(3, 3),
             np.asarray(d, np.float64),
@@ -60,8 +63,11 @@ class CameraModel:
 
     @classmethod
     def from_dict(cls, d: dict) -> CameraModel:
-        """From a dict with either ``K``/``k`` (9 numbers or 3x3) or ``fx fy cx cy``, plus optional
-        ``D``/``d``/``distortion``, ``width``, ``height``, ``distortion_model`` (intrinsics.yaml style)."""
+        """From a dict (intrinsics.yaml style).
+
+        Either ``K``/``k`` (9 numbers or 3x3) or ``fx fy cx cy``, plus optional
+        ``D``/``d``/``distortion``, ``width``, ``height``, ``distortion_model``.
+        """
         k = d.get('K', d.get('k'))
         if k is None:
             k = [[d['fx'], 0.0, d['cx']], [0.0, d['fy'], d['cy']], [0.0, 0.0, 1.0]]
@@ -109,7 +115,10 @@ class CameraModel:
     def problem(self) -> str | None:
         """Why this camera cannot be used (a sentence), or None when it is valid."""
         if not np.all(np.isfinite(self.K)) or self.fx <= 0 or self.fy <= 0:
-            return f'camera intrinsics unusable (fx={self.fx:g}, fy={self.fy:g}; K must have fx, fy > 0)'
+            return (
+                f'camera intrinsics unusable (fx={self.fx:g}, fy={self.fy:g}; K must have fx, '
+                'fy > 0)'
+            )
         if not np.all(np.isfinite(self.D)):
             return 'camera distortion coefficients are not finite'
         if self.width <= 0 or self.height <= 0:
@@ -123,8 +132,10 @@ class CameraModel:
 
     # ------------------------------------------------------------------ geometry
     def scaled_to(self, width: int, height: int) -> CameraModel:
-        """The same camera for an image resized to ``width x height`` (K rows scaled; D unchanged: it acts
-        on normalised coordinates)."""
+        """Return the same camera for an image resized to ``width x height``.
+
+        K's rows are scaled; D is unchanged (it acts on normalised coordinates).
+        """
         if (width, height) == (self.width, self.height):
             return self
         sx, sy = width / float(self.width), height / float(self.height)
@@ -160,7 +171,10 @@ class CameraModel:
         return out
 
     def project(self, xyz) -> np.ndarray:
-        """Optical-frame points (N,3) -> pixels (N,2) with distortion; NaN for points not in front (z <= 0)."""
+        """Optical-frame points (N,3) -> pixels (N,2) with distortion.
+
+        NaN for points not in front (z <= 0).
+        """
         q = np.asarray(xyz, np.float64).reshape(-1, 3)
         out = np.full((len(q), 2), np.nan)
         ok = np.all(np.isfinite(q), 1) & (q[:, 2] > 0)

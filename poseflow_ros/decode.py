@@ -1,13 +1,14 @@
 """Decode stage: raw or compressed image buffers -> H x W x 3 uint8 BGR, with clear errors.
 
-ROS-free: the node passes the fields of sensor_msgs/Image (or CompressedImage) here.
-Every problem raises :class:`ImageError` whose message names the problem, so the
-caller can log it (rate-limited) and skip the frame; ``ImageError.kind`` groups the problems
-(``encoding``, ``size``, ``data``, ``format``, ``depth``, ``corrupt``) for per-kind log rate limits.
+ROS-free: the node passes the fields of sensor_msgs/Image (or CompressedImage) here. Every problem
+raises :class:`ImageError` whose message names the problem, so the caller can log it (rate-limited)
+and skip the frame; ``ImageError.kind`` groups the problems (``encoding``, ``size``, ``data``,
+``format``, ``depth``, ``corrupt``) for per-kind log rate limits.
 
 Size limits (raw and compressed alike): at most :data:`MAX_SIDE` pixels per side and
-:data:`MAX_PIXELS` pixels in all. A compressed image is checked from its header (JPEG SOF, PNG IHDR)
-before anything is decoded, so a small file that claims 17000x17000 costs microseconds, not seconds.
+:data:`MAX_PIXELS` pixels in all. A compressed image is checked from its header (JPEG SOF, PNG
+IHDR) before anything is decoded, so a small file that claims 17000x17000 costs microseconds, not
+seconds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ ENCODINGS = {
     'bgra8': (4, cv2.COLOR_BGRA2BGR),
     'rgba8': (4, cv2.COLOR_RGBA2BGR),
 }
-# encodings of depth / 16-bit / float images (sensor_msgs/image_encodings): named as such when refused
+# encodings of depth / 16-bit / float images (sensor_msgs/image_encodings): named as such when
+# refused
 DEPTH_LIKE = (
     '16uc',
     '16sc',
@@ -95,7 +97,8 @@ def _unsupported_encoding(encoding: str) -> ImageError:
 def decode_raw(data, height: int, width: int, encoding: str, step: int) -> np.ndarray:
     """Raw pixel buffer (sensor_msgs/Image fields) -> contiguous BGR uint8 image (a copy).
 
-    Rows may be padded (step > width * channels); is_bigendian does not matter for 8-bit encodings."""
+    Rows may be padded (step > width * channels); is_bigendian does not matter for 8-bit encodings.
+    """
     enc = (encoding or '').lower()
     if enc not in ENCODINGS:
         raise _unsupported_encoding(encoding)
@@ -134,7 +137,7 @@ _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 
 
 
 def _jpeg_header(b: bytes):
-    """(width, height, bits, channels) from the first SOF segment of a JPEG (ImageError if none)."""
+    """(width, height, bits, channels) from a JPEG's first SOF segment (ImageError if none)."""
     i, n = 2, len(b)
     while i + 4 <= n:
         if b[i] != 0xFF:
@@ -219,9 +222,10 @@ def _check_tail(b: bytes, kind: str) -> None:
 def decode_compressed(data, fmt: str = '') -> np.ndarray:
     """Compressed bytes (jpeg/png, sensor_msgs/CompressedImage) -> BGR uint8.
 
-    Refused before decoding: empty data, compressedDepth (depth images), a format that is not an image
-    (anything but JPEG/PNG bytes), a header larger than the size limits, 16-bit single-channel PNG
-    (depth-like), truncated files."""
+    Refused before decoding: empty data, compressedDepth (depth images), a format that is not an
+    image (anything but JPEG/PNG bytes), a header larger than the size limits, 16-bit
+    single-channel PNG (depth-like), truncated files.
+    """
     b = data if isinstance(data, bytes) else bytes(data)
     if not b:
         raise ImageError('empty compressed image; frame skipped', 'data')
@@ -277,11 +281,12 @@ def decode_compressed(data, fmt: str = '') -> np.ndarray:
 def decode_compressed_depth(data, fmt: str) -> np.ndarray:
     """sensor_msgs/CompressedImage from compressed_depth_image_transport -> depth image.
 
-    ``fmt`` is '<encoding>; compressedDepth png' (or the older '<encoding>; compressedDepth'); ``data`` is
-    a 12-byte ConfigHeader (int32 compression format, float32 depthParam[2], little-endian) followed by a
-    16-bit single-channel PNG. 16UC1 -> uint16 (the values as sent, e.g. mm); 32FC1 -> float32 metres from
-    the inverse-depth quantisation: depth = depthParam[0] / (v - depthParam[1]), v == 0 -> NaN. 'rvl'
-    is not supported."""
+    ``fmt`` is '<encoding>; compressedDepth png' (or the older '<encoding>; compressedDepth');
+    ``data`` is a 12-byte ConfigHeader (int32 compression format, float32 depthParam[2],
+    little-endian) followed by a 16-bit single-channel PNG. 16UC1 -> uint16 (the values as sent,
+    e.g. mm); 32FC1 -> float32 metres from the inverse-depth quantisation: depth = depthParam[0] /
+    (v - depthParam[1]), v == 0 -> NaN. 'rvl' is not supported.
+    """
     enc, compression = _format_parts(fmt)
     enc_l = enc.lower()
     comp = compression.lower()

@@ -1,13 +1,15 @@
 """The bundled demo: a real video through the ROS nodes over real DDS, with a summary.
 
-    python -m poseflow_ros.demo [--video PATH] [--out out/demo] [--params config/pose_tracking.yaml]
+    python -m poseflow_ros.demo [--video PATH] [--out out/demo]
+        [--params config/pose_tracking.yaml] [-p name:=value ...]
 
 Three processes, as on a robot: ``video_source`` publishes the video at its frame rate,
 ``pose_tracker`` (params from --params, plus publish_debug_image) tracks people, and this process
-records ``tracked_poses`` and ``debug_image`` on the other end of DDS (:mod:`poseflow_ros.ros.demo_runner`).
-It shows a live line (frames, FPS, persons, track ids) and writes ``annotated.mp4`` and ``summary.json``:
-frames published/processed/dropped, persons per frame, distinct track ids, end-to-end FPS, latency and
-per-stage milliseconds (from the node's stats_file).
+records ``tracked_poses`` and ``debug_image`` on the other end of DDS
+(:mod:`poseflow_ros.ros.demo_runner`). It shows a live line (frames, FPS, persons, track ids) and
+writes ``annotated.mp4`` and ``summary.json``: frames published/processed/dropped, persons per
+frame, distinct track ids, end-to-end FPS, latency and per-stage milliseconds (from the node's
+stats_file).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli import add_param_option, parse_params
 from .paths import REPO_ROOT, shared_dir
 
 
@@ -26,27 +29,18 @@ def main(argv=None) -> int:
     ap.add_argument('--video', default=str(shared_dir() / 'data' / 'videos' / 'walk.small.mp4'))
     ap.add_argument('--out', default=str(REPO_ROOT / 'out' / 'demo'))
     ap.add_argument('--params', default=str(REPO_ROOT / 'config' / 'pose_tracking.yaml'))
-    ap.add_argument(
-        '-p',
-        '--param',
-        action='append',
-        default=[],
-        metavar='NAME:=VALUE',
-        help='extra pose_tracker parameter, e.g. -p device:=cpu -p embedder:=color',
-    )
+    add_param_option(ap, 'extra pose_tracker parameter, e.g. -p device:=cpu -p embedder:=color')
     ap.add_argument('--max-seconds', type=float, default=900.0)
     ap.add_argument('--no-progress', action='store_true', help='no live progress line')
     a = ap.parse_args(argv)
+    try:
+        extra = parse_params(a.param)
+    except ValueError as e:
+        ap.error(str(e))
     video = Path(a.video)
     if not video.is_file():
         print(f'video not found: {video} (pass --video or set POSEFLOW_SHARED)', file=sys.stderr)
         return 2
-    import yaml
-
-    extra = {}
-    for kv in a.param:
-        k, _, v = kv.partition(':=')
-        extra[k] = yaml.safe_load(v)
     try:
         from .ros.demo_runner import run_demo
 
@@ -62,8 +56,8 @@ def main(argv=None) -> int:
     print(
         f"published {s['frames_published']}, received by the node {s['frames_received_by_node']} "
         f"({100 * s['received_fraction']:.1f} %, {s['subscription_reliability']} subscription), "
-        f"processed {s['frames_processed']} ({100 * s['processed_fraction']:.1f} %; latest-wins dropped "
-        f"{s['frames_dropped_latest_wins']})"
+        f"processed {s['frames_processed']} ({100 * s['processed_fraction']:.1f} %; "
+        f"latest-wins dropped {s['frames_dropped_latest_wins']})"
     )
     print(
         f"persons/frame "

@@ -1,27 +1,29 @@
-"""People in 3D: keypoints, position and velocity per track from a registered depth image (or, without
-depth, from the pose model's metric world landmarks placed through the camera). ROS-free.
+"""People in 3D.
+
+Keypoints, position and velocity per track from a registered depth image (or, without depth, from
+the pose model's metric world landmarks placed through the camera). ROS-free.
 
     stage = DepthStage(DepthConfig())
     p3d = stage.process(result.tracks, camera, depth_m, world=result.poses.keypoints_3d, stamp=t,
                         image_hw=image.shape[:2])
 
-Everything is in the colour image's optical frame (x right, y down, z forward, metres). ``depth`` is the
-z of the surface at each pixel (REP 118), registered to the colour image; at another resolution of the
-same aspect ratio its pixels are found by scaling the colour pixel coordinates.
+Everything is in the colour image's optical frame (x right, y down, z forward, metres). ``depth``
+is the z of the surface at each pixel (REP 118), registered to the colour image; at another
+resolution of the same aspect ratio its pixels are found by scaling the colour pixel coordinates.
 
-Per keypoint the depth is the median of the valid samples of a window around it whose size follows the
-person's box height; a sample is valid inside ``[min_range, max_range]`` and within ``outlier_distance``
-of the person's own depth (the robust median of the central part of the box), so background seen past an
-arm and a person in front are not taken for the keypoint. The pixel is undistorted with D and
-back-projected through K. Keypoints scoring below ``keypoint_threshold`` in 2D, outside the image or
-without valid depth get no 3D (NaN, score 0). The person's position is the torso centre (shoulders and
-hips with 3D), else the box centre at the person's depth; the velocity is the least-squares slope of the
-positions of the last ``velocity_window`` seconds of that track.
+Per keypoint the depth is the median of the valid samples of a window around it whose size follows
+the person's box height; a sample is valid inside ``[min_range, max_range]`` and within
+``outlier_distance`` of the person's own depth (the robust median of the central part of the box),
+so background seen past an arm and a person in front are not taken for the keypoint. The pixel is
+undistorted with D and back-projected through K. Keypoints scoring below ``keypoint_threshold`` in
+2D, outside the image or without valid depth get no 3D (NaN, score 0). The person's position is the
+torso centre (shoulders and hips with 3D), else the box centre at the person's depth; the velocity
+is the least-squares slope of the positions of the last ``velocity_window`` seconds of that track.
 
-Monocular placement (camera, no depth for that person): the metric, hip-centred world landmarks of the
-pose model (``Poses.keypoints_3d``, axes already camera-aligned) are moved by the translation whose
-projection best fits the 2D keypoints (weighted least squares, refined to the reprojection error), or by
-a full PnP pose (``monocular_method: pnp``).
+Monocular placement (camera, no depth for that person): the metric, hip-centred world landmarks of
+the pose model (``Poses.keypoints_3d``, axes already camera-aligned) are moved by the translation
+whose projection best fits the 2D keypoints (weighted least squares, refined to the reprojection
+error), or by a full PnP pose (``monocular_method: pnp``).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class DepthConfig:
     )
     max_range: float = setting(
         10.0,
-        'm: depth values above this are ignored (and monocular placements farther than this dropped).',
+        'm: depth values above this are ignored (and monocular placements farther than this '
+        'dropped).',
         range=(0.0, 1000.0),
         live=True,
     )
@@ -97,14 +100,15 @@ class DepthConfig:
     )
     velocity_window: float = setting(
         0.5,
-        's: the velocity is the least-squares slope of the positions of this last stretch of the track.',
+        's: the velocity is the least-squares slope of the positions of this last stretch of '
+        'the track.',
         range=(0.01, 60.0),
         live=True,
     )
     monocular: bool = setting(
         True,
-        "With a camera but no depth for a person, place the pose model's metric 3D skeleton in the "
-        "camera frame by fitting its projection to the 2D keypoints (source 'monocular').",
+        "With a camera but no depth for a person, place the pose model's metric 3D skeleton in "
+        "the camera frame by fitting its projection to the 2D keypoints (source 'monocular').",
         live=True,
     )
     monocular_method: str = setting(
@@ -116,9 +120,9 @@ class DepthConfig:
     )
     monocular_height: float = setting(
         1.70,
-        'm: monocular skeletons are scaled to a person this tall (by their limb and torso bone '
-        "lengths; BlazePose's own skeletons of adults measured 8-17 % smaller than that on the shared "
-        "RGB-D data, placing people as much too close); 0 = the model's scale.",
+        "m: monocular skeletons are scaled to a person this tall (by their limb and torso bone "
+        "lengths; BlazePose's own skeletons of adults measured 8-17 % smaller than that on the "
+        "shared RGB-D data, placing people as much too close); 0 = the model's scale.",
         range=(0.0, 3.0),
         live=True,
     )
@@ -171,10 +175,11 @@ class Poses3D:
 
 
 def depth_to_metres(array: np.ndarray, encoding: str, depth_scale: float = 0.0) -> np.ndarray:
-    """A depth image as float32 H x W metres, NaN where invalid (0, NaN, inf, negative).
+    """Return a depth image as float32 H x W metres, NaN where invalid (0, NaN, inf, negative).
 
-    '16UC1'/'mono16' are millimetres, '32FC1' metres; ``depth_scale > 0`` overrides (metres per unit,
-    e.g. 0.000125 for a sensor in 1/8 mm). ValueError for other encodings or shapes."""
+    '16UC1'/'mono16' are millimetres, '32FC1' metres; ``depth_scale > 0`` overrides (metres per
+    unit, e.g. 0.000125 for a sensor in 1/8 mm). ValueError for other encodings or shapes.
+    """
     a = np.asarray(array)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
@@ -200,14 +205,14 @@ def depth_to_metres(array: np.ndarray, encoding: str, depth_scale: float = 0.0) 
 
 
 def _clamp(i: np.ndarray, hi: int) -> np.ndarray:
-    """Indices limited to [0, hi] in place (cheaper than np.clip, which also allocates)."""
+    """Limit indices to [0, hi] in place (cheaper than np.clip, which also allocates)."""
     np.maximum(i, 0, out=i)
     np.minimum(i, hi, out=i)
     return i
 
 
 def _masked_median(vals: np.ndarray, valid: np.ndarray):
-    """Median along the last axis over the ``valid`` entries (NaN where none) and the number of them."""
+    """Median along the last axis over the ``valid`` entries (NaN where none) and their number."""
     v = np.where(valid, vals, np.inf)
     v.sort(axis=-1)
     n = valid.sum(-1)
@@ -219,8 +224,10 @@ def _masked_median(vals: np.ndarray, valid: np.ndarray):
 
 
 def _torso_centres(xyz: np.ndarray, has: np.ndarray) -> np.ndarray:
-    """(R,17,3), (R,17) bool -> (R,3) midpoint of the shoulder and hip centres (either alone when only
-    one pair has 3D); NaN without any."""
+    """(R,17,3), (R,17) bool -> (R,3) midpoint of the shoulder and hip centres.
+
+    Either centre alone when only one pair has 3D; NaN without any.
+    """
     parts, counts = [], []
     for pair in ((5, 6), (11, 12)):
         h = has[:, pair]
@@ -237,10 +244,13 @@ def _torso_centres(xyz: np.ndarray, has: np.ndarray) -> np.ndarray:
 def fit_translation(
     world: np.ndarray, xn: np.ndarray, w: np.ndarray, iters: int = 2
 ) -> np.ndarray:
-    """Translations t (R,3) so that the projections of ``world + t`` (R,17,3) fit the normalised image
-    points ``xn`` (R,17,2) with weights ``w`` (R,17) (also unbatched: (17,3), (17,2), (17,) -> (3,)):
-    weighted linear least squares on x (Wz + tz) = Wx + tx (and y), then reweighted by 1/z so the residual
-    is the reprojection error. NaN where fewer than 2 points weigh or t ends behind the camera."""
+    """Return translations t (R,3) so that the projections of ``world + t`` fit the image points.
+
+    ``world`` (R,17,3), normalised image points ``xn`` (R,17,2), weights ``w`` (R,17) (also
+    unbatched: (17,3), (17,2), (17,) -> (3,)): weighted linear least squares on
+    x (Wz + tz) = Wx + tx (and y), then reweighted by 1/z so the residual is the reprojection
+    error. NaN where fewer than 2 points weigh or t ends behind the camera.
+    """
     single = np.ndim(world) == 2
     W = np.asarray(world, np.float64).reshape(-1, 17, 3)
     x = np.asarray(xn, np.float64).reshape(-1, 17, 2)
@@ -280,7 +290,8 @@ def fit_translation(
     return t[0] if single else t
 
 
-# bone (a, b) and its length as a fraction of standing height (Drillis & Contini 1966 segment table)
+# bone (a, b) and its length as a fraction of standing height (Drillis & Contini 1966 segment
+# table)
 _BONES = np.array(
     [(5, 7), (6, 8), (7, 9), (8, 10), (11, 13), (12, 14), (13, 15), (14, 16), (5, 11), (6, 12)]
 )
@@ -288,8 +299,11 @@ _BONE_FRACTION = np.array([0.186, 0.186, 0.146, 0.146, 0.245, 0.245, 0.246, 0.24
 
 
 def height_scale(world: np.ndarray, visible: np.ndarray, height: float) -> np.ndarray:
-    """(R,) factors that scale the model skeletons (R,17,3) to a person ``height`` metres tall, from the
-    lengths of the limb and torso bones whose ends are ``visible`` (R,17) (all bones where none is)."""
+    """(R,) factors that scale the model skeletons (R,17,3) to a person ``height`` metres tall.
+
+    From the lengths of the limb and torso bones whose ends are ``visible`` (R,17) (all bones where
+    none is).
+    """
     W = np.asarray(world, np.float64).reshape(-1, 17, 3)
     length = np.linalg.norm(W[:, _BONES[:, 0]] - W[:, _BONES[:, 1]], axis=-1)  # (R,10)
     vis = visible[:, _BONES[:, 0]] & visible[:, _BONES[:, 1]] & np.isfinite(length)
@@ -300,8 +314,11 @@ def height_scale(world: np.ndarray, visible: np.ndarray, height: float) -> np.nd
 
 
 class DepthStage:
-    """Turns tracks (+ depth or world landmarks + camera) into :class:`Poses3D`; keeps the short position
-    history per track id that the velocity needs (bounded: ended and unseen tracks are forgotten)."""
+    """Turns tracks (+ depth or world landmarks + camera) into :class:`Poses3D`.
+
+    Keeps the short position history per track id that the velocity needs (bounded: ended and
+    unseen tracks are forgotten).
+    """
 
     def __init__(self, config: DepthConfig | None = None):
         self.config = config or DepthConfig()
@@ -329,9 +346,12 @@ class DepthStage:
         stamp: float = 0.0,
         image_hw=None,
     ) -> Poses3D:
-        """3D for every track (aligned with ``tracks``). ``depth``: float32 H x W metres (NaN invalid) or
-        None; ``world``: (N,17,3) world landmarks per detection (indexed by ``detection_index``) or None;
-        ``image_hw``: the colour image size (default: the camera's)."""
+        """3D for every track (aligned with ``tracks``).
+
+        ``depth``: float32 H x W metres (NaN invalid) or None; ``world``: (N,17,3) world landmarks
+        per detection (indexed by ``detection_index``) or None; ``image_hw``: the colour image size
+        (default: the camera's).
+        """
         cfg = self.config
         out = Poses3D.empty(len(tracks))
         problems: list[str] = []
@@ -426,7 +446,8 @@ class DepthStage:
         samples = dep[iy[:, :, None], ix[:, None, :]].reshape(R, -1)
         ok = np.isfinite(samples) & (samples >= cfg.min_range) & (samples <= cfg.max_range)
         med, _ = _masked_median(samples, ok)
-        # second pass around the first median: a background strip or a limb in front does not pull it
+        # second pass around the first median: a background strip or a limb in front does not pull
+        # it
         ok2 = ok & (np.abs(samples - med[:, None]) <= cfg.outlier_distance)
         med2, n2 = _masked_median(samples, ok2)
         person = np.where(n2 > 0, med2, med)

@@ -1,4 +1,6 @@
-"""One definition per setting: type, default, range or choices, help and whether it may change live.
+"""One definition per setting.
+
+Type, default, range or choices, help and whether it may change live.
 
 Every configuration dataclass (:class:`~poseflow_ros.pipeline.PipelineConfig`,
 :class:`~poseflow_ros.track.TrackerConfig`, :class:`~poseflow_ros.analytics.PostureConfig` and the
@@ -33,7 +35,7 @@ class Spec:
     live: bool = False
 
     def check(self, value: Any) -> Any:
-        """The value cast to the setting's type, or ValueError with a message naming the setting."""
+        """Return the value cast to the setting's type, or raise ValueError naming the setting."""
         if self.type is bool:
             if not isinstance(value, bool):
                 raise ValueError(f'{self.name} must be true or false, got {value!r}')
@@ -69,7 +71,7 @@ def setting(
     choices: Optional[Sequence[Any]] = None,
     live: bool = False,
 ):
-    """A dataclass field carrying its documentation, bounds and live-ness."""
+    """Make a dataclass field carrying its documentation, bounds and live-ness."""
     if type(default) not in SCALAR_TYPES:
         raise TypeError(f'setting defaults must be bool/int/float/str, got {default!r}')
     if choices is not None and default not in choices:
@@ -86,7 +88,7 @@ def setting(
 
 
 def specs(cls, prefix: str = '') -> Iterator[Spec]:
-    """The :class:`Spec` of every scalar field of a settings dataclass (nested dict fields skipped)."""
+    """Return the :class:`Spec` of every scalar field of a settings dataclass (no nested dicts)."""
     for f in fields(cls):
         if f.default is MISSING or type(f.default) not in SCALAR_TYPES:
             continue
@@ -105,7 +107,7 @@ def specs(cls, prefix: str = '') -> Iterator[Spec]:
 
 
 def field_errors(obj) -> List[str]:
-    """The messages of every field of a settings dataclass instance that fails its declared type/range."""
+    """Return a message per field of a settings dataclass instance that fails its type/range."""
     errs = []
     for sp in specs(type(obj)):
         try:
@@ -116,7 +118,7 @@ def field_errors(obj) -> List[str]:
 
 
 def check_fields(obj) -> None:
-    """ValueError (every failing field's message) unless all fields of ``obj`` pass their declaration."""
+    """Raise ValueError (every failing field's message) unless all fields of ``obj`` pass."""
     errs = field_errors(obj)
     if errs:
         raise ValueError('; '.join(errs))

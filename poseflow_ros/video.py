@@ -8,7 +8,10 @@ import cv2
 
 
 class VideoReader:
-    """Iterate frames of a video file; optional looping. Raises FileNotFoundError/ValueError early."""
+    """Iterate frames of a video file; optional looping.
+
+    Raises FileNotFoundError/ValueError early.
+    """
 
     def __init__(self, path, loop: bool = False):
         self.path = Path(path).expanduser()

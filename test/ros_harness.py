@@ -1,13 +1,15 @@
-"""What the node tests share: the real pipeline (CPU), frames of the walking video, and a harness that runs
-the node under test with a test node that publishes images and records every output over DDS."""
+"""What the node tests share: a harness that runs the node under test with a test node.
+
+The test node publishes images and records every output over DDS; :func:`node_process` starts a
+node executable as a subprocess. The fixtures (the real CPU pipeline, frames of the walking video,
+the rclpy context) are in conftest.py.
+"""
 
 import subprocess
 import sys
 import threading
 import time
 
-import pytest
-import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -16,36 +18,8 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from poseflow_ros.msg import TrackedPoseArray
-from poseflow_ros.pipeline import PipelineConfig, PosePipeline
 from poseflow_ros.ros.params import make_qos
 from poseflow_ros.ros.pose_tracker_node import PoseTrackerNode
-from poseflow_ros.video import VideoReader
-
-
-@pytest.fixture(scope='module')
-def frames(walk_video):
-    r = VideoReader(walk_video)
-    out = [f for i, f in enumerate(r) if i % 3 == 0][:40]
-    r.close()
-    return out
-
-
-@pytest.fixture(scope='module')
-def pipeline():
-    from poseflow_ros import models
-
-    for n in ('rtmdet_nano_person', 'blazepose_full'):
-        models.fetch(n)
-    p = PosePipeline.from_config(PipelineConfig(device='cpu'))
-    p.warmup((360, 640))
-    return p
-
-
-@pytest.fixture(scope='module')
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
 
 
 class Harness:
@@ -101,6 +75,17 @@ class Harness:
             time.sleep(0.01)
         raise AssertionError(f'timeout: {what}')
 
+    def wait_for_stamp(self, stamp, timeout=30.0):
+        """Wait until the latest TrackedPoseArray carries the header stamp ``(sec, nanosec)``."""
+        self.wait(
+            lambda: (
+                self.poses
+                and (self.poses[-1].header.stamp.sec, self.poses[-1].header.stamp.nanosec) == stamp
+            ),
+            timeout,
+            'the newest frame was processed',
+        )
+
     def send(self, img_msg, wait_result=True, timeout=20.0):
         n = len(self.poses)
         (self.pub_c if isinstance(img_msg, CompressedImage) else self.pub).publish(img_msg)
@@ -119,8 +104,10 @@ def header(i, frame_id='cam_optical'):
 
 
 def node_process(module, *params, params_file=None):
-    """``python -m poseflow_ros.ros.<module> --ros-args [--params-file F] -p P ...`` as a subprocess (stdout
-    and stderr together, text)."""
+    """Start ``python -m poseflow_ros.ros.<module> --ros-args [--params-file F] -p P ...``.
+
+    A subprocess with stdout and stderr together, as text.
+    """
     cmd = [sys.executable, '-m', f'poseflow_ros.ros.{module}', '--ros-args']
     if params_file is not None:
         cmd += ['--params-file', str(params_file)]

@@ -2,8 +2,9 @@
 
     python test/ros_image_publisher_proc.py WIDTH HEIGHT COUNT RATE_HZ RELIABILITY [VIDEO]
 
-Waits for a matched subscriber (then 1 s more, so an auto-QoS subscriber can settle), publishes COUNT
-frames (frames of VIDEO resized, or a grey ramp), prints READY when matched and PUBLISHED N at the end.
+Waits for a matched subscriber (then 1 s more, so an auto-QoS subscriber can settle), publishes
+COUNT frames (frames of VIDEO resized, or a grey ramp), prints READY when matched and PUBLISHED N
+at the end.
 """
 
 import sys

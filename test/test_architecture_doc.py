@@ -1,5 +1,8 @@
-"""docs/architecture.md cannot go stale: its parameter tables are what params_doc generates from the
-settings, and its topic tables list exactly the topics (and types) the running nodes have."""
+"""docs/architecture.md cannot go stale.
+
+Its parameter tables are what params_doc generates from the settings, and its topic tables list
+exactly the topics (and types) the running nodes have.
+"""
 
 import re
 import time
@@ -11,7 +14,6 @@ pytest.importorskip('rclpy')
 from rclpy.parameter import Parameter  # noqa: E402
 
 from poseflow_ros.ros import params_doc  # noqa: E402
-from ros_harness import pipeline, ros  # noqa: E402,F401 -- fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / 'docs' / 'architecture.md'

@@ -1,5 +1,8 @@
-"""The offline bag tool (python -m poseflow_ros.bag) on real bags: ROS 1 HSR bags with NaN depth and
-distortion, a ROS 2 sqlite3 bag with 16UC1 depth, a ROS 2 mcap bag of compressed video frames."""
+"""The offline bag tool (python -m poseflow_ros.bag) on real bags.
+
+ROS 1 HSR bags with NaN depth and distortion, a ROS 2 sqlite3 bag with 16UC1 depth, a ROS 2 mcap
+bag of compressed video frames.
+"""
 
 import json
 from pathlib import Path
@@ -36,7 +39,7 @@ def read_bag(path: Path):
 
 
 def box_centre_depth(depth: np.ndarray, pose) -> float:
-    """Median valid depth of the central part of a person box (chest area), the truth the test uses."""
+    """Median valid depth of the central part of a person box (chest area): the tests' truth."""
     w, h = pose.x_max - pose.x_min, pose.y_max - pose.y_min
     roi = depth[
         int(pose.y_min + 0.25 * h) : int(pose.y_min + 0.5 * h),
@@ -47,7 +50,7 @@ def box_centre_depth(depth: np.ndarray, pose) -> float:
 
 
 def write_ros2_bag(path: Path, messages, storage: str = 'sqlite3'):
-    """A ROS 2 bag of (topic, msgtype, log ns, rclpy message), serialised by rclpy, written by rosbags."""
+    """Write a ROS 2 bag of (topic, msgtype, log ns, rclpy message) tuples with rosbags."""
     from rclpy.serialization import serialize_message
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
@@ -72,8 +75,11 @@ def header(stamp_ns: int, frame_id: str):
 
 
 def check_output_headers(out_dir: Path, source_bag: Path, image_topic: str, n: int):
-    """The output bag reads back with rosbags; its TrackedPoseArray and MarkerArray carry the headers of
-    the first ``n`` source images in order."""
+    """Check that the output bag reads back with rosbags.
+
+    Its TrackedPoseArray and MarkerArray carry the headers of the first ``n`` source images in
+    order.
+    """
     src = [m.header for t, _, m in read_bag(source_bag) if t == image_topic][:n]
     out = read_bag(out_dir / bag_tool.OUT_NAME)
     poses = [m for t, _, m in out if t == 'tracked_poses']
@@ -102,7 +108,8 @@ def test_choose_topics_finds_and_names_ambiguity():
         choose_topics(two, image='/nope')
     with pytest.raises(BagError, match=r'is sensor_msgs/msg/CameraInfo, expected'):
         choose_topics({**hsr}, image=INFO)
-    # realsense layout: raw and aligned depth, two camera_infos -> the aligned depth, the colour's info
+    # realsense layout: raw and aligned depth, two camera_infos -> the aligned depth, the colour's
+    # info
     rs = {
         '/cam/color/image_raw': IMG,
         '/cam/color/camera_info': CINFO,
@@ -166,9 +173,12 @@ def hsr_runs(tmp_path_factory):
 
 @pytest.mark.parametrize('name', HSR_BAGS)
 def test_hsr_bag_standing_person_at_about_2m(hsr_runs, name):
-    """Every HSR bag (ROS 1, rgb8, 32FC1 with NaN, plumb_bob, CameraInfo 1.1 s early): the standing person
-    in front gets a depth position at 1.5-2.5 m whose z is within 0.15 m of the raw depth in the middle of
-    its box (measured: z 1.99 / 1.76 / 1.76 m; box-centre depth 1.96 / 1.73 / 1.73 m)."""
+    """Every HSR bag (ROS 1, rgb8, 32FC1 with NaN, plumb_bob, CameraInfo 1.1 s early).
+
+    The standing person in front gets a depth position at 1.5-2.5 m whose z is within 0.15 m of the
+    raw depth in the middle of its box (measured: z 1.99 / 1.76 / 1.76 m; box-centre depth 1.96 /
+    1.73 / 1.73 m).
+    """
     bag, out, s = hsr_runs[name]
     assert s['ros_version'] == 1 and s['topics'] == {
         'image': RGB,
@@ -203,7 +213,8 @@ def test_hsr_output_bag_types_video_and_debug_image(hsr_runs):
     assert mcap.is_file() and not any(p.name.startswith('.') for p in out.iterdir())
     topics = {t for t, _, _ in read_bag(mcap)}
     assert topics == {'tracked_poses', 'markers', 'debug_image'}
-    # the registered hashes are rosidl's (what a live node's publisher announces), and sit in the file
+    # the registered hashes are rosidl's (what a live node's publisher announces), and sit in the
+    # file
     share = Path(bag_tool.sys.prefix) / 'share'
     want = next(
         h['hash_string']
@@ -226,8 +237,11 @@ def test_hsr_output_bag_types_video_and_debug_image(hsr_runs):
 
 # ------------------------------------------------------------------ ROS 2 bags
 def _five_people_messages(n: int):
-    """n frames of the five_people Kinect frame as a ROS 2 recording: bgr8 colour, 16UC1 depth in mm
-    (+4 ms), CameraInfo logged after the first image (so the first frame uses the first valid one)."""
+    """N frames of the five_people Kinect frame as a ROS 2 recording.
+
+    bgr8 colour, 16UC1 depth in mm (+4 ms), CameraInfo logged after the first image (so the first
+    frame uses the first valid one).
+    """
     from sensor_msgs.msg import CameraInfo, Image
 
     d = need_shared('data/rgbd/five_people')
@@ -325,8 +339,11 @@ def test_ambiguous_bag_names_topics(tmp_path):
 
 
 def test_hsr_bag_converted_to_ros2_mcap_gives_the_same_person(hsr_runs, tmp_path):
-    """The same recording as a ROS 2 mcap bag (rosbags-convert): CDR messages deserialised by rclpy give the
-    same 3D position as the ROS 1 bag (field-by-field copy), and the output carries the same header."""
+    """The same recording as a ROS 2 mcap bag (rosbags-convert).
+
+    CDR messages deserialised by rclpy give the same 3D position as the ROS 1 bag (field-by-field
+    copy), and the output carries the same header.
+    """
     import subprocess
     import sys
 
@@ -364,7 +381,7 @@ def test_hsr_bag_converted_to_ros2_mcap_gives_the_same_person(hsr_runs, tmp_path
 
 
 def test_compressed_depth_topic_decodes_to_metres():
-    """A compressedDepth (PNG, 16UC1 mm) depth topic gives metres with NaN where the sensor had 0."""
+    """A compressedDepth (PNG, 16UC1 mm) depth topic gives metres, NaN where the sensor had 0."""
     import struct
 
     from sensor_msgs.msg import CompressedImage
@@ -384,8 +401,11 @@ def test_compressed_depth_topic_decodes_to_metres():
 
 
 def test_camera_info_with_zero_k_is_reported_and_2d_goes_on(tmp_path):
-    """CameraInfo with K = 0 (an uncalibrated camera) beside valid depth: the summary counts the problem,
-    no 3D is claimed, and the 2D poses still come out for every frame."""
+    """CameraInfo with K = 0 (an uncalibrated camera) beside valid depth.
+
+    The summary counts the problem, no 3D is claimed, and the 2D poses still come out for every
+    frame.
+    """
     msgs, _ = _five_people_messages(2)
     for topic, _, _, m in msgs:
         if topic.endswith('camera_info'):

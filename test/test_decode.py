@@ -1,10 +1,24 @@
-"""Decode stage: every supported encoding round-trips; every bad input raises a clear ImageError."""
+"""Decode stage: every supported encoding round-trips.
+
+Every bad input raises a clear ImageError.
+"""
+
+import struct
 
 import cv2
 import numpy as np
 import pytest
 
-from poseflow_ros.decode import ImageError, decode_compressed, decode_raw, encode_bgr
+from poseflow_ros.decode import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    ImageError,
+    decode_compressed,
+    decode_compressed_depth,
+    decode_raw,
+    encode_bgr,
+    image_header,
+)
 
 
 @pytest.fixture
@@ -64,15 +78,7 @@ def test_compressed(img):
         decode_compressed(b'', 'jpeg')
 
 
-# ------------------------------------------------------------------ compressed: header checks, depth
-import struct  # noqa: E402
-
-from poseflow_ros.decode import (
-    MAX_PIXELS,
-    MAX_SIDE,
-    decode_compressed_depth,  # noqa: E402
-    image_header,
-)
+# ---------------------------------------------------------------- compressed: header checks, depth
 
 
 def test_image_header_reads_sizes_without_decoding(img):
@@ -133,7 +139,10 @@ def test_sixteen_bit_png_refused_and_colour_png16_converted(img):
 
 
 def test_compressed_depth_16uc1_round_trip():
-    """As compressed_depth_image_transport sends 16UC1: 12-byte ConfigHeader + 16-bit PNG of the values."""
+    """As compressed_depth_image_transport sends 16UC1.
+
+    12-byte ConfigHeader + 16-bit PNG of the values.
+    """
     depth = np.random.default_rng(1).integers(0, 10000, (30, 41), dtype=np.uint16)
     data = struct.pack('<iff', 0, 0.0, 0.0) + cv2.imencode('.png', depth)[1].tobytes()
     out = decode_compressed_depth(data, '16UC1; compressedDepth png')
@@ -142,8 +151,11 @@ def test_compressed_depth_16uc1_round_trip():
 
 
 def test_compressed_depth_32fc1_inverse_depth_quantisation():
-    """32FC1: the publisher stores v = A / d + B (A = z0 (z0 + 1), B = 1 - A / depth_max) as uint16, 0 for no
-    depth; depth = A / (v - B)."""
+    """32FC1: the publisher's inverse-depth quantisation is undone: depth = A / (v - B).
+
+    The publisher stores v = A / d + B (A = z0 (z0 + 1), B = 1 - A / depth_max) as uint16, 0 for no
+    depth.
+    """
     z0, dmax = 100.0, 10.0
     a = np.float32(z0 * (z0 + 1.0))
     b = np.float32(1.0 - a / dmax)

@@ -1,4 +1,7 @@
-"""The demo end to end, shortened: real video -> video_source -> pose_tracker -> recorder over DDS."""
+"""The demo end to end, shortened.
+
+Real video -> video_source -> pose_tracker -> recorder over DDS.
+"""
 
 import json
 import subprocess
@@ -25,7 +28,8 @@ def test_demo_short_run(walk_video, tmp_path):
     )
     assert p.returncode == 0, p.stdout + p.stderr
     s = json.loads((out / 'summary.json').read_text())
-    # the camera was stopped 8 s after its start (a few s of it start-up): part of the video, not all
+    # the camera was stopped 8 s after its start (a few s of it start-up): part of the video, not
+    # all
     assert 25 <= s['frames_published'] < s['video_frames'], s
     assert s['frames_received_by_node'] >= 0.9 * s['frames_published'], s
     assert s['frames_processed'] > 0 and s['tracked_pose_msgs_received_by_subscriber'] > 0, s

@@ -1,5 +1,8 @@
-"""The 3D stage: depth decoding, the camera model, robust keypoint depth, position/velocity, monocular
-placement (synthetic cases with known answers) and the real registered RGB-D frame five_people."""
+"""The 3D stage.
+
+Depth decoding, the camera model, robust keypoint depth, position/velocity, monocular placement
+(synthetic cases with known answers) and the real registered RGB-D frame five_people.
+"""
 
 from copy import copy
 from dataclasses import replace
@@ -58,7 +61,7 @@ def cam640(d=(0.0,) * 5, k=K640):
 
 
 def make_track(cam, world_t, track_id=1, score=0.9, skeleton=SKELETON, det=0):
-    """A matched track whose keypoints are the projections of ``skeleton + world_t``."""
+    """Make a matched track whose keypoints are the projections of ``skeleton + world_t``."""
     xyz = skeleton + np.asarray(world_t)
     kp = cam.project(xyz).astype(np.float32)
     lo, hi = kp.min(0), kp.max(0)
@@ -77,7 +80,7 @@ def person_depth(track, z, background=6.0, shape=(480, 640)):
     return d
 
 
-# ---------------------------------------------------------------------------------------- depth decoding
+# ---------------------------------------------------------------------------------- depth decoding
 def test_depth_to_metres_units_and_invalid_values():
     mm = np.array([[0, 1000], [2500, 65535]], np.uint16)
     m = depth_to_metres(mm, '16UC1')
@@ -98,7 +101,7 @@ def test_depth_to_metres_units_and_invalid_values():
         depth_to_metres(np.zeros((4, 4, 3), np.uint16), '16UC1')
 
 
-# ---------------------------------------------------------------------------------------- camera model
+# ------------------------------------------------------------------------------------ camera model
 def test_camera_from_dict_valid_and_scaled():
     c = CameraModel.from_dict(
         {
@@ -136,8 +139,8 @@ def test_distortion_round_trip(model, d):
     u, v = np.meshgrid(np.linspace(0, 639, 17), np.linspace(0, 479, 13))
     px = np.stack([u.ravel(), v.ravel()], 1)
     if model == 'plumb_bob':
-        # with k3 = -0.49 the model's distorted radius peaks at 0.73: pixels beyond (the two far corners)
-        # have no undistorted point at all
+        # with k3 = -0.49 the model's distorted radius peaks at 0.73: pixels beyond (the two far
+        # corners) have no undistorted point at all
         rd = np.hypot((px[:, 0] - c.cx) / c.fx, (px[:, 1] - c.cy) / c.fy)
         px = px[rd < 0.72]
     xn = c.undistort(px)
@@ -149,7 +152,7 @@ def test_distortion_round_trip(model, d):
     assert np.isnan(c.project([[0.0, 0.0, -1.0]])).all()
 
 
-# ---------------------------------------------------------------------------------------- depth stage
+# ------------------------------------------------------------------------------------- depth stage
 def test_keypoint_depth_window_back_projection_and_position():
     cam = cam640()
     tr, xyz = make_track(cam, (0.4, 0.1, 2.5))
@@ -254,8 +257,8 @@ def test_distorted_camera_back_projects_to_the_true_points():
     depth = np.full((480, 640), np.nan, np.float32)
     for (u, v), z in zip(np.rint(tr.keypoints).astype(int), xyz[:, 2]):
         depth[v - 3 : v + 4, u - 3 : u + 4] = z
-    # smallest window (1 px) inside each patch; the person's median comes from the few patches in the
-    # central part of the box, so accept keypoints up to 1 m from it (the nose is 8 cm nearer)
+    # smallest window (1 px) inside each patch; the person's median comes from the few patches in
+    # the central part of the box, so accept keypoints up to 1 m from it (the nose is 8 cm nearer)
     out = DepthStage(DepthConfig(window_fraction=0.0, outlier_distance=1.0)).process(
         [tr], cam, depth, None, 1.0
     )
@@ -297,7 +300,7 @@ def test_velocity_is_smoothed_per_track_and_forgotten():
     assert all(h[2] <= 64 for h in st._hist.values())
 
 
-# ---------------------------------------------------------------------------------------- monocular
+# --------------------------------------------------------------------------------------- monocular
 def test_fit_translation_recovers_the_placement():
     cam = CameraModel.from_k(HSR_K, HSR_D, 640, 480)
     t_true = np.array([0.35, -0.1, 2.7])
@@ -375,7 +378,7 @@ def test_depth_settings_validate():
         PipelineConfig(depth={'bogus': 1})
 
 
-# ---------------------------------------------------------------------------------------- real data
+# --------------------------------------------------------------------------------------- real data
 FIVE = shared_dir() / 'data' / 'rgbd' / 'five_people'
 
 
@@ -397,8 +400,8 @@ def five_people():
 
     for n in ('rtmdet_nano_person', 'blazepose_full'):
         models.fetch(n)
-    # the defaults a user gets (temporal alignment-ROI crops; people walking side by side keep box crops,
-    # see poseflow_ros.pose.roi.crowded: without that, two of them got one skeleton here)
+    # the defaults a user gets (temporal alignment-ROI crops; people walking side by side keep box
+    # crops, see poseflow_ros.pose.roi.crowded: without that, two of them got one skeleton here)
     pipe = PosePipeline.from_config(PipelineConfig(device='cpu'))
     img = cv2.imread(str(FIVE / 'five_people_rgb.png'))
     depth = depth_to_metres(
@@ -428,8 +431,8 @@ def test_five_people_torso_positions_from_depth(five_people):
         truth = central_median(depth, t.box)
         assert 1.7 < truth < 2.9
         assert abs(p3.positions[i, 2] - truth) < 0.15, (t.box, p3.positions[i], truth)
-        # the same image again: at rest up to the pose's own frame-to-frame change (exact zero in the
-        # synthetic velocity test)
+        # the same image again: at rest up to the pose's own frame-to-frame change (exact zero in
+        # the synthetic velocity test)
         assert np.isfinite(p3.velocities[i]).all() and np.linalg.norm(p3.velocities[i]) < 0.5
     left_to_right = np.argsort([(t.box[0] + t.box[2]) / 2 for t in r.tracks])
     assert np.all(np.diff(p3.positions[left_to_right, 0]) > 0)

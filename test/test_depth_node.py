@@ -1,8 +1,10 @@
-"""pose_tracker with depth and CameraInfo over real DDS, on the real RGB-D frame five_people (Kinect, five
-people at 1.8-2.8 m): a camera in another process publishes colour + registered depth + CameraInfo (stamped
-1.1 s before the image, as the HSR bags are) and the node publishes 3D keypoints from depth with the colour
-image's headers; bad depth/CameraInfo input gives one clear, rate-limited warning per kind and the 2D output
-goes on. Also: the conversions (depth encodings, CameraInfo, result -> message) and the 3D markers.
+"""pose_tracker with depth and CameraInfo over real DDS, on the real RGB-D frame five_people.
+
+five_people is a Kinect frame of five people at 1.8-2.8 m. A camera in another process publishes
+colour + registered depth + CameraInfo (stamped 1.1 s before the image, as the HSR bags are) and
+the node publishes 3D keypoints from depth with the colour image's headers; bad depth/CameraInfo
+input gives one clear, rate-limited warning per kind and the 2D output goes on. Also: the
+conversions (depth encodings, CameraInfo, result -> message) and the 3D markers.
 
 This file is also the camera process: ``python test/test_depth_node.py COUNT``.
 """
@@ -73,7 +75,7 @@ def depth_msg(depth, header, encoding=None):
 
 
 def compressed_depth_msg(depth_mm, header):
-    """uint16 mm -> CompressedImage as compressed_depth_image_transport sends it (12-byte header + PNG)."""
+    """uint16 mm -> CompressedImage as compressed_depth_image_transport sends it (header + PNG)."""
     ok, png = cv2.imencode('.png', depth_mm)
     assert ok
     return CompressedImage(
@@ -102,8 +104,11 @@ def info_header(image_header):
 
 # ------------------------------------------------------------------ the camera process
 def camera_main(count: int) -> int:
-    """Publish ``count`` colour + depth + CameraInfo triples of five_people (reliable, like a camera driver),
-    each after the node answered the previous one; print the TrackedPoseArrays received as JSON."""
+    """Publish ``count`` colour + depth + CameraInfo triples of five_people, reliable.
+
+    Like a camera driver; each triple goes out after the node answered the previous one. Print the
+    TrackedPoseArrays received as JSON.
+    """
     from rclpy.node import Node
     from rclpy.qos import ReliabilityPolicy
 
@@ -122,7 +127,8 @@ def camera_main(count: int) -> int:
     node.create_subscription(TrackedPoseArray, 'tracked_poses', got.append, 10)
 
     def matched_reliably():
-        # the node's auto QoS first subscribes best effort, then re-subscribes reliably: wait for that
+        # the node's auto QoS first subscribes best effort, then re-subscribes reliably: wait for
+        # that
         for p in pubs:
             subs = node.get_subscriptions_info_by_topic(p.topic_name)
             if (
@@ -180,7 +186,7 @@ if __name__ == '__main__':
 
 
 # ------------------------------------------------------------------ tests
-from ros_harness import Harness, pipeline, ros  # noqa: E402,F401 -- fixtures (the CPU pipeline, defaults)
+from ros_harness import Harness  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -191,7 +197,10 @@ def rgbd():
 
 
 def _central_depth(depth_mm, x1, y1, x2, y2):
-    """Median valid depth (m) of the central part of a box: the test's reference for a person's distance."""
+    """Median valid depth (m) of the central part of a box.
+
+    The test's reference for a person's distance.
+    """
     cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
     patch = depth_mm[
         int(cy - 0.2 * h) : int(cy + 0.1 * h), int(cx - 0.15 * w) : int(cx + 0.15 * w)
@@ -201,9 +210,12 @@ def _central_depth(depth_mm, x1, y1, x2, y2):
 
 
 def test_rgbd_camera_in_another_process_gives_3d_from_depth(ros, pipeline, rgbd):
-    """Colour + depth + CameraInfo from a camera process, node at its default QoS (auto): every output has the
-    colour image's header; all five people get 3D from depth (17 keypoints_3d, most valid) with a position
-    at the depth of their box; the camera process receives them; static people have ~0 velocity."""
+    """Colour + depth + CameraInfo from a camera process, node at its default QoS (auto).
+
+    Every output has the colour image's header; all five people get 3D from depth (17 keypoints_3d,
+    most valid) with a position at the depth of their box; the camera process receives them; static
+    people have ~0 velocity.
+    """
     rgb, depth_mm = rgbd
     h = Harness(
         pipeline,
@@ -254,7 +266,8 @@ def test_rgbd_camera_in_another_process_gives_3d_from_depth(ros, pipeline, rgbd)
         print(
             'person z (m) vs median depth of the box centre:',
             ', '.join(
-                f"{p['position'][2]:.3f}/{_central_depth(depth_mm, mp.x_min, mp.y_min, mp.x_max, mp.y_max):.3f} "
+                f"{p['position'][2]:.3f}/"
+                f"{_central_depth(depth_mm, mp.x_min, mp.y_min, mp.x_max, mp.y_max):.3f} "
                 f"({p['valid3d']}/17 valid)"
                 for p, mp in zip(remote[-1]['poses'], h.poses[-1].poses)
             ),
@@ -277,8 +290,11 @@ def test_rgbd_camera_in_another_process_gives_3d_from_depth(ros, pipeline, rgbd)
 
 
 def test_without_depth_or_camera_info_the_output_is_2d_as_before(ros, pipeline, rgbd):
-    """Default settings and no camera_info publisher: no depth subscription, no waiting, 2D output with the
-    3D fields empty/NaN, as before 3D existed."""
+    """Default settings and no camera_info publisher.
+
+    No depth subscription, no waiting, 2D output with the 3D fields empty/NaN, as before 3D
+    existed.
+    """
     rgb, _ = rgbd
     h = Harness(pipeline, [Parameter('tracker.n_init', value=1)])
     try:
@@ -355,7 +371,7 @@ def test_bad_depth_and_camera_info_warn_once_and_2d_goes_on(ros, pipeline, rgbd,
     h.io.create_subscription(DiagnosticArray, '/diagnostics', diags.append, 10)
 
     def pair(depth=None, dt=0.0, encoding=None):
-        """The colour frame and (when given) its depth, stamped dt apart -> output."""
+        """Send the colour frame and (if given) its depth, stamped dt apart; return the output."""
         nonlocal i
         i += 1
         hd = hdr(4000 + i, 0)
@@ -401,7 +417,8 @@ def test_bad_depth_and_camera_info_warn_once_and_2d_goes_on(ros, pipeline, rgbd,
         # all-NaN depth
         is_2d(pair(np.full((480, 640), np.nan, np.float32)))
         assert 'no valid pixel' in node.last_input_problem
-        # stamps that never pair (depth 0.5 s after the colour frame): each frame goes on after depth_wait
+        # stamps that never pair (depth 0.5 s after the colour frame): each frame goes on after
+        # depth_wait
         t0 = time.monotonic()
         for _ in range(4):
             is_2d(pair(depth_mm, dt=0.5))
@@ -423,8 +440,8 @@ def test_bad_depth_and_camera_info_warn_once_and_2d_goes_on(ros, pipeline, rgbd,
         ):
             assert err.count(text) == 1, (text, err)
         assert '3D not possible' not in err
-        # /diagnostics said so too (WARN with the reason) and counts the frames with and without depth
-        # (published at 1 Hz: wait for one sent after the frames above)
+        # /diagnostics said so too (WARN with the reason) and counts the frames with and without
+        # depth (published at 1 Hz: wait for one sent after the frames above)
         n_before = len(diags)
         deadline = time.monotonic() + 5.0
         while len(diags) < n_before + 2 and time.monotonic() < deadline:
@@ -444,8 +461,11 @@ def test_bad_depth_and_camera_info_warn_once_and_2d_goes_on(ros, pipeline, rgbd,
 
 
 def test_latest_pair_wins(ros, pipeline, rgbd):
-    """12 colour + depth pairs sent at once: the node processes few of them, counts the rest as dropped, and
-    the newest colour frame is processed with its own depth (the pair travels together)."""
+    """12 colour + depth pairs sent at once.
+
+    The node processes few of them, counts the rest as dropped, and the newest colour frame is
+    processed with its own depth (the pair travels together).
+    """
     rgb, depth_mm = rgbd
     h = RgbdHarness(
         pipeline,
@@ -465,15 +485,7 @@ def test_latest_pair_wins(ros, pipeline, rgbd):
             image.header = depth.header = hd
             h.pub_depth.publish(depth)
             h.pub.publish(image)
-        last = (6000 + n - 1, 1000 * (n - 1))
-        h.wait(
-            lambda: (
-                h.poses
-                and (h.poses[-1].header.stamp.sec, h.poses[-1].header.stamp.nanosec) == last
-            ),
-            30.0,
-            'the newest frame was processed',
-        )
+        h.wait_for_stamp((6000 + n - 1, 1000 * (n - 1)))
         time.sleep(0.3)
         c = h.node.stats.counters
         assert c['received'] == n and c['processed'] < n / 2 and c['processed'] + c['dropped'] == n
@@ -487,7 +499,7 @@ def test_latest_pair_wins(ros, pipeline, rgbd):
 
 
 def test_compressed_depth_input(ros, pipeline, rgbd):
-    """depth_transport: compressedDepth (PNG from compressed_depth_image_transport) gives the same 3D."""
+    """depth_transport compressedDepth (compressed_depth_image_transport PNG): the same 3D."""
     rgb, depth_mm = rgbd
     h = RgbdHarness(
         pipeline,
@@ -518,7 +530,7 @@ def test_compressed_depth_input(ros, pipeline, rgbd):
 
 
 def _hsr_messages():
-    """The first HSR bag's CameraInfo, rgb8 image and 32FC1 depth (NaN holes) as rclpy messages."""
+    """Read the first HSR bag's CameraInfo, rgb8 image and 32FC1 depth (NaN holes), as rclpy."""
     pytest.importorskip('rosbags')
     from rosbags.highlevel import AnyReader
 
@@ -554,10 +566,13 @@ def _hsr_messages():
 
 
 def test_hsr_robot_frame_depth_stamped_apart_needs_sync_slop(ros, pipeline):
-    """A real HSR frame (32FC1 depth with NaN, plumb_bob distortion, depth stamped 0.209 s and CameraInfo
-    0.1 s before the image): with the default sync_slop the depth does not pair (the warning gives the
-    offset) and the output goes on without it; with sync_slop 0.35 the standing person is placed from depth
-    at about 2 m."""
+    """A real HSR frame whose depth is stamped apart from the image needs sync_slop.
+
+    32FC1 depth with NaN, plumb_bob distortion, depth stamped 0.209 s and CameraInfo 0.1 s before
+    the image: with the default sync_slop the depth does not pair (the warning gives
+    the offset) and the output goes on without it; with sync_slop 0.35 the standing person is
+    placed from depth at about 2 m.
+    """
     m = _hsr_messages()
     assert m['info'].d and any(m['info'].d)
     depth_m = np.frombuffer(m['depth'].data, np.float32).reshape(480, 640)
@@ -594,7 +609,8 @@ def test_hsr_robot_frame_depth_stamped_apart_needs_sync_slop(ros, pipeline):
                     )
                 )
                 print(
-                    f'HSR person: z = {person.position.z:.3f} m from depth (box centre median {ref:.3f} m)'
+                    f'HSR person: z = {person.position.z:.3f} m from depth (box centre median '
+                    f'{ref:.3f} m)'
                 )
                 assert person.source_3d == DEPTH and abs(person.position.z - ref) < 0.15
                 assert 1.7 < person.position.z < 2.3
@@ -603,7 +619,7 @@ def test_hsr_robot_frame_depth_stamped_apart_needs_sync_slop(ros, pipeline):
             h.close()
 
 
-# ------------------------------------------------------------------ conversions and markers (no DDS)
+# ---------------------------------------------------------------- conversions and markers (no DDS)
 def test_depth_image_to_metres_encodings_padding_and_errors():
     mm = np.array([[0, 1000, 2500], [65535, 1, 300]], np.uint16)
     m = depth_image_to_metres(depth_msg(mm, hdr(1)))
@@ -665,7 +681,7 @@ def test_camera_info_to_model():
 
 
 def _result(n=2, with_3d=True, smoothed=True):
-    """A FrameResult of ``n`` tracks (track 1 with 3D from depth, the others without)."""
+    """Make a FrameResult of ``n`` tracks (track 1 with 3D from depth, the others without)."""
     from poseflow_ros.depth import Poses3D
     from poseflow_ros.types import Detections, Frame, FrameResult, Poses, TrackOutput, TrackState
 
@@ -749,7 +765,8 @@ def test_result_to_msg_fills_the_3d_and_raw_fields():
     )
     assert a.joint_angles[0] == 90.0 and a.posture == 1
     assert math.isnan(a.symmetry) or 0.0 <= a.symmetry <= 1.0
-    # smoothing off (raw == reported): keypoints_raw stays empty; no 3D at all: every 3D field empty/NaN
+    # smoothing off (raw == reported): keypoints_raw stays empty; no 3D at all: every 3D field
+    # empty/NaN
     m2 = result_to_msg(_result(2, with_3d=False, smoothed=False), hdr(7))
     for p in m2.poses:
         assert len(p.keypoints_raw) == 0 and p.source_3d == 0 and len(p.keypoints_3d) == 0

@@ -1,7 +1,10 @@
-"""Fault corpus (issue #11): many kinds of bad or unusual input, raw and compressed, through ONE node over real
-DDS. For each: the node stays up; bad input is counted (bad_input_frames) with a clear reason and valid but
-unusual input (padded rows, odd sizes, 1x1, odd stamps and frame ids, ...) is processed; then the next good
-frame is processed and its TrackedPoseArray carries the good frame's header. Logs are rate-limited per kind.
+"""Fault corpus (issue #11).
+
+Many kinds of bad or unusual input, raw and compressed, through ONE node over real DDS. For each:
+the node stays up; bad input is counted (bad_input_frames) with a clear reason and valid but
+unusual input (padded rows, odd sizes, 1x1, odd stamps and frame ids, ...) is processed; then the
+next good frame is processed and its TrackedPoseArray carries the good frame's header. Logs are
+rate-limited per kind.
 """
 
 import os
@@ -22,7 +25,7 @@ from std_msgs.msg import Header  # noqa: E402
 
 from poseflow_ros.ros.conversions import bgr_to_image  # noqa: E402
 from poseflow_ros.video import VideoReader  # noqa: E402
-from ros_harness import Harness, pipeline  # noqa: E402,F401 -- fixtures
+from ros_harness import Harness  # noqa: E402
 
 GOOD_W, GOOD_H = 320, 180
 
@@ -33,7 +36,7 @@ def _hdr(sec=2000, nanosec=0, frame_id='cam'):
 
 
 def _raw(img=None, enc='bgr8', h=None, w=None, step=None, data=None, bigendian=0, hdr=None):
-    """An Image built from ``img`` (uint8 HxWxC or HxW) with any field overridden."""
+    """Build an Image from ``img`` (uint8 HxWxC or HxW) with any field overridden."""
     if img is not None:
         h0, w0 = img.shape[:2]
         ch = 1 if img.ndim == 2 else img.shape[2]
@@ -53,7 +56,7 @@ def _raw(img=None, enc='bgr8', h=None, w=None, step=None, data=None, bigendian=0
 
 
 def _padded(img, pad):
-    """img with ``pad`` zero bytes after every row (a valid, padded row layout)."""
+    """Img with ``pad`` zero bytes after every row (a valid, padded row layout)."""
     h, w = img.shape[:2]
     rows = img.reshape(h, -1)
     out = np.zeros((h, rows.shape[1] + pad), np.uint8)
@@ -68,7 +71,7 @@ def _enc(ext, img, *params):
 
 
 def _jpeg_claiming(img, w, h):
-    """A small JPEG whose frame header (SOF0) claims w x h."""
+    """Make a small JPEG whose frame header (SOF0) claims w x h."""
     b = bytearray(_enc('.jpg', img))
     i = b.index(b'\xff\xc0')
     b[i + 5 : i + 9] = struct.pack('>HH', h, w)
@@ -563,7 +566,10 @@ class Corpus:
         self.n = 0
 
     def use(self, transport):
-        """Switch the node's input (lifecycle: deactivate, cleanup, set image_transport, configure, activate)."""
+        """Switch the node's input.
+
+        Lifecycle: deactivate, cleanup, set image_transport, configure, activate.
+        """
         h = self.h
         if transport != self.transport:
             node = h.node
@@ -597,8 +603,8 @@ def good(walk_video):
 
 @pytest.fixture(scope='module')
 def ros():
-    # every node of this module in its own namespace: frames of other test runs on the same host and
-    # domain id cannot reach the corpus node (/diagnostics stays global)
+    # every node of this module in its own namespace: frames of other test runs on the same host
+    # and domain id cannot reach the corpus node (/diagnostics stays global)
     rclpy.init(args=['--ros-args', '-r', f'__ns:=/fault_corpus_{os.getpid()}'])
     yield
     rclpy.shutdown()
@@ -648,8 +654,12 @@ def test_fault_corpus(corpus, good, case):
         assert 'frame skipped' in node.last_bad_input
     # the node is alive and the next good frame is processed, with its own header
     ghd = corpus.next_header('good')
+    proc1 = c['processed']
     out = h.send(_good_msg(case.transport, good, ghd), timeout=10.0)
     assert _same_header(out.header, ghd)
+    # the node counts a frame as processed after publishing it, so the output can arrive first:
+    # wait for the count, or the next case would read a counter that is still about to move
+    h.wait(lambda: c['processed'] == proc1 + 1, 5.0, 'the good frame counted as processed')
     assert c['errors'] == err0, 'an exception escaped the decode checks'
     assert node.state_label() == 'active' and node._worker.is_alive()
 
@@ -665,13 +675,15 @@ def test_17000px_jpeg_refused_from_its_header_in_microseconds(good):
 
 
 def test_bad_input_log_is_rate_limited_per_kind(corpus, good, capfd):
-    """Ten bad frames of one kind within error_log_period give one log line (the next one says how many were
-    held back); another kind is still logged. A live change of error_log_period works (rclpy's own throttle
-    raised ValueError on it)."""
+    """Ten bad frames of one kind within error_log_period give one log line.
+
+    The next one says how many were held back; another kind is still logged. A live change of
+    error_log_period works (rclpy's own throttle raised ValueError on it).
+    """
     h = corpus.use('raw')
     node = h.node
     node.set_parameters([Parameter('error_log_period', value=30.0)])
-    from poseflow_ros.ros.stats import LogThrottle
+    from poseflow_ros.stats import LogThrottle
 
     node._log_throttle = LogThrottle(30.0)  # forget what the corpus cases logged before
     try:

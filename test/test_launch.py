@@ -1,6 +1,9 @@
-"""launch/pose_tracking.launch.py run for real: in-process with launch_pytest (video_source -> pose_tracker
-over DDS, rviz:=true without rviz2), then `ros2 launch` as a subprocess (by package name, in a namespace,
-stopped with SIGINT as Ctrl-C does), and --show-args. Two launches in all (each loads the models)."""
+"""launch/pose_tracking.launch.py run for real.
+
+In-process with launch_pytest (video_source -> pose_tracker over DDS, rviz:=true without rviz2),
+then `ros2 launch` as a subprocess (by package name, in a namespace, stopped with SIGINT as Ctrl-C
+does), and --show-args. Two launches in all (each loads the models).
+"""
 
 import importlib.util
 import logging
@@ -30,30 +33,22 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from rclpy.signals import SignalHandlerOptions  # noqa: E402
 
+from conftest import LAUNCH_ARGS  # noqa: E402
 from poseflow_ros.msg import TrackedPoseArray  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / 'launch' / 'pose_tracking.launch.py'
 ROS2 = Path(sys.executable).with_name('ros2')
-ARGS = {
-    'namespace',
-    'image_topic',
-    'camera_info_topic',
-    'use_depth',
-    'depth_topic',
-    'params_file',
-    'device',
-    'video_file',
-    'publish_debug_image',
-    'autostart',
-    'rviz',
-}
+ARGS = LAUNCH_ARGS
 START_S = 60.0  # models load in a few seconds on 2 busy cores; generous for a loaded machine
 
 
 class Listener:
-    """TrackedPoseArray subscriber (and parameter client) spinning in a thread, in its own rclpy context
-    (no signal handlers), so it does not interfere with the launch's event loop or other tests."""
+    """TrackedPoseArray subscriber (and parameter client) spinning in a thread.
+
+    It has its own rclpy context (no signal handlers), so it does not interfere with the launch's
+    event loop or other tests.
+    """
 
     def __init__(self, topics):
         self.ctx = rclpy.Context()
@@ -118,7 +113,7 @@ def _launch_args_declared():
     return {a.name: a for a in mod.generate_launch_description().get_launch_arguments()}
 
 
-# ---------------------------------------------------------------- in-process launch (launch_pytest)
+# --------------------------------------------------------------- in-process launch (launch_pytest)
 
 
 class _Records(logging.Handler):
@@ -175,8 +170,11 @@ def tracking_launch(walk_video, listener):
 
 @pytest.mark.launch(fixture=tracking_launch)
 def test_launch_file_tracks_people_from_the_video(listener):
-    """(a) video_source -> pose_tracker over DDS: TrackedPoseArray with people on /tracked_poses; the
-    launch defaults reach the node (publish_debug_image false, autostart true; device:=cpu)."""
+    """(a) video_source -> pose_tracker over DDS.
+
+    TrackedPoseArray with people on /tracked_poses; the launch defaults reach the node
+    (publish_debug_image false, autostart true; device:=cpu).
+    """
     got = listener.wait_for_people('/tracked_poses')
     assert got, (
         f'no TrackedPoseArray with poses on /tracked_poses within {START_S} s:\n'
@@ -190,7 +188,10 @@ def test_launch_file_tracks_people_from_the_video(listener):
 
 @pytest.mark.launch(fixture=tracking_launch)
 def test_rviz_without_rviz2_warns_and_carries_on(listener):
-    """(c) rviz:=true, rviz2 not installed: one warning that says how to install it; the rest runs."""
+    """(c) rviz:=true, rviz2 not installed.
+
+    One warning that says how to install it; the rest runs.
+    """
     from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
     try:
@@ -212,7 +213,10 @@ def test_rviz_without_rviz2_warns_and_carries_on(listener):
 
 @pytest.mark.launch(fixture=tracking_launch, shutdown=True)
 def test_in_process_launch_shuts_down_cleanly():
-    """After launch_pytest shut the launch down (SIGINT to each process): both nodes exited with 0."""
+    """After launch_pytest shut the launch down (SIGINT to each process).
+
+    Both nodes exited with 0.
+    """
     assert sorted(EXITS) == [('pose_tracker', 0), ('video_source', 0)], ''.join(OUTPUT)[-3000:]
     text = ''.join(OUTPUT)
     assert 'Traceback' not in text and 'terminate called' not in text, text[-3000:]
@@ -239,7 +243,7 @@ def _show_args(text):
 
 
 def test_show_args_lists_every_argument_by_path_and_by_package_name():
-    """(d) --show-args lists every declared argument with a description, for the file and by package."""
+    """(d) --show-args lists every declared argument with a description (by file and package)."""
     declared = _launch_args_declared()
     assert set(declared) == ARGS
     for args in ([str(LAUNCH_FILE)], ['poseflow_ros', 'pose_tracking.launch.py']):
@@ -253,9 +257,9 @@ def test_show_args_lists_every_argument_by_path_and_by_package_name():
     )
 
 
-# `ros2 launch` as in a terminal, where Ctrl-C finds SIGINT at its default: also when this test runs with
-# SIGINT ignored (pytest started in the background by a non-interactive shell), which ros2 launch would
-# inherit and keep (it then ignores the SIGINT below).
+# `ros2 launch` as in a terminal, where Ctrl-C finds SIGINT at its default: also when this test
+# runs with SIGINT ignored (pytest started in the background by a non-interactive shell), which
+# ros2 launch would inherit and keep (it then ignores the SIGINT below).
 _SIGINT_DEFAULT_THEN_EXEC = (
     'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); '
     'os.execv(sys.argv[1], sys.argv[1:])'
@@ -264,8 +268,11 @@ _SIGINT_DEFAULT_THEN_EXEC = (
 
 @pytest.fixture(scope='module')
 def ns_launch(walk_video, listener, tmp_path_factory):
-    """`ros2 launch poseflow_ros pose_tracking.launch.py ... namespace:=robot1` in its own session, with
-    a params file whose `pose_tracker:` section sets marker_lifetime (must apply under the namespace)."""
+    """Start `ros2 launch poseflow_ros pose_tracking.launch.py ... namespace:=robot1`.
+
+    In its own session, with a params file whose `pose_tracker:` section sets marker_lifetime (must
+    apply under the namespace).
+    """
     if not ROS2.exists():
         pytest.skip(f'{ROS2} not installed (make setup installs the ros2 CLI)')
     params = yaml.safe_load((ROOT / 'config' / 'pose_tracking.yaml').read_text())
@@ -313,8 +320,10 @@ def ns_launch(walk_video, listener, tmp_path_factory):
 
 
 def test_namespace_puts_the_nodes_and_topics_under_it(ns_launch, listener):
-    """(b) namespace:=robot1: output on /robot1/tracked_poses from /robot1/pose_tracker, with the
-    params file's pose_tracker: section applied to the namespaced node."""
+    """(b) namespace:=robot1: output on /robot1/tracked_poses from /robot1/pose_tracker.
+
+    The params file's pose_tracker: section applies to the namespaced node.
+    """
     got = listener.wait_for_people('/robot1/tracked_poses', proc=ns_launch)
     assert got, (
         f'nothing on /robot1/tracked_poses within {START_S} s:\n' + ''.join(ns_launch.out)[-3000:]
@@ -324,8 +333,8 @@ def test_namespace_puts_the_nodes_and_topics_under_it(ns_launch, listener):
     assert listener.get_params('/robot1/pose_tracker', ['marker_lifetime']) == {
         'marker_lifetime': 0.75
     }
-    # the image topic is namespaced too (the poses above came from it; video_source may have finished the
-    # 25 s video by now on a slow machine, so the subscriber side is checked)
+    # the image topic is namespaced too (the poses above came from it; video_source may have
+    # finished the 25 s video by now on a slow machine, so the subscriber side is checked)
     subs = listener.node.get_subscriptions_info_by_topic('/robot1/camera/image_raw')
     assert ('/robot1', 'pose_tracker') in {(p.node_namespace, p.node_name) for p in subs}, (
         'image not in robot1'
@@ -333,8 +342,11 @@ def test_namespace_puts_the_nodes_and_topics_under_it(ns_launch, listener):
 
 
 def test_sigint_to_ros2_launch_exits_0_and_leaves_no_process(ns_launch, listener):
-    """(e) Ctrl-C (SIGINT to `ros2 launch`) once poses flow: exit code 0, no video_source/pose_tracker
-    left over, no Traceback / 'terminate called' in the output."""
+    """(e) Ctrl-C (SIGINT to `ros2 launch`) once poses flow.
+
+    Exit code 0, no video_source/pose_tracker left over, no Traceback / 'terminate called' in the
+    output.
+    """
     assert listener.wait_for_people('/robot1/tracked_poses', proc=ns_launch), ''.join(
         ns_launch.out
     )[-3000:]

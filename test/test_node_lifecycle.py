@@ -1,6 +1,9 @@
-"""pose_tracker as a robot runs it: default QoS against cameras in another process, lifecycle transitions
-over the lifecycle services (and the ros2 CLI), live parameters (validated, applied, refused with the
-reason), marker lifetimes and clean-up."""
+"""pose_tracker as a robot runs it.
+
+Default QoS against cameras in another process, lifecycle transitions over the lifecycle services
+(and the ros2 CLI), live parameters (validated, applied, refused with the reason), marker lifetimes
+and clean-up.
+"""
 
 import os
 import subprocess
@@ -18,8 +21,8 @@ from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from poseflow_ros.ros.conversions import bgr_to_image  # noqa: E402
-from poseflow_ros.ros.stats import LossMonitor  # noqa: E402
-from ros_harness import Harness, frames, header, pipeline, ros  # noqa: E402,F401 -- fixtures
+from poseflow_ros.stats import LossMonitor  # noqa: E402
+from ros_harness import Harness, header  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -37,8 +40,11 @@ def _wait_future(fut, timeout=10.0):
 def test_default_qos_gets_every_frame_of_a_reliable_camera_in_another_process(
     ros, pipeline, walk_video, size
 ):
-    """The user's case: a camera driver process publishing RELIABLE (the ROS default) at 25 Hz, the node with
-    its default parameters. Before qos_reliability: auto, 29 of 250 640x480 frames arrived."""
+    """The user's case.
+
+    A camera driver process publishing RELIABLE (the ROS default) at 25 Hz, the node with its
+    default parameters. Before qos_reliability: auto, 29 of 250 640x480 frames arrived.
+    """
     n = 50
     h = Harness(pipeline, reliability=None)
     cam = subprocess.Popen(
@@ -62,7 +68,8 @@ def test_default_qos_gets_every_frame_of_a_reliable_camera_in_another_process(
         h.wait(
             lambda: h.node.stats.counters['received'] >= n,
             5.0,
-            f'{n} frames received, got {h.node.stats.counters["received"]}; {h.node.losses.summary_text()}',
+            f'{n} frames received, got {h.node.stats.counters["received"]}; '
+            f'{h.node.losses.summary_text()}',
         )
         c = h.node.stats.counters
         assert h.node._sub_reliability == 'reliable'
@@ -110,8 +117,11 @@ def test_loss_monitor_counts_stamp_gaps_and_middleware_losses():
 
 
 def test_loss_monitor_ignores_bursts_pauses_and_clock_jumps():
-    """A burst (0.5 ms apart) must not become the 'frame period' (it turned every later frame into ~80
-    missing ones in a soak); a pause of seconds (camera restart) and a stamp jump are not lost frames."""
+    """A burst, a pause of seconds (camera restart) and a stamp jump are not lost frames.
+
+    A burst (0.5 ms apart) must not become the 'frame period' (it turned every later frame into ~80
+    missing ones in a soak).
+    """
     m = LossMonitor()
     t = 100.0
     for _ in range(50):
@@ -225,8 +235,8 @@ def test_live_parameters_are_validated_and_applied(ros, pipeline, frames):
             (r,) = _set(client, **{name.replace('.', '__'): value})
             assert r.successful, (name, r.reason)
             assert check(), name
-        # a live change takes effect on the next frames: people tracked, then none once no box can score
-        # above 1.0
+        # a live change takes effect on the next frames: people tracked, then none once no box can
+        # score above 1.0
         for i in range(3):
             out = h.send(bgr_to_image(frames[i], header(i)))
         assert out.poses, 'people tracked with the default detector threshold'
@@ -303,8 +313,11 @@ def _ros2(*args, timeout=60, ok=None):
 
 
 def test_ros2_lifecycle_and_param_cli(tmp_path):
-    """The ros2 CLI against a real pose_tracker process started with autostart:=false: a configure that fails
-    (no models) leaves it unconfigured with the reason; fixed parameters, then configure/activate work."""
+    """The ros2 CLI against a real pose_tracker process started with autostart:=false.
+
+    A configure that fails (no models) leaves it unconfigured with the reason; fixed parameters,
+    then configure/activate work.
+    """
     if not Path(sys.executable).with_name('ros2').exists():
         pytest.skip('ros2 CLI not installed (make setup installs it)')
     name = f'pt_cli_{os.getpid()}'

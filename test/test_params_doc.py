@@ -1,5 +1,8 @@
-"""The documentation of the pose_tracker parameters is generated from the settings and cannot drift:
-README's table is what params_doc prints, and config/pose_tracking.yaml marks exactly the live settings."""
+"""The documentation of the pose_tracker parameters is generated from the settings.
+
+It cannot drift: README's table is what params_doc prints, and config/pose_tracking.yaml marks
+exactly the live settings.
+"""
 
 import re
 from pathlib import Path
@@ -31,8 +34,10 @@ def test_every_setting_has_help_and_a_valid_default():
 
 
 def test_yaml_marks_the_live_settings():
-    """Top-level keys of config/pose_tracking.yaml carry '[live]' in their comment exactly when the setting
-    is live (tracker.* and posture.* are described per group)."""
+    """Top-level keys of config/pose_tracking.yaml say '[live]' exactly when the setting is live.
+
+    The '[live]' is in the key's comment; tracker.* and posture.* are described per group.
+    """
     live = {sp.name: sp.live for sp in params_doc.all_specs() if '.' not in sp.name}
     seen = set()
     for line in (ROOT / 'config' / 'pose_tracking.yaml').read_text().splitlines():

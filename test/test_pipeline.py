@@ -1,10 +1,12 @@
-"""The core end to end (PosePipeline on real video frames, CPU): what a frame's result holds, detections
-given from outside, and detection_interval (boxes from the previous poses between detector runs)."""
+"""The core end to end (PosePipeline on real video frames, CPU).
+
+What a frame's result holds, detections given from outside, and detection_interval (boxes from the
+previous poses between detector runs).
+"""
 
 import numpy as np
 import pytest
 
-from poseflow_ros.pipeline import PipelineConfig, PosePipeline
 from poseflow_ros.types import Detections, Frame
 from poseflow_ros.video import VideoReader
 
@@ -16,15 +18,6 @@ def clip(walk_video):
     out = [f for i, f in enumerate(r) if 100 <= i < 140]
     r.close()
     return out
-
-
-@pytest.fixture(scope='module')
-def pipe():
-    from poseflow_ros import models
-
-    for n in ('rtmdet_nano_person', 'blazepose_full'):
-        models.fetch(n)
-    return PosePipeline.from_config(PipelineConfig(device='cpu'))
 
 
 class CountingDetector:
@@ -57,8 +50,8 @@ def run(pipe, clip, interval=1, ahead=False):
         pipe.detection_interval = 1
 
 
-def test_frame_result(pipe, clip):
-    res, calls = run(pipe, clip[:6])
+def test_frame_result(pipeline, clip):
+    res, calls = run(pipeline, clip[:6])
     assert calls == 6
     r = res[-1]
     n = len(r.tracks)
@@ -71,33 +64,40 @@ def test_frame_result(pipe, clip):
     assert r.poses.keypoints_3d.shape == (len(r.detections), 17, 3)  # BlazePose world landmarks
 
 
-def test_detections_from_outside_skip_the_detector(pipe, clip):
-    pipe.reset()
-    counting = CountingDetector(pipe.detector)
-    dets = pipe.detect(clip[0])
-    pipe.detector = counting
+def test_detections_from_outside_skip_the_detector(pipeline, clip):
+    pipeline.reset()
+    counting = CountingDetector(pipeline.detector)
+    dets = pipeline.detect(clip[0])
+    pipeline.detector = counting
     try:
-        r = pipe.process(Frame(clip[0], 0.0, 'cam', 0), detections=dets, detect_ms=7.5)
-        r2 = pipe.process(Frame(clip[1], 0.04, 'cam', 1), detections=Detections.empty())
+        r = pipeline.process(Frame(clip[0], 0.0, 'cam', 0), detections=dets, detect_ms=7.5)
+        r2 = pipeline.process(Frame(clip[1], 0.04, 'cam', 1), detections=Detections.empty())
     finally:
-        pipe.detector = counting.det
+        pipeline.detector = counting.det
     assert counting.calls == 0 and r.timings_ms['detect'] == 7.5
     assert len(r.poses) == len(dets) > 0 and len(r2.poses) == 0
 
 
 @pytest.mark.parametrize('ahead', [False, True])
-def test_detection_interval_runs_the_detector_less_and_tracks_the_same_people(pipe, clip, ahead):
-    ref, ref_calls = run(pipe, clip)
-    got, calls = run(pipe, clip, interval=3, ahead=ahead)
+def test_detection_interval_runs_the_detector_less_and_tracks_the_same_people(
+    pipeline, clip, ahead
+):
+    ref, ref_calls = run(pipeline, clip)
+    got, calls = run(pipeline, clip, interval=3, ahead=ahead)
     assert ref_calls == len(clip)
     assert calls <= 0.6 * len(clip), calls  # 1 in 3 scheduled, some more after a person was lost
     skipped = [r for r in got if 'detect_skipped' in r.timings_ms]
     assert len(skipped) >= 0.4 * len(clip)
     assert all(r.timings_ms['detect'] < 1.0 for r in skipped)  # no detector time on those frames
+
     # the same people with the same number of ids, keypoints close to every-frame detection
-    ids = lambda rs: {
-        t.track_id - min(t.track_id for r in rs for t in r.tracks) for r in rs for t in r.tracks
-    }  # noqa: E731
+    def ids(rs):
+        return {
+            t.track_id - min(t.track_id for r in rs for t in r.tracks)
+            for r in rs
+            for t in r.tracks
+        }
+
     assert len(ids(got)) == len(ids(ref))
     close = total = 0
     for a, b in zip(ref[5:], got[5:]):
@@ -114,12 +114,12 @@ def test_detection_interval_runs_the_detector_less_and_tracks_the_same_people(pi
     assert total > 500 and close / total >= 0.9, (close, total)
 
 
-def test_detect_ahead_schedule(pipe, clip):
-    pipe.reset()
-    pipe.detection_interval = 4
+def test_detect_ahead_schedule(pipeline, clip):
+    pipeline.reset()
+    pipeline.detection_interval = 4
     try:
-        got = [pipe.detect_ahead(clip[0]) is not None for _ in range(9)]
+        got = [pipeline.detect_ahead(clip[0]) is not None for _ in range(9)]
     finally:
-        pipe.detection_interval = 1
-        pipe.reset()
+        pipeline.detection_interval = 1
+        pipeline.reset()
     assert got == [True, False, False, False, True, False, False, False, True]

@@ -1,6 +1,9 @@
-"""Start/stop cycles with frames in flight: pose_tracker and video_source end with exit code 0 on SIGINT,
-SIGTERM and a double Ctrl-C, with no traceback, no C++ abort and no publish on an invalid context, and the
-tracker deletes its markers on the way out."""
+"""Start/stop cycles with frames in flight.
+
+pose_tracker and video_source end with exit code 0 on SIGINT, SIGTERM and a double Ctrl-C, with no
+traceback, no C++ abort and no publish on an invalid context, and the tracker deletes its markers
+on the way out.
+"""
 
 import signal
 import time

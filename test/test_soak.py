@@ -1,8 +1,11 @@
-"""A 60-second soak (tools/soak.py, `make soak` runs the long one): video_source -> pose_tracker -> a
-subscriber over real DDS in three processes, with every kind of fault injected once (second publisher, burst,
-live parameter changes + refused invalid values, 1280x720 frames, lifecycle deactivate/activate, camera restart)
-and a bad frame every 3 s. The node must stay alive with no unhandled error and answer every processed frame.
-The RSS slope is judged only in long runs (too noisy in 60 s): here RSS must just be reported."""
+"""A 60-second soak (tools/soak.py, `make soak` runs the long one).
+
+video_source -> pose_tracker -> a subscriber over real DDS in three processes, with every kind of
+fault injected once (second publisher, burst, live parameter changes + refused invalid values,
+1280x720 frames, lifecycle deactivate/activate, camera restart) and a bad frame every 3 s. The node
+must stay alive with no unhandled error and answer every processed frame. The RSS slope is judged
+only in long runs (too noisy in 60 s): here RSS must just be reported.
+"""
 
 import json
 import subprocess

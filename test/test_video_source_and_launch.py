@@ -1,4 +1,7 @@
-"""video_source publishes a real video over DDS (another process); the launch file is well-formed."""
+"""video_source publishes a real video over DDS (another process).
+
+The launch file is well-formed.
+"""
 
 import ast
 import re
@@ -14,6 +17,7 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from poseflow_ros.decode import decode_compressed, decode_raw  # noqa: E402
 from poseflow_ros.video import VideoReader  # noqa: E402
+from conftest import LAUNCH_ARGS  # noqa: E402
 from ros_harness import node_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,23 +85,16 @@ def test_launch_file_declares_arguments_and_real_executables():
         isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description'
         for n in tree.body
     )
-    assert set(re.findall(r"DeclareLaunchArgument\('(\w+)'", src)) == {
-        'namespace',
-        'image_topic',
-        'params_file',
-        'device',
-        'video_file',
-        'publish_debug_image',
-        'autostart',
-        'rviz',
-        'camera_info_topic',
-        'use_depth',
-        'depth_topic',
-    }
+    # the declared arguments and their defaults, read from the syntax tree (not the layout)
+    args = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and getattr(n.func, 'id', '') == 'DeclareLaunchArgument':
+            default = {k.arg: k.value for k in n.keywords}.get('default_value')
+            args[n.args[0].value] = default.value if isinstance(default, ast.Constant) else None
+    assert set(args) == LAUNCH_ARGS
     # launch defaults = the node's defaults as documented in config/pose_tracking.yaml
     import yaml
 
-    args = dict(re.findall(r"DeclareLaunchArgument\('(\w+)', default_value='([^']*)'", src))
     node = yaml.safe_load((ROOT / 'config' / 'pose_tracking.yaml').read_text())['pose_tracker'][
         'ros__parameters'
     ]
@@ -115,8 +112,10 @@ def test_launch_file_declares_arguments_and_real_executables():
 
 
 def test_launch_description_builds_when_launch_is_installed(tmp_path):
-    """The launch description builds; its nodes for given arguments (no processes started; test_launch.py
-    runs it for real)."""
+    """The launch description builds.
+
+    Its nodes for given arguments (no processes started; test_launch.py runs it for real).
+    """
     pytest.importorskip('launch_ros', reason='the ROS 2 launch wheels are not installed')
     import importlib.util
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """3D accuracy and cost of the depth stage on the shared real RGB-D data; writes out/eval/3d.json.
 
-* five_people (one registered Kinect frame, 5 people at 1.8-2.8 m): per person the torso z from depth and
-  from monocular placement (no depth given, only K) against the truth = median valid depth of the
-  central part of the person's box;
-* hsr_people (three ROS 1 bags from a Toyota HSR, 32FC1 depth with NaN, plumb_bob distortion): monocular
-  torso distance against the depth value of the same person;
+* five_people (one registered Kinect frame, 5 people at 1.8-2.8 m): per person the torso z from
+  depth and from monocular placement (no depth given, only K) against the truth = median valid
+  depth of the central part of the person's box;
+* hsr_people (three ROS 1 bags from a Toyota HSR, 32FC1 depth with NaN, plumb_bob distortion):
+  monocular torso distance against the depth value of the same person;
 * cost: DepthStage.process at 1 and 10 persons (timeit repeats on the five_people tracks).
 
 The monocular goal: torso distance within 15 % of the depth value for people at 1.8-2.8 m.
@@ -178,8 +178,10 @@ def annotate(img, result, rows, path, mono='mono'):
 
 
 def stage_cost(result, dep, cam, repeats=7, number=200):
-    """ms per DepthStage.process call at 1 and 10 persons (depth and monocular): min and median of the
-    repeats' wall time, and the median of their CPU time."""
+    """Ms per DepthStage.process call at 1 and 10 persons (depth and monocular).
+
+    Min and median of the repeats' wall time, and the median of their CPU time.
+    """
     from copy import copy
 
     from poseflow_ros.depth import DepthStage

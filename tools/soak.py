@@ -1,37 +1,43 @@
 #!/usr/bin/env python3
-"""Soak test (issue #11): the real nodes over real DDS for a long time, with faults injected on a schedule.
+r"""Soak test (issue #11).
 
-    python tools/soak.py [--seconds 1800] [--out out/soak] [--video walk.small.mp4] [-p NAME:=VALUE ...]
+The real nodes over real DDS for a long time, with faults injected on a schedule.
+
+    python tools/soak.py [--seconds 1800] [--out out/soak] [--video walk.small.mp4] \
+        [-p NAME:=VALUE ...]
     make soak SOAK_S=1800
 
 Three processes, as on a robot: ``video_source`` publishes the video (looped, 25 Hz) on ``image``,
-``pose_tracker`` (``device:=cpu``, ``stats_file``, default parameters otherwise) tracks people, and this
-process subscribes to ``tracked_poses`` (receive time - header stamp = end-to-end latency; video_source stamps
-each image with the current time) and ``/diagnostics``, samples the node's RSS (/proc/PID/status) every few
-seconds and injects faults, one every ~25 s (closer together in short runs, so a 60-s run still gets each
-kind once), cycling through:
+``pose_tracker`` (``device:=cpu``, ``stats_file``, default parameters otherwise) tracks people, and
+this process subscribes to ``tracked_poses`` (receive time - header stamp = end-to-end latency;
+video_source stamps each image with the current time) and ``/diagnostics``, samples the node's RSS
+(/proc/PID/status) every few seconds and injects faults, one every ~25 s (closer together in short
+runs, so a 60-s run still gets each kind once), cycling through:
 
-  second_publisher  another process publishes 640x480 on ``image`` for a few seconds (alternately best effort,
-                    which makes the node's auto QoS resubscribe, and reliable)
+  second_publisher  another process publishes 640x480 on ``image`` for a few seconds
+                    (alternately best effort, which makes the node's auto QoS resubscribe, and
+                    reliable)
   burst             200 frames as fast as possible from this process
-  params            live parameter changes through /pose_tracker's parameter services, then invalid values
-                    that must be refused (out of range, low > high tracker threshold, a non-live one)
-  frame_size        1280x720 frames from this process for a few seconds, interleaved with the camera's
+  params            live parameter changes through /pose_tracker's parameter services, then
+                    invalid values that must be refused (out of range, low > high tracker
+                    threshold, a non-live one)
+  frame_size        1280x720 frames from this process for a few seconds, interleaved with the
+                    camera's frames
   lifecycle         deactivate, wait, activate through /pose_tracker/change_state
   camera_restart    SIGINT video_source, start it again
 
 and, all along, a bad frame every few seconds (unknown encoding, data/step mismatch, zero size).
 
-Writes ``summary.json`` (and the node's log, stats and the camera logs) into --out (a directory; a path ending in
-``.json`` names the summary itself), prints a progress line every ~10 s and a report at the end. Exit code 0
-only when the goals hold (listed in the report): RSS slope over the second half <= 0.5 MB/min (judged from
---rss-goal-min-s, default 600 s, on), no unhandled error, node alive until the final SIGINT and exit code 0,
-outputs received for >= 99 % of the frames the node processed, camera-path latency p99 < 1 s (--latency-goal-ms),
-every fault answered as expected (refused invalid parameters, lifecycle transitions, the camera back after a
-restart).
+Writes ``summary.json`` (and the node's log, stats and the camera logs) into --out (a directory; a
+path ending in ``.json`` names the summary itself), prints a progress line every ~10 s and a report
+at the end. Exit code 0 only when the goals hold (listed in the report): RSS slope over the second
+half <= 0.5 MB/min (judged from --rss-goal-min-s, default 600 s, on), no unhandled error, node
+alive until the final SIGINT and exit code 0, outputs received for >= 99 % of the frames the node
+processed, camera-path latency p99 < 1 s (--latency-goal-ms), every fault answered as expected
+(refused invalid parameters, lifecycle transitions, the camera back after a restart).
 
-DDS stays on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST unless set) on a free-looking domain id in
-102..200 unless ROS_DOMAIN_ID is set.
+DDS stays on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST unless set) on a free-looking
+domain id in 102..200 unless ROS_DOMAIN_ID is set.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from poseflow_ros.cli import add_param_option, parse_params  # noqa: E402 -- ROS-free
 from poseflow_ros.ros.process import rss_mb  # noqa: E402 -- no rclpy: safe before the DDS environment is set
 
 CAMERA_FRAME_ID = 'camera'  # video_source's default frame_id
@@ -63,9 +70,12 @@ EXPECTED_BAD_INPUT = ('bad image on ', 'differs from expected_width')
 TROUBLE = ('Traceback', 'terminate called', '[ERROR]', '[FATAL]', 'Segmentation fault', 'RCLError')
 
 
-# ------------------------------------------------------------------------------------------------ environment
+# ------------------------------------------------------------------------------------- environment
 def _used_domain_ids() -> set:
-    """Domain ids that look busy on this host: Fast DDS/RTPS binds UDP ports 7400 + 250 * id + (0..249)."""
+    """Domain ids that look busy on this host.
+
+    Fast DDS/RTPS binds UDP ports 7400 + 250 * id + (0..249).
+    """
     used = set()
     for f in ('/proc/net/udp', '/proc/net/udp6'):
         try:
@@ -97,7 +107,7 @@ def setup_dds_env() -> str:
     return os.environ['ROS_DOMAIN_ID']
 
 
-# ------------------------------------------------------------------------------------------------ helpers
+# ----------------------------------------------------------------------------------------- helpers
 def percentile(values, q):
     if not values:
         return None
@@ -137,7 +147,7 @@ def find_counter(stats: dict, key: str):
 
 
 class Proc:
-    """A child process whose merged stdout/stderr goes to a log file and is classified line by line."""
+    """A child process whose stdout/stderr goes to a log file and is classified line by line."""
 
     def __init__(self, name: str, cmd, log_path: Path):
         self.name, self.cmd, self.log_path = name, cmd, log_path
@@ -178,7 +188,10 @@ class Proc:
         return self.p.poll() is None
 
     def stop(self, timeout=30.0):
-        """SIGINT, wait; SIGKILL after timeout. Returns the exit code ('killed' if it had to be killed)."""
+        """SIGINT, wait; SIGKILL after timeout.
+
+        Returns the exit code ('killed' if it had to be killed).
+        """
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)
         try:
@@ -206,9 +219,12 @@ class Proc:
         return 0
 
 
-# ------------------------------------------------------------------------------------------------ camera mode
+# ------------------------------------------------------------------------------------- camera mode
 def camera_main(a) -> int:
-    """--camera: a second camera process (the second_publisher fault). Prints READY, PUBLISHED N."""
+    """--camera: a second camera process (the second_publisher fault).
+
+    Prints READY, PUBLISHED N.
+    """
     import cv2
     import numpy as np
     import rclpy
@@ -250,7 +266,7 @@ def camera_main(a) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------------ the soak
+# ---------------------------------------------------------------------------------------- the soak
 class Soak:
     def __init__(self, a):
         self.a = a
@@ -269,7 +285,8 @@ class Soak:
         self.pub_lock = threading.Lock()
         self.stop_faults = threading.Event()
         self.restarting = threading.Event()
-        # outputs: per source frame_id -> count, latencies (ms); camera receive times (monotonic) for recovery
+        # outputs: per source frame_id -> count, latencies (ms); camera receive times (monotonic)
+        # for recovery
         self.outputs = collections.Counter()
         self.latency = collections.defaultdict(list)
         self.camera_rx = []
@@ -634,8 +651,8 @@ class Soak:
             if not ok:
                 self.failures.append(f'{kind} at {ts - t_soak0:.0f} s: {detail}')
             print(
-                f'  fault {kind} at {ts - t_soak0:5.1f} s ({te - ts:.1f} s): {"ok" if ok else "FAILED"}: '
-                f'{detail}',
+                f'  fault {kind} at {ts - t_soak0:5.1f} s ({te - ts:.1f} s): '
+                f'{"ok" if ok else "FAILED"}: {detail}',
                 flush=True,
             )
             next_t = max(next_t + period, time.monotonic() + 2.0)
@@ -668,8 +685,8 @@ class Soak:
                 )
             time.sleep(0.05)
         print(
-            f'soak: node up in {node_start_s:.1f} s, first output {time.monotonic() - t_cam:.1f} s after the '
-            f'camera started; injecting faults',
+            f'soak: node up in {node_start_s:.1f} s, first output '
+            f'{time.monotonic() - t_cam:.1f} s after the camera started; injecting faults',
             flush=True,
         )
 
@@ -769,11 +786,12 @@ class Soak:
         n_f = sum(self.faults[k] for k in FAULT_KINDS)
         trouble = len(self.tracker.trouble)
         print(
-            f'[soak {el:6.0f}/{self.a.seconds:.0f} s] outputs {n_out} (camera {n_cam}), node processed '
-            f'{d.get("frames_processed", "?")} / received {d.get("frames_received", "?")}, '
-            f'state {d.get("lifecycle_state", "?")}, rss {rss}, camera latency (last {self.a.progress_every:.0f} s) '
-            f'{lat}, faults {n_f}, failed {len(self.failures)}, unexpected log errors {trouble}; node loss '
-            f'counters: transport {d.get("frames_lost_in_transport", "?")}, stamp gaps '
+            f'[soak {el:6.0f}/{self.a.seconds:.0f} s] outputs {n_out} (camera {n_cam}), node '
+            f'processed {d.get("frames_processed", "?")} / received '
+            f'{d.get("frames_received", "?")}, state {d.get("lifecycle_state", "?")}, rss '
+            f'{rss}, camera latency (last {self.a.progress_every:.0f} s) {lat}, faults {n_f}, '
+            f'failed {len(self.failures)}, unexpected log errors {trouble}; node loss counters: '
+            f'transport {d.get("frames_lost_in_transport", "?")}, stamp gaps '
             f'{d.get("frames_missing_by_stamp_gaps", "?")}',
             flush=True,
         )
@@ -803,7 +821,8 @@ class Soak:
         half = self.rss[len(self.rss) // 2 :]
         slope = slope_per_min(half)
         trouble = list(self.tracker.trouble)
-        # worker exceptions are logged ('frame skipped: <Type>: ...') and counted in counters.errors: count once
+        # worker exceptions are logged ('frame skipped: <Type>: ...') and counted in
+        # counters.errors: count once
         log_only = [ln for ln in trouble if 'frame skipped: ' not in ln or 'bad image' in ln]
         unhandled = counter_errors + len(log_only)
         # recovery: first camera output after each fault ended
@@ -941,22 +960,25 @@ def report(s: dict, path) -> None:
 
     print('=' * 100)
     print(
-        f"soak {s['duration_s']:.0f} s (a fault every {s['fault_period_s']} s, kinds {s['fault_kinds']}): "
-        f"{'ALL GOALS MET' if s['ok'] else 'GOALS NOT MET'}"
+        f"soak {s['duration_s']:.0f} s (a fault every {s['fault_period_s']} s, kinds "
+        f"{s['fault_kinds']}): {'ALL GOALS MET' if s['ok'] else 'GOALS NOT MET'}"
     )
     print(f"frames published {s['frames_published']} {s['frames_published_by_source']}")
     print(
         f"node: received {s['frames_received_by_node']}, processed {s['frames_processed']} "
         f"(latest-wins dropped {s['frames_dropped_latest_wins']}, lost in transport "
-        f"{s['frames_lost_in_transport']}); outputs received {s['outputs_received']} "
-        f"= {100 * (s['outputs_over_processed'] or 0):.2f} % of processed; by source {s['outputs_by_source']}"
+        f"{s['frames_lost_in_transport']}); outputs received {s['outputs_received']} = "
+        f"{100 * (s['outputs_over_processed'] or 0):.2f} % of processed; by source "
+        f"{s['outputs_by_source']}"
     )
     print(
-        f"rss {s['rss_start_mb']} -> {s['rss_end_mb']} MB (max {s['rss_max_mb']}), slope over the second half "
-        f"{s['rss_slope_mb_per_min']} MB/min (whole run {s['rss_slope_all_mb_per_min']})"
+        f"rss {s['rss_start_mb']} -> {s['rss_end_mb']} MB (max {s['rss_max_mb']}), slope over "
+        f"the second half {s['rss_slope_mb_per_min']} MB/min (whole run "
+        f"{s['rss_slope_all_mb_per_min']})"
     )
     print(
-        f"camera latency p50 {s['latency_ms_p50']} ms, p99 {s['latency_ms_p99']} ms, max {s['latency_ms_max']} ms; "
+        f"camera latency p50 {s['latency_ms_p50']} ms, p99 {s['latency_ms_p99']} ms, max "
+        f"{s['latency_ms_max']} ms; "
         + ', '.join(
             f"{k} p99 {v['p99']}"
             for k, v in s['latency_ms_by_source'].items()
@@ -964,19 +986,20 @@ def report(s: dict, path) -> None:
         )
     )
     print(
-        f"faults injected {s['faults_injected']} (invalid parameters refused {s['params_invalid_refused']})"
+        f"faults injected {s['faults_injected']} (invalid parameters refused "
+        f"{s['params_invalid_refused']})"
     )
     for f in s['fault_failures']:
         print(f'  FAILED: {f}')
     bi = s['bad_input']
     print(
-        f"bad input: sent {bi['sent']} {bi['by_kind']}, counted by the node {bi['counted_by_node']}, "
-        f"expected log lines {bi['expected_log_lines']}"
+        f"bad input: sent {bi['sent']} {bi['by_kind']}, counted by the node "
+        f"{bi['counted_by_node']}, expected log lines {bi['expected_log_lines']}"
     )
     e = s['errors_detail']
     print(
-        f"unhandled errors {s['errors']} (node counter {e['node_counter_errors']}, unexpected log lines "
-        f"{e['unexpected_log_lines']})"
+        f"unhandled errors {s['errors']} (node counter {e['node_counter_errors']}, unexpected "
+        f"log lines {e['unexpected_log_lines']})"
     )
     for ln in e['unexpected_log_examples'][:5]:
         print(f'  {ln[:160]}')
@@ -1003,14 +1026,7 @@ def main(argv=None) -> int:
         help='output directory (summary.json, logs, node stats); a .json path names the summary',
     )
     ap.add_argument('--video', default='')
-    ap.add_argument(
-        '-p',
-        '--param',
-        action='append',
-        default=[],
-        metavar='NAME:=VALUE',
-        help='extra pose_tracker parameter',
-    )
+    add_param_option(ap)
     ap.add_argument(
         '--faults',
         default=','.join(FAULT_KINDS),
@@ -1056,6 +1072,11 @@ def main(argv=None) -> int:
     ap.add_argument('--reliability', default='reliable', help=argparse.SUPPRESS)
     ap.add_argument('--frame-id', default='soak_second', help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    try:
+        # the node types the values itself; a bad item is refused here, before anything starts
+        parse_params(a.param)
+    except ValueError as e:
+        ap.error(str(e))
     if a.camera:
         return camera_main(a)
     if not a.video:

@@ -1,10 +1,12 @@
-"""A video file as a ROS 2 bag (rosbags writer, no ROS installation needed beyond the venv's message types).
+r"""A video file as a ROS 2 bag (rosbags writer; no ROS install beyond the venv's message types).
 
-    python tools/video_to_bag.py VIDEO OUT_BAG_DIR [--storage mcap|sqlite3] [--compressed] [--max-frames N]
+    python tools/video_to_bag.py VIDEO OUT_BAG_DIR [--storage mcap|sqlite3] [--compressed] \
+        [--max-frames N]
 
 Writes sensor_msgs/Image (bgr8) on /camera/image_raw, or sensor_msgs/CompressedImage (JPEG) on
-/camera/image_raw/compressed with --compressed, stamped at the video's frame times from --start. Useful to
-try ``python -m poseflow_ros.bag`` or ``ros2 bag play`` when no robot recording is at hand.
+/camera/image_raw/compressed with --compressed, stamped at the video's frame times from --start.
+Useful to try ``python -m poseflow_ros.bag`` or ``ros2 bag play`` when no robot recording is at
+hand.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ def video_to_bag(
     frame_id: str = 'camera',
     start: float = 1.0,
 ) -> int:
-    """Write the frames of ``video`` into a new ROS 2 bag directory ``out``; returns the frame count."""
+    """Write the frames of ``video`` into a new ROS 2 bag directory ``out``.
+
+    Returns the frame count.
+    """
     from builtin_interfaces.msg import Time
     from rclpy.serialization import serialize_message
     from rosbags.rosbag2 import StoragePlugin, Writer

@@ -1,27 +1,30 @@
-"""Offline path: a recorded bag through the node's pipeline into a ROS 2 bag, a summary and a video.
+"""Offline path: a recorded bag through the node's pipeline into a ROS 2 bag, summary and video.
 
     python -m poseflow_ros.bag INPUT --out DIR [--image-topic T] [--depth-topic T|none]
         [--camera-info-topic T|none] [--device cpu] [--max-frames N] [--debug-image]
         [--params config/pose_tracking.yaml] [-p name:=value ...]
 
-INPUT is a ROS 1 ``.bag`` (several split files may be given), a ROS 2 bag directory or a single ROS 2
-storage file (``.db3`` sqlite3, ``.mcap``); it is read with the PyPI ``rosbags`` package, no ROS
-installation needed for reading. Messages are converted into the rclpy types (ROS 2 CDR as is, ROS 1
-field by field) and go through the same conversions and the same :class:`~poseflow_ros.pipeline.PosePipeline`
-as in the pose_tracker node; the settings come from the node's params file.
+INPUT is a ROS 1 ``.bag`` (several split files may be given), a ROS 2 bag directory or a single ROS
+2 storage file (``.db3`` sqlite3, ``.mcap``); it is read with the PyPI ``rosbags`` package, no ROS
+installation needed for reading. Messages are converted into the rclpy types (ROS 2 CDR as is, ROS
+1 field by field) and go through the same conversions and the same
+:class:`~poseflow_ros.pipeline.PosePipeline` as in the pose_tracker node; the settings come from
+the node's params file.
 
-Topics: the colour topic is found when the bag holds only one sensor_msgs/Image or CompressedImage topic
-whose name does not say depth; depth is an image topic whose name contains ``depth``; camera_info a
-sensor_msgs/CameraInfo topic (the one beside the colour topic when there are several). Depth is paired
-with a colour frame by the nearest header stamp within ``--sync-slop``; CameraInfo is used as "latest
-valid" (intrinsics do not change; before the first one arrives, the first valid one of the bag is used).
+Topics: the colour topic is found when the bag holds only one sensor_msgs/Image or CompressedImage
+topic whose name does not say depth; depth is an image topic whose name contains ``depth``;
+camera_info a sensor_msgs/CameraInfo topic (the one beside the colour topic when there are
+several). Depth is paired with a colour frame by the nearest header stamp within ``--sync-slop``;
+CameraInfo is used as "latest valid" (intrinsics do not change; before the first one arrives, the
+first valid one of the bag is used).
 
 Outputs in DIR:
   tracked_poses.mcap  ROS 2 bag (mcap): ``tracked_poses`` (poseflow_ros/msg/TrackedPoseArray) and
-                      ``markers`` (visualization_msgs/msg/MarkerArray), optional ``debug_image``; headers of
-                      the source images, log times of the source image messages (so it plays in step with
-                      the input bag)
-  summary.json        frames, persons per frame, distinct ids, 3D position per track, pairing, stage ms
+                      ``markers`` (visualization_msgs/msg/MarkerArray), optional ``debug_image``;
+                      headers of the source images, log times of the source image messages (so it
+                      plays in step with the input bag)
+  summary.json        frames, persons per frame, distinct ids, 3D position per track, pairing,
+                      stage ms
   annotated.mp4       the colour frames with skeletons, ids and distances
 """
 
@@ -30,8 +33,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import platform
 import shutil
 import sys
 import time
@@ -42,6 +43,9 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..cli import add_param_option, parse_param
+from ..run_summary import write_summary
+
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 POSES_TYPE = 'poseflow_ros/msg/TrackedPoseArray'
@@ -51,9 +55,10 @@ NONE = 'none'
 # a colour frame waits at most this many newer colour frames for its depth partner before it is
 # processed without depth (a depth stream that stopped must not hold the whole bag in memory)
 MAX_PENDING = 32
-# offline the nearest depth wins (the tool can look ahead), so a wide slop costs nothing on a steady stream
-# and pairs bags whose depth is stamped apart from colour (the HSR bags: 0.11-0.32 s); the node's own
-# sync_slop (0.02 s) is for message_filters' ApproximateTimeSynchronizer, which takes the first fit
+# offline the nearest depth wins (the tool can look ahead), so a wide slop costs nothing on a
+# steady stream and pairs bags whose depth is stamped apart from colour (the HSR bags: 0.11-0.32
+# s); the node's own sync_slop (0.02 s) is for message_filters' ApproximateTimeSynchronizer, which
+# takes the first fit
 OFFLINE_SLOP = 0.5
 POSTURE_NAMES = ('unknown', 'standing', 'sitting', 'arms_raised')  # TrackedPose.POSTURE_*
 SOURCE_NAMES = ('none', 'depth', 'monocular')  # TrackedPose.SOURCE_3D_*
@@ -99,8 +104,10 @@ def choose_topics(
 ) -> Topics:
     """Pick the colour, depth and camera_info topics from ``{topic: msgtype}``.
 
-    An explicit name must exist with a fitting type; ``'none'`` turns depth/camera_info off. Without a
-    name: the only candidate is taken; several raise :class:`BagError` naming them and the option to pass."""
+    An explicit name must exist with a fitting type; ``'none'`` turns depth/camera_info off.
+    Without a name: the only candidate is taken; several raise :class:`BagError` naming them and
+    the option to pass.
+    """
     all_items = sorted(available.items())
 
     def explicit(name, types, what, option):
@@ -182,7 +189,7 @@ def _ros_class(msgtype: str):
 
 
 def _copy_into(src, dst):
-    """Copy a rosbags message (ROS 1 or 2 field names) into an rclpy message instance, field by field."""
+    """Copy a rosbags message (ROS 1 or 2 field names) into an rclpy message, field by field."""
     for name, typ in dst.get_fields_and_field_types().items():
         val = getattr(src, name, None)
         if val is None:  # ROS 1 spellings: CameraInfo K/D/R/P
@@ -236,7 +243,10 @@ class BagSource:
         return self.reader.duration / 1e9
 
     def to_ros(self, conn, raw):
-        """The message as its rclpy type (ROS 2 CDR deserialised by rclpy; ROS 1 copied field by field)."""
+        """Return the message as its rclpy type.
+
+        ROS 2 CDR is deserialised by rclpy; ROS 1 is copied field by field.
+        """
         cls = _ros_class(conn.msgtype)
         if self.reader.is2:
             from rclpy.serialization import deserialize_message
@@ -266,10 +276,14 @@ class Pending:
 
 
 class Pairer:
-    """Pairs colour with depth by the nearest header stamp within ``slop_ns``; emits colour frames in order.
+    """Pairs colour with depth by the nearest header stamp within ``slop_ns``.
 
-    A colour frame is emitted once a depth message stamped after ``stamp + slop`` has been seen (no better
-    partner can come), when :data:`MAX_PENDING` newer colour frames wait, or at :meth:`finish`."""
+    Emits colour frames in order.
+
+    A colour frame is emitted once a depth message stamped after ``stamp + slop`` has been seen (no
+    better partner can come), when :data:`MAX_PENDING` newer colour frames wait, or at
+    :meth:`finish`.
+    """
 
     def __init__(self, slop_ns: int, with_depth: bool):
         self.slop = int(slop_ns)
@@ -317,8 +331,11 @@ class Pairer:
 
 # ------------------------------------------------------------------ output bag
 def _share_dirs(pkg: str) -> List[Path]:
-    """share/<pkg> directories: the ament index (AMENT_PREFIX_PATH), then this interpreter's prefix (the
-    venv the ROS wheels are installed in, also when AMENT_PREFIX_PATH is not set)."""
+    """share/<pkg> directories: the ament index (AMENT_PREFIX_PATH), then this Python's prefix.
+
+    The prefix is the venv the ROS wheels are installed in; it counts also when
+    AMENT_PREFIX_PATH is not set.
+    """
     out = []
     try:
         from ament_index_python.packages import get_package_share_directory
@@ -331,8 +348,10 @@ def _share_dirs(pkg: str) -> List[Path]:
 
 
 def _msg_dir() -> Path:
-    """Directory with poseflow_ros' .msg files: the installed share (what rclpy's classes were built from),
-    else the source tree."""
+    """Directory with poseflow_ros' .msg files.
+
+    The installed share (what rclpy's classes were built from), else the source tree.
+    """
     for d in _share_dirs('poseflow_ros'):
         if (d / 'msg').is_dir():
             return d / 'msg'
@@ -342,7 +361,7 @@ def _msg_dir() -> Path:
 
 
 def output_typestore():
-    """A rosbags typestore with the ROS 2 Kilted types plus poseflow_ros/msg/* from their .msg text."""
+    """Return a rosbags typestore: the ROS 2 Kilted types plus poseflow_ros/msg/* (.msg text)."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     ts = get_typestore(Stores.ROS2_KILTED)
@@ -354,7 +373,7 @@ def output_typestore():
 
 
 def _generated_hash(msgtype: str) -> Optional[str]:
-    """RIHS01 hash rosidl generated for ``msgtype`` (share/<pkg>/msg/<Name>.json), None if not found."""
+    """RIHS01 hash rosidl generated for ``msgtype`` (share/<pkg>/msg/<Name>.json), else None."""
     pkg, _, name = msgtype.split('/')
     for d in _share_dirs(pkg):
         p = d / 'msg' / f'{name}.json'
@@ -366,7 +385,7 @@ def _generated_hash(msgtype: str) -> Optional[str]:
 
 
 def _share_msg(msgtype: str) -> Optional[Path]:
-    """The installed <pkg>/msg/<Name>.msg of a message type, None if there is none."""
+    """Return the installed <pkg>/msg/<Name>.msg of a message type, None if there is none."""
     pkg, _, name = msgtype.split('/')
     dirs = [_msg_dir()] if pkg == 'poseflow_ros' else [d / 'msg' for d in _share_dirs(pkg)]
     for d in dirs:
@@ -376,7 +395,7 @@ def _share_msg(msgtype: str) -> Optional[Path]:
 
 
 def _dependencies(ts, msgtype: str, out: List[str]) -> List[str]:
-    """Message types ``msgtype`` uses, depth first, each once (the order rosbag2 writes them in)."""
+    """Message types ``msgtype`` uses, depth first, each once (the order rosbag2 writes)."""
     from rosbags.interfaces import Nodetype
 
     for _, (kind, rest) in ts.fielddefs[msgtype][1]:
@@ -394,10 +413,13 @@ def _dependencies(ts, msgtype: str, out: List[str]) -> List[str]:
 
 
 def message_definition(ts, msgtype: str) -> str:
-    """The definition text rosbag2 stores for ``msgtype``: its .msg file, then ``MSG: pkg/Name`` blocks of
-    every type it uses, from the installed .msg files verbatim. rosbags' own generate_msgdef drops the
-    quotes of string constants (Keypoint.NAMES) and then cannot parse its output back; it is only the
-    fallback for a type without an installed .msg file."""
+    """Return the definition text rosbag2 stores for ``msgtype``.
+
+    Its .msg file, then ``MSG: pkg/Name`` blocks of every type it uses, from the installed .msg
+    files verbatim. rosbags' own generate_msgdef drops the quotes of string constants
+    (Keypoint.NAMES) and then cannot parse its output back; it is only the fallback for a type
+    without an installed .msg file.
+    """
     parts = []
     for t in [msgtype] + _dependencies(ts, msgtype, []):
         p = _share_msg(t)
@@ -410,15 +432,19 @@ def message_definition(ts, msgtype: str) -> str:
 
 
 class BagWriter:
-    """Writes CDR bytes (rclpy.serialization) into a ROS 2 mcap bag with each type's definition and RIHS01
-    hash registered, so rosbags and ``ros2 bag`` can read it back without our package installed."""
+    """Writes CDR bytes (rclpy.serialization) into a ROS 2 mcap bag.
+
+    Each type's definition and RIHS01 hash are registered, so rosbags and ``ros2 bag`` can read it
+    back without our package installed.
+    """
 
     def __init__(self, path: Path, topics: Dict[str, str]):
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         self.path = Path(path)
-        # rosbags writes a bag directory <dir>/<name>/<name>.mcap: write it in a hidden work directory, so
-        # the file (whose embedded rosbag2 metadata names it) already has its final name, then move it
+        # rosbags writes a bag directory <dir>/<name>/<name>.mcap: write it in a hidden work
+        # directory, so the file (whose embedded rosbag2 metadata names it) already has its final
+        # name, then move it
         self.work = self.path.parent / f'.{self.path.stem}.writing'
         if self.work.exists():
             shutil.rmtree(self.work)
@@ -446,7 +472,10 @@ class BagWriter:
         self.counts[topic] += 1
 
     def close(self) -> None:
-        """Finish the bag; the tool's output is the single mcap file (it holds schemas and channels)."""
+        """Finish the bag.
+
+        The tool's output is the single mcap file (it holds schemas and channels).
+        """
         self.writer.close()
         (self.tmp / f'{self.tmp.name}.mcap').replace(self.path)
         shutil.rmtree(self.work)
@@ -454,8 +483,11 @@ class BagWriter:
 
 # ------------------------------------------------------------------ settings
 def load_settings(params_file: Optional[Path], overrides: Sequence[str], device: Optional[str]):
-    """(PipelineConfig, NodeSettings) from the node's params file (``pose_tracker: ros__parameters:``),
-    then ``name:=value`` overrides (``tracker.n_init:=3`` for nested ones), then ``--device``."""
+    """(PipelineConfig, NodeSettings) from the node's params file, overrides and ``--device``.
+
+    The params file's ``pose_tracker: ros__parameters:`` first, then ``name:=value`` overrides
+    (``tracker.n_init:=3`` for nested ones), then ``--device``.
+    """
     import yaml
 
     from ..pipeline import PipelineConfig
@@ -471,10 +503,10 @@ def load_settings(params_file: Optional[Path], overrides: Sequence[str], device:
             raise BagError(f'{params_file}: no "<node>: ros__parameters:" section')
         params = dict(node['ros__parameters'])
     for kv in overrides:
-        name, sep, value = kv.partition(':=')
-        if not sep:
-            raise BagError(f'parameter override {kv!r} is not NAME:=VALUE')
-        value = yaml.safe_load(value)
+        try:
+            name, value = parse_param(kv)
+        except ValueError as e:
+            raise BagError(str(e)) from None
         head, dot, rest = name.partition('.')
         if dot:
             params.setdefault(head, {})[rest] = value
@@ -494,7 +526,10 @@ def load_settings(params_file: Optional[Path], overrides: Sequence[str], device:
 
 # ------------------------------------------------------------------ the node's conversions
 def build_markers(builder, result, header, width: int, height: int):
-    """The node's markers of ``result``: 3D skeletons where it has 3D, else on a plane through K."""
+    """Return the node's markers of ``result``.
+
+    3D skeletons where it has 3D, else on a plane through K.
+    """
     return builder.build(
         result.tracks, header, width, height, poses_3d=result.tracks_3d, camera=result.frame.camera
     )
@@ -502,7 +537,10 @@ def build_markers(builder, result, header, width: int, height: int):
 
 # ------------------------------------------------------------------ summary helpers
 class TrackLog:
-    """Per-track accumulation for the summary: frames seen, postures, 3D positions with their source."""
+    """Per-track accumulation for the summary.
+
+    Frames seen, postures, 3D positions with their source.
+    """
 
     def __init__(self):
         self.frames = 0
@@ -563,7 +601,7 @@ def _stats(values: List[float]) -> dict:
 
 
 def annotate(image, result, kp_threshold: float):
-    """The debug-image drawing plus each track's distance from the camera (when it has a 3D position)."""
+    """Draw the debug image plus each track's distance from the camera (when it has 3D)."""
     import cv2
 
     from ..render import draw_tracks
@@ -578,31 +616,16 @@ def annotate(image, result, kp_threshold: float):
                 label = f'{float(np.linalg.norm(p)):.2f} m' + (
                     ' mono' if t3.source[i] == 2 else ''
                 )
-                cv2.putText(
-                    out,
-                    label,
-                    (x1 + 2, min(out.shape[0] - 4, y2 - 6)),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.6,
-                    (255, 255, 255),
-                    3,
-                    cv2.LINE_AA,
-                )
-                cv2.putText(
-                    out,
-                    label,
-                    (x1 + 2, min(out.shape[0] - 4, y2 - 6)),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.6,
-                    (0, 0, 0),
-                    1,
-                    cv2.LINE_AA,
-                )
+                org = (x1 + 2, min(out.shape[0] - 4, y2 - 6))
+                # black text on a white outline: readable on any background
+                font = cv2.FONT_HERSHEY_SIMPLEX
+                for colour, thickness in (((255, 255, 255), 3), ((0, 0, 0), 1)):
+                    cv2.putText(out, label, org, font, 0.6, colour, thickness, cv2.LINE_AA)
     return out
 
 
 def with_status(image, text: str):
-    """``image`` under a black band with ``text`` (the video's frame line; it hides no id label)."""
+    """``image`` under a black band with ``text`` (the video's frame line, hiding no id label)."""
     import cv2
 
     band = np.zeros((22, image.shape[1], 3), np.uint8)
@@ -634,7 +657,10 @@ class Options:
 
 
 def run(opt: Options) -> dict:
-    """Process the bag, write the outputs into ``opt.out``; returns the summary (also in summary.json)."""
+    """Process the bag, write the outputs into ``opt.out``.
+
+    Returns the summary (also in summary.json).
+    """
     from std_msgs.msg import Header
     from tqdm import tqdm
 
@@ -672,8 +698,9 @@ def run(opt: Options) -> dict:
         fps = n_images / dur if n_images > 1 and dur > 0 else 1.0
         fps = float(min(max(fps, 1.0), 60.0))
 
-        # intrinsics do not change during a recording: the first valid CameraInfo serves the frames that
-        # come before it (the HSR bags stamp and log it 1.1 s before the image, other bags after)
+        # intrinsics do not change during a recording: the first valid CameraInfo serves the frames
+        # that come before it (the HSR bags stamp and log it 1.1 s before the image, other bags
+        # after)
         first_camera = None
         if topics.camera_info:
             for _, _, m in src.messages([topics.camera_info]):
@@ -681,8 +708,9 @@ def run(opt: Options) -> dict:
                 if first_camera is not None:
                     break
 
-        # a track is reported once confirmed (tracker.n_init frames): a bag with fewer colour frames would
-        # report nobody, so such a short bag confirms tracks at birth (said in the summary)
+        # a track is reported once confirmed (tracker.n_init frames): a bag with fewer colour
+        # frames would report nobody, so such a short bag confirms tracks at birth (said in the
+        # summary)
         notes = []
         n_init = TrackerConfig.from_dict(dict(cfg.tracker)).n_init
         if 0 < total < n_init:
@@ -881,14 +909,8 @@ def run(opt: Options) -> dict:
             'video_frames': video.frames if video is not None else 0,
         },
         'source_headers': headers,
-        'machine': {
-            'cpus': os.cpu_count(),
-            'python': platform.python_version(),
-            'arch': platform.machine(),
-        },
     }
-    (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
-    return summary
+    return write_summary(out_dir, summary)
 
 
 def parse_args(argv=None) -> Options:
@@ -922,14 +944,7 @@ def parse_args(argv=None) -> Options:
     ap.add_argument(
         '--params', type=Path, help="the node's params file (e.g. config/pose_tracking.yaml)"
     )
-    ap.add_argument(
-        '-p',
-        '--param',
-        action='append',
-        default=[],
-        metavar='NAME:=VALUE',
-        help='a pose_tracker parameter, e.g. -p tracker.n_init:=1 -p embedder:=color',
-    )
+    add_param_option(ap, 'a pose_tracker parameter, e.g. -p tracker.n_init:=1 -p embedder:=color')
     ap.add_argument(
         '--sync-slop',
         type=float,
@@ -980,10 +995,10 @@ def main(argv=None) -> int:
     if s['interrupted']:
         print('interrupted: the outputs hold the frames so far', file=sys.stderr)
     print(
-        f"{s['frames']} frames ({s['frames_with_depth']} with depth, {s['frames_with_camera_info']} with "
-        f"camera_info) from {s['topics']['image']}: {s['frames_per_second']:.2f} frames/s on {s['device']} "
-        f"(model load {s['model_load_seconds']:.1f} s); "
-        f"persons/frame {s['persons_per_frame']['mean']:.2f}, "
+        f"{s['frames']} frames ({s['frames_with_depth']} with depth, "
+        f"{s['frames_with_camera_info']} with camera_info) from {s['topics']['image']}: "
+        f"{s['frames_per_second']:.2f} frames/s on {s['device']} (model load "
+        f"{s['model_load_seconds']:.1f} s); persons/frame {s['persons_per_frame']['mean']:.2f}, "
         f"distinct ids {s['distinct_track_ids']}"
     )
     for tid, t in s['tracks'].items():

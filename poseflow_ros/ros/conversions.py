@@ -1,7 +1,8 @@
 """Message <-> core conversions (the only place that knows both worlds).
 
-:func:`result_to_msg` is the one conversion of a pipeline result into ``TrackedPoseArray``: the node and
-the offline bag tool both use it, so a live robot and a recorded bag give the same messages.
+:func:`result_to_msg` is the one conversion of a pipeline result into ``TrackedPoseArray``: the
+node and the offline bag tool both use it, so a live robot and a recorded bag give the same
+messages.
 """
 
 from __future__ import annotations
@@ -60,11 +61,14 @@ def copy_header(h: Header) -> Header:
 
 # ------------------------------------------------------------------ depth and camera info
 def depth_image_to_metres(msg, depth_scale: float = 0.0) -> np.ndarray:
-    """sensor_msgs/Image (16UC1/mono16 millimetres, 32FC1 metres) or CompressedImage from
-    compressed_depth_image_transport ('<encoding>; compressedDepth png') -> float32 H x W metres, NaN where
-    invalid; ``depth_scale`` > 0 overrides the unit (metres per unit of the raw value). Padded rows and
-    big-endian data are accepted. Raises decode.ImageError (kind 'depth_encoding', 'depth_size',
-    'depth_data' or 'depth_compressed') naming the problem."""
+    """Depth sensor_msgs/Image or compressedDepth CompressedImage -> float32 H x W metres.
+
+    Image: 16UC1/mono16 millimetres, 32FC1 metres; CompressedImage from
+    compressed_depth_image_transport ('<encoding>; compressedDepth png'). NaN where invalid;
+    ``depth_scale`` > 0 overrides the unit (metres per unit of the raw value).
+    Padded rows and big-endian data are accepted. Raises decode.ImageError (kind 'depth_encoding',
+    'depth_size', 'depth_data' or 'depth_compressed') naming the problem.
+    """
     if not hasattr(msg, 'encoding'):
         return _compressed_depth_to_metres(msg, depth_scale)
     enc = (msg.encoding or '').lower()
@@ -132,15 +136,19 @@ def _camera_from_info(msg, image_size=None):
 
 
 def camera_info_problem(msg, image_size=None) -> str:
-    """Why a sensor_msgs/CameraInfo cannot serve as intrinsics ('' when it can). ``image_size``
-    (width, height) stands in for a CameraInfo that leaves width/height at 0."""
+    """Why a sensor_msgs/CameraInfo cannot serve as intrinsics ('' when it can).
+
+    ``image_size`` (width, height) stands in for a CameraInfo that leaves width/height at 0.
+    """
     return _camera_from_info(msg, image_size)[1]
 
 
 def camera_info_to_model(msg, image_size=None) -> Optional[CameraModel]:
-    """sensor_msgs/CameraInfo -> CameraModel; None when K is zero or otherwise unusable (the reason:
-    :func:`camera_info_problem`). ``image_size`` (width, height) fills in a CameraInfo whose width/height
-    are 0."""
+    """sensor_msgs/CameraInfo -> CameraModel.
+
+    None when K is zero or otherwise unusable (the reason: :func:`camera_info_problem`).
+    ``image_size`` (width, height) fills in a CameraInfo whose width/height are 0.
+    """
     cam, problem = _camera_from_info(msg, image_size)
     return None if problem else cam
 
@@ -153,7 +161,10 @@ def _keypoints(kp, sc) -> list:
 
 
 def track_to_msg(t: TrackOutput, angles=None, posture: int = 0, keypoints_3d=None) -> TrackedPose:
-    """One track's 2D fields (box, keypoints, angles, posture); 3D fields NaN/empty (see result_to_msg)."""
+    """One track's 2D fields (box, keypoints, angles, posture).
+
+    3D fields NaN/empty (see result_to_msg).
+    """
     p = TrackedPose()
     p.track_id = int(t.track_id)
     p.state = int(t.state)
@@ -190,8 +201,11 @@ def tracks_to_msg(
 
 
 def _raw_differs(t: TrackOutput) -> bool:
-    """True when the unsmoothed keypoints differ from the reported ones (keypoint smoothing is on; with it
-    off they are equal and keypoints_raw stays empty, as TrackedPose.msg says)."""
+    """Return True when the unsmoothed keypoints differ from the reported ones (smoothing on).
+
+    With keypoint smoothing off they are equal and keypoints_raw stays empty, as TrackedPose.msg
+    says.
+    """
     if t.keypoints_raw is None or t.keypoints is None:
         return False
     return not (
@@ -222,13 +236,13 @@ def _fill_3d(p: TrackedPose, poses_3d, i: int) -> None:
 
 
 def result_to_msg(result: FrameResult, header: Header) -> TrackedPoseArray:
-    """A pipeline result -> TrackedPoseArray with ``header`` copied (the source image's stamp and frame).
+    """Convert a pipeline result to TrackedPoseArray with ``header`` (the source image's) copied.
 
-    Per track: box, keypoints (smoothed when smoothing is on), keypoints_raw (only when they differ from
-    keypoints, i.e. smoothing is on),
-    joint angles, posture, symmetry (NaN when unknown) and, when the frame had depth or camera intrinsics,
-    source_3d, keypoints_3d (NaN point, score 0 where a keypoint has no 3D value), position and velocity
-    (NaN when unknown)."""
+    Per track: box, keypoints (smoothed when smoothing is on), keypoints_raw (only when they differ
+    from keypoints, i.e. smoothing is on), joint angles, posture, symmetry (NaN when unknown) and,
+    when the frame had depth or camera intrinsics, source_3d, keypoints_3d (NaN point, score 0
+    where a keypoint has no 3D value), position and velocity (NaN when unknown).
+    """
     tracks = result.tracks
     angles, postures = result.joint_angles, result.postures
     symmetry = result.symmetry

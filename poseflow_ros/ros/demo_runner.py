@@ -1,11 +1,13 @@
-"""The demo's ROS side: starts ``pose_tracker`` and ``video_source`` as processes and records their output
-over DDS in this one (see :mod:`poseflow_ros.demo` for the command line)."""
+"""The demo's ROS side: the two nodes as processes, their output recorded over DDS in this one.
+
+``pose_tracker`` and ``video_source`` run as processes; see :mod:`poseflow_ros.demo` for the
+command line.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..paths import REPO_ROOT
+from ..run_summary import write_summary
 
 
 def _setup_dds_env() -> None:
@@ -67,7 +70,8 @@ def run_demo(
     got = {'poses': 0, 'first': None, 'last': None, 'persons': []}
     ids = set()
     lock = threading.Lock()
-    # the live line: frames tracked so far, end-to-end FPS, persons in the last frame, track ids so far
+    # the live line: frames tracked so far, end-to-end FPS, persons in the last frame, track ids
+    # so far
     bar = tqdm(
         total=n_frames if n_frames > 0 else None,
         unit='frame',
@@ -228,14 +232,8 @@ def run_demo(
         },
         'node_startup_seconds': init_s,
         'wall_seconds': time.perf_counter() - t0,
-        'machine': {
-            'cpus': os.cpu_count(),
-            'python': platform.python_version(),
-            'arch': platform.machine(),
-        },
     }
-    (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
-    return summary
+    return write_summary(out_dir, summary)
 
 
 def _published(log: str) -> int:

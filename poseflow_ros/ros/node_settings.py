@@ -1,14 +1,18 @@
-"""The nodes' own settings (pose_tracker: input, QoS, outputs, markers; video_source), declared once.
+"""The nodes' own settings, declared once.
 
-The core settings (models, thresholds, tracker, posture) live in :class:`~poseflow_ros.pipeline.PipelineConfig`,
-:class:`~poseflow_ros.track.TrackerConfig` and :class:`~poseflow_ros.analytics.PostureConfig`; the node
-declares a parameter for every field of all four (see :func:`poseflow_ros.ros.params.declare_settings`).
+pose_tracker: input, QoS, outputs, markers; and video_source.
+
+The core settings (models, thresholds, tracker, posture) live in
+:class:`~poseflow_ros.pipeline.PipelineConfig`, :class:`~poseflow_ros.track.TrackerConfig` and
+:class:`~poseflow_ros.analytics.PostureConfig`; the node declares a parameter for every field of
+all four (see :func:`poseflow_ros.ros.params.declare_settings`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..coco import KEYPOINT_SCORE_VISIBLE
 from ..settings import setting
 
 QOS_RELIABILITIES = ('auto', 'reliable', 'best_effort')
@@ -18,13 +22,14 @@ QOS_RELIABILITIES = ('auto', 'reliable', 'best_effort')
 class NodeSettings:
     autostart: bool = setting(
         True,
-        'Configure and activate at start-up (one step, like a plain node); false = start unconfigured '
-        'and wait for `ros2 lifecycle set <node> configure` / `activate` (e.g. from a lifecycle manager).',
+        'Configure and activate at start-up (one step, like a plain node); false = start '
+        'unconfigured and wait for `ros2 lifecycle set <node> configure` / `activate` (e.g. '
+        'from a lifecycle manager).',
     )
     image_transport: str = setting(
         'raw',
-        'Input kind: raw (sensor_msgs/Image on image) or compressed (sensor_msgs/CompressedImage on '
-        'image/compressed).',
+        'Input kind: raw (sensor_msgs/Image on image) or compressed '
+        '(sensor_msgs/CompressedImage on image/compressed).',
         choices=('raw', 'compressed'),
     )
     qos_reliability: str = setting(
@@ -37,23 +42,23 @@ class NodeSettings:
     )
     qos_depth: int = setting(
         5,
-        'History depth of the image subscription: frames DDS may hold until the node takes them (a '
-        'depth of 1 lets DDS overwrite a frame the node has not taken yet: 8 of 50 reliable 1280x720 '
-        'frames were lost so). The node itself keeps only the latest frame and counts the rest as '
-        'dropped.',
+        'History depth of the image subscription: frames DDS may hold until the node takes them '
+        '(a depth of 1 lets DDS overwrite a frame the node has not taken yet: 8 of 50 reliable '
+        '1280x720 frames were lost so). The node itself keeps only the latest frame and counts '
+        'the rest as dropped.',
         range=(1, 100),
     )
     use_depth: bool = setting(
         False,
-        'Subscribe to depth/image (sensor_msgs/Image, 16UC1 millimetres or 32FC1 metres, registered '
-        'to the colour image) and pair it with the colour frames by stamp: 3D keypoints, position '
-        'and velocity from depth. false: no depth subscription, colour frames are processed as '
-        'they come (2D, or monocular 3D with camera_info).',
+        'Subscribe to depth/image (sensor_msgs/Image, 16UC1 millimetres or 32FC1 metres, '
+        'registered to the colour image) and pair it with the colour frames by stamp: 3D '
+        'keypoints, position and velocity from depth. false: no depth subscription, colour '
+        'frames are processed as they come (2D, or monocular 3D with camera_info).',
     )
     depth_transport: str = setting(
         'raw',
-        'Depth input kind (with use_depth): raw (sensor_msgs/Image on depth/image) or compressedDepth '
-        '(sensor_msgs/CompressedImage from compressed_depth_image_transport on '
+        'Depth input kind (with use_depth): raw (sensor_msgs/Image on depth/image) or '
+        'compressedDepth (sensor_msgs/CompressedImage from compressed_depth_image_transport on '
         'depth/image/compressedDepth, PNG).',
         choices=('raw', 'compressedDepth'),
     )
@@ -74,7 +79,8 @@ class NodeSettings:
     depth_wait: float = setting(
         0.1,
         'With use_depth: seconds a colour frame waits for its depth image; then it is processed '
-        'without depth (a rate-limited warning says why), so a missing depth never stops the output.',
+        'without depth (a rate-limited warning says why), so a missing depth never stops the '
+        'output.',
         range=(0.0, 10.0),
         live=True,
     )
@@ -92,11 +98,12 @@ class NodeSettings:
     )
     overlap: bool = setting(
         False,
-        'Run decoding and person detection of the next frame while pose, 3D, tracking and publishing '
-        'of the current one run (two threads, results in frame order). It adds up to one frame of '
-        'latency; on a 2-core CPU shared with the camera and the subscribers it did not raise the '
-        'frames processed (make demo A/B: 89-91 % with it, 88-96 % without, p50 latency 72-91 vs '
-        '40-61 ms), so it is off; try it where the stages have cores (or a GPU) to themselves.',
+        'Run decoding and person detection of the next frame while pose, 3D, tracking and '
+        'publishing of the current one run (two threads, results in frame order). It adds up to '
+        'one frame of latency; on a 2-core CPU shared with the camera and the subscribers it '
+        'did not raise the frames processed (make demo A/B: 89-91 % with it, 88-96 % without, '
+        'p50 latency 72-91 vs 40-61 ms), so it is off; try it where the stages have cores (or a '
+        'GPU) to themselves.',
     )
     stats_file: str = setting(
         '',
@@ -108,7 +115,7 @@ class NodeSettings:
         False, 'Publish the annotated image on debug_image (costs a few ms per frame).', live=True
     )
     keypoint_score_threshold: float = setting(
-        0.3,
+        KEYPOINT_SCORE_VISIBLE,
         'Keypoints scoring below this are not drawn (markers, debug image). Lower than '
         'posture.keypoint_threshold on purpose: a faint joint is still worth showing.',
         range=(0.0, 1.0),
@@ -136,8 +143,8 @@ class NodeSettings:
     )
     marker_lifetime: float = setting(
         0.5,
-        'Seconds a marker stays in RViz unless refreshed by a newer frame (a few frame periods), so '
-        'nothing stale survives a camera stop; 0 = forever.',
+        'Seconds a marker stays in RViz unless refreshed by a newer frame (a few frame '
+        'periods), so nothing stale survives a camera stop; 0 = forever.',
         range=(0.0, 3600.0),
         live=True,
     )
@@ -145,7 +152,10 @@ class NodeSettings:
 
 @dataclass
 class VideoSourceSettings:
-    """video_source's parameters (a demo/test camera: a video file published as sensor_msgs/Image)."""
+    """video_source's parameters.
+
+    A demo/test camera: a video file published as sensor_msgs/Image.
+    """
 
     video_path: str = setting('', 'Video file to publish (required).')
     frame_id: str = setting('camera', 'frame_id written into every image header.')

@@ -1,12 +1,12 @@
 """The pose_tracker parameter table (Markdown), generated from the settings dataclasses.
 
     python -m poseflow_ros.ros.params_doc            # print it
-    python -m poseflow_ros.ros.params_doc --write    # README.md and docs/architecture.md (one per node)
+    python -m poseflow_ros.ros.params_doc --write    # into README.md, docs/architecture.md
     python -m poseflow_ros.ros.params_doc --check README.md
 
-README.md holds this table between ``<!-- params:begin -->`` and ``<!-- params:end -->``; a test checks
-that it is what this module generates, so the documentation cannot drift from the code; so does
-docs/architecture.md, one table per node.
+README.md holds this table between ``<!-- params:begin -->`` and ``<!-- params:end -->``; a test
+checks that it is what this module generates, so the documentation cannot drift from the code; so
+does docs/architecture.md, one table per node.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def markdown_table(groups=GROUPS) -> str:
             bounds = ''
         text = sp.help.replace('|', '\\|')
         rows.append(
-            f'| `{sp.name}` | {_value(sp.default)} | {bounds} | {"yes" if sp.live else ""} | {text} |'
+            f'| `{sp.name}` | {_value(sp.default)} | {bounds} | {"yes" if sp.live else ""} | '
+            f'{text} |'
         )
     return '\n'.join(rows)
 

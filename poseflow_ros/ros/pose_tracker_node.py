@@ -12,28 +12,32 @@ Lifecycle:
 Topics (relative, remappable):
     sub  image              sensor_msgs/Image            (image_transport: raw)
     sub  image/compressed   sensor_msgs/CompressedImage  (image_transport: compressed)
-    sub  camera_info        sensor_msgs/CameraInfo       (use_camera_info; intrinsics of the colour image)
-    sub  depth/image        sensor_msgs/Image            (use_depth; 16UC1 mm or 32FC1 m, registered to the
-                                                          colour image, paired with it by stamp)
-    sub  depth/image/compressedDepth                     (use_depth and depth_transport: compressedDepth;
-                            sensor_msgs/CompressedImage   compressed_depth_image_transport PNG)
+    sub  camera_info        sensor_msgs/CameraInfo       (use_camera_info; intrinsics of the
+                                                          colour image)
+    sub  depth/image        sensor_msgs/Image            (use_depth; 16UC1 mm or 32FC1 m,
+                                                          registered to the colour image, paired
+                                                          with it by stamp)
+    sub  depth/image/compressedDepth                     (use_depth and depth_transport:
+                            sensor_msgs/CompressedImage   compressedDepth;
+                                                          compressed_depth_image_transport PNG)
     pub  tracked_poses      poseflow_ros/TrackedPoseArray (header copied from the image)
     pub  markers            visualization_msgs/MarkerArray (lifetime marker_lifetime)
     pub  debug_image        sensor_msgs/Image (bgr8), when publish_debug_image is true
-    pub  /diagnostics       diagnostic_msgs/DiagnosticArray (1 Hz: state, rates, drops, losses, stage ms)
+    pub  /diagnostics       diagnostic_msgs/DiagnosticArray (1 Hz: state, rates, drops, losses,
+                                                          stage ms)
 Parameters: one per setting of NodeSettings, PipelineConfig, TrackerConfig (``tracker.*``) and
-PostureConfig (``posture.*``); those marked live change with ``ros2 param set`` while running, the others
-only while unconfigured (a set is refused with the reason otherwise).
-Latest frame wins: a frame that arrives while one is being processed replaces the waiting one
-(the replaced frame is counted as dropped); nothing queues without bound. With use_depth the colour frame
-and its depth image travel as a pair (message_filters ApproximateTimeSynchronizer, sync_slop); a colour
-frame waits at most depth_wait for its depth, then goes on without it (warned, rate-limited).
-CameraInfo is not synchronised: the one stamped closest to the image within sync_slop, else the latest
-valid one, is used (cameras often stamp it apart from the image).
-Bad input (see poseflow_ros.decode) is skipped, counted (bad_input_frames) and logged at most once per
-error_log_period per kind of problem. Memory is bounded: statistics are running summaries and windows, and
-after large frames the process gives memory back (malloc_trim; the image subscription is re-created once
-large frames stop, which releases the middleware's sample buffers).
+PostureConfig (``posture.*``); those marked live change with ``ros2 param set`` while running, the
+others only while unconfigured (a set is refused with the reason otherwise). Latest frame wins: a
+frame that arrives while one is being processed replaces the waiting one (the replaced frame is
+counted as dropped); nothing queues without bound. With use_depth the colour frame and its depth
+image travel as a pair (message_filters ApproximateTimeSynchronizer, sync_slop); a colour frame
+waits at most depth_wait for its depth, then goes on without it (warned, rate-limited). CameraInfo
+is not synchronised: the one stamped closest to the image within sync_slop, else the latest valid
+one, is used (cameras often stamp it apart from the image). Bad input (see poseflow_ros.decode) is
+skipped, counted (bad_input_frames) and logged at most once per error_log_period per kind of
+problem. Memory is bounded: statistics are running summaries and windows, and after large frames
+the process gives memory back (malloc_trim; the image subscription is re-created once large frames
+stop, which releases the middleware's sample buffers).
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from ..depth import DepthConfig
 from ..overlap import SecondStage
 from ..pipeline import PipelineConfig, PosePipeline
 from ..render import draw_tracks
+from ..stats import LogThrottle, LossMonitor, StageStats, TrackSummary
 from ..track import TrackerConfig
 from ..types import Frame
 from .conversions import (
@@ -88,8 +93,14 @@ from .process import (
     receive_buffer_limit,
     use_large_image_profile,
 )
-from .params import ParameterError, declare_settings, make_qos, offered_reliability, read_settings
-from .stats import LogThrottle, LossMonitor, StageStats, TrackSummary
+from .params import (
+    ParameterError,
+    declare_renamed,
+    declare_settings,
+    make_qos,
+    offered_reliability,
+    read_settings,
+)
 
 from poseflow_ros.msg import TrackedPoseArray
 
@@ -104,8 +115,8 @@ STARTUP_ERRORS = (
 )
 _SUCCESS, _FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 LOSS_WARN_PERIOD_S = 60.0
-# memory given back after large frames (measured: 3840x2160 and 7680x4320 frames left the process ~140 MB
-# bigger, held by the DDS reader's sample buffers and by freed-but-kept heap memory)
+# memory given back after large frames (measured: 3840x2160 and 7680x4320 frames left the process
+# ~140 MB bigger, held by the DDS reader's sample buffers and by freed-but-kept heap memory)
 TRIM_ABOVE_BYTES = 8 * 1024 * 1024  # after processing a frame larger than this: malloc_trim(0)
 RESUBSCRIBE_AFTER_S = 3.0  # no such frame for this long: re-create the image subscription
 SYNC_QUEUE = 4  # colour/depth messages per topic the synchroniser holds
@@ -124,6 +135,7 @@ class PoseTrackerNode(LifecycleNode):
         self._specs = {}
         self._specs.update(declare_settings(self, NodeSettings))
         self._specs.update(declare_settings(self, PipelineConfig))
+        declare_renamed(self, PipelineConfig.RENAMED)  # old names: params files from before
         self._specs.update(declare_settings(self, TrackerConfig, 'tracker.'))
         self._specs.update(declare_settings(self, PostureConfig, 'posture.'))
         self._specs.update(declare_settings(self, DepthConfig, 'depth.'))
@@ -178,10 +190,13 @@ class PoseTrackerNode(LifecycleNode):
         return self._state_machine.current_state[1]
 
     def _read_config(self, pending=None):
-        """NodeSettings + PipelineConfig from the current parameters, or from them with ``pending``
-        ({name: value}) applied; ParameterError/ValueError if a value or a rule between values is bad."""
+        """Build NodeSettings + PipelineConfig from the current parameters.
+
+        With ``pending`` ({name: value}), from the parameters with those values applied.
+        ParameterError/ValueError if a value or a rule between values is bad.
+        """
         ns = NodeSettings(**read_settings(self, NodeSettings, pending=pending))
-        cfg = read_settings(self, PipelineConfig, pending=pending)
+        cfg = read_settings(self, PipelineConfig, pending=pending, renamed=PipelineConfig.RENAMED)
         cfg['tracker'] = read_settings(self, TrackerConfig, 'tracker.', pending)
         cfg['posture'] = read_settings(self, PostureConfig, 'posture.', pending)
         cfg['depth'] = read_settings(self, DepthConfig, 'depth.', pending)
@@ -192,8 +207,9 @@ class PoseTrackerNode(LifecycleNode):
 
     def _on_set_parameters(self, params) -> SetParametersResult:
         state = self.state_label()
+        renamed = PipelineConfig.RENAMED
         for p in params:
-            sp = self._specs.get(p.name)
+            sp = self._specs.get(renamed.get(p.name, p.name))  # an old name: its new one's rules
             if sp is None:
                 continue
             if not sp.live and state in ('inactive', 'active'):
@@ -201,9 +217,9 @@ class PoseTrackerNode(LifecycleNode):
                 return SetParametersResult(
                     successful=False,
                     reason=(
-                        f'{p.name} is read at configure and cannot change while the node is {state}: '
-                        f'ros2 lifecycle set {fqn} deactivate (if active), ros2 lifecycle set {fqn} cleanup, '
-                        f'set it, then configure and activate again'
+                        f'{p.name} is read at configure and cannot change while the node is '
+                        f'{state}: ros2 lifecycle set {fqn} deactivate (if active), ros2 '
+                        f'lifecycle set {fqn} cleanup, set it, then configure and activate again'
                     ),
                 )
             try:
@@ -212,7 +228,9 @@ class PoseTrackerNode(LifecycleNode):
                 return SetParametersResult(successful=False, reason=str(e))
         # rules between settings (e.g. tracker low <= high score threshold), on the would-be values
         try:
-            self._read_config({p.name: p.value for p in params if p.name in self._specs})
+            self._read_config(
+                {p.name: p.value for p in params if p.name in self._specs or p.name in renamed}
+            )
         except ValueError as e:
             return SetParametersResult(successful=False, reason=str(e))
         return SetParametersResult(successful=True)
@@ -254,7 +272,8 @@ class PoseTrackerNode(LifecycleNode):
                 self.pipeline.apply_live_settings(self.config)
             else:
                 pipeline = PosePipeline.from_config(self.config)
-                # first frames at full speed: models loaded, CUDA graphs captured for up to max_persons
+                # first frames at full speed: models loaded, CUDA graphs captured for up to
+                # max_persons
                 pipeline.warmup()
                 self.pipeline = pipeline
         except Exception as e:  # noqa: BLE001 -- rclpy would swallow it: name the reason, stay unconfigured
@@ -284,8 +303,8 @@ class PoseTrackerNode(LifecycleNode):
         )
         p = self.pipeline
         self.get_logger().info(
-            f'configured in {time.perf_counter() - t0:.1f} s: detector={p.detector.name} pose={p.pose.name} '
-            f'device={getattr(p.pose, "device", "?")} embedder={self.config.embedder}'
+            f'configured in {time.perf_counter() - t0:.1f} s: detector={p.detector.name} '
+            f'pose={p.pose.name} device={p.pose.device} embedder={self.config.embedder}'
         )
         return super().on_configure(state)
 
@@ -295,10 +314,12 @@ class PoseTrackerNode(LifecycleNode):
         )  # lifecycle publishers first: the first frame is published
         if ret != _SUCCESS:
             return ret
-        # a new stream: no tracks, 3D history, pose crops or boxes carried over from before deactivate
+        # a new stream: no tracks, 3D history, pose crops or boxes carried over from before
+        # deactivate
         self.pipeline.reset()
         self._running = True
-        # overlap: this worker decodes and detects frame t+1 while a second one runs the rest of frame t
+        # overlap: this worker decodes and detects frame t+1 while a second one runs the rest of
+        # frame t
         self._stage2 = (
             SecondStage(self._guarded_second, name='pose_tracker_stage2')
             if self.settings.overlap
@@ -346,14 +367,14 @@ class PoseTrackerNode(LifecycleNode):
         return _SUCCESS
 
     def autostart(self) -> bool:
-        """configure + activate; False (reason in configure_error) when configure fails."""
+        """Configure + activate; False (reason in configure_error) when configure fails."""
         if self.trigger_configure() != _SUCCESS or self.state_label() != 'inactive':
             self.configure_error = self.configure_error or 'configure failed'
             return False
         return self.trigger_activate() == _SUCCESS
 
     def _stop_io(self) -> None:
-        """Unsubscribe, let the frame in flight finish (it is still published), delete our markers."""
+        """Unsubscribe, let the frame in flight finish (still published), delete our markers."""
         if self._qos_timer is not None:
             self.destroy_timer(self._qos_timer)
             self._qos_timer = None
@@ -378,7 +399,8 @@ class PoseTrackerNode(LifecycleNode):
             self.pub_markers.publish(
                 self.markers.delete_all(Header(stamp=stamp, frame_id=self._last_frame_id))
             )
-            # on shutdown the writer goes away next: let reliable subscribers (RViz) acknowledge it first
+            # on shutdown the writer goes away next: let reliable subscribers (RViz) acknowledge it
+            # first
             self.pub_markers.wait_for_all_acked(Duration(seconds=1.0))
 
     def _release(self) -> None:
@@ -387,7 +409,7 @@ class PoseTrackerNode(LifecycleNode):
                 self.destroy_lifecycle_publisher(pub)
         self.pub_poses = self.pub_markers = self.pub_debug = None
         if self.pipeline is not None and self.pipeline is not self._injected_pipeline:
-            device = str(getattr(self.pipeline.pose, 'device', 'cpu'))
+            device = str(self.pipeline.pose.device)
             self.pipeline = None
             gc.collect()
             if device.startswith('cuda'):
@@ -403,7 +425,7 @@ class PoseTrackerNode(LifecycleNode):
         return 'image' if self.settings.image_transport == 'raw' else 'image/compressed'
 
     def _wanted_reliability(self, topic: str = '') -> str:
-        """The reliability to subscribe ``topic`` (default: the image topic) with."""
+        """Return the reliability to subscribe ``topic`` (default: the image topic) with."""
         mode = self.settings.qos_reliability
         if mode != 'auto':
             return mode
@@ -435,9 +457,10 @@ class PoseTrackerNode(LifecycleNode):
         ):
             self._rmem_warned = True
             self.get_logger().warning(
-                f'best-effort image subscription and net.core.rmem_max = {rmem} B: large frames (640x480 '
-                f'and up) from a best-effort camera in another process are mostly lost. Fix: '
-                f'sudo sysctl -w net.core.rmem_max=4194304, or publish the camera reliably'
+                f'best-effort image subscription and net.core.rmem_max = {rmem} B: large frames '
+                '(640x480 and up) from a best-effort camera in another process are mostly '
+                'lost. Fix: sudo sysctl -w net.core.rmem_max=4194304, or publish the camera '
+                'reliably'
             )
 
     def _depth_topic(self) -> str:
@@ -471,7 +494,10 @@ class PoseTrackerNode(LifecycleNode):
         self._info_reliability = reliability
 
     def _recheck_qos(self) -> None:
-        """qos_reliability auto: follow what the publishers of each input offer (image, depth, info)."""
+        """qos_reliability auto: follow what the publishers of each input offer.
+
+        The inputs: image, depth, camera info.
+        """
         for sub, have, resubscribe in (
             (self.sub, self._sub_reliability, self._subscribe),
             (self.sub_depth, self._depth_reliability, self._subscribe_depth),
@@ -488,8 +514,11 @@ class PoseTrackerNode(LifecycleNode):
                 resubscribe(want)
 
     def _release_large_buffers(self) -> None:
-        """Once large frames have stopped for RESUBSCRIBE_AFTER_S: re-create the subscription (same QoS) so
-        the middleware frees the sample buffers it grew for them, and trim the heap (executor thread)."""
+        """Once large frames have stopped for RESUBSCRIBE_AFTER_S.
+
+        Re-create the subscription (same QoS) so the middleware frees the sample buffers it grew
+        for them, and trim the heap (executor thread).
+        """
         if (
             self.sub is None
             or not self._large_rx
@@ -541,13 +570,14 @@ class PoseTrackerNode(LifecycleNode):
             self._sync_in[1].signalMessage(msg)
 
     def _on_pair(self, image_msg, depth_msg) -> None:
-        """The synchroniser found a colour frame and a depth image with matching stamps."""
+        """Attach a depth image the synchroniser paired with a colour frame (matching stamps)."""
         with self._cv:
             if self._latest is not None and self._latest.msg is image_msg:
                 self._latest.depth = depth_msg
                 self._cv.notify()
                 return
-        # that colour frame was already processed without depth (depth_wait ran out) or was replaced
+        # that colour frame was already processed without depth (depth_wait ran out) or was
+        # replaced
         self.stats.count('depth_late')
 
     def _on_camera_info(self, msg) -> None:
@@ -573,9 +603,12 @@ class PoseTrackerNode(LifecycleNode):
         return DepthConfig.from_dict(self.config.depth).depth_scale
 
     def _camera_for(self, stamp: float, w: int, h: int):
-        """CameraModel for the colour frame (w x h fills in a CameraInfo without a size; another size is
-        scaled by the depth stage and the markers): the CameraInfo stamped closest within sync_slop, else
-        the latest valid one; None when there is none."""
+        """Return the CameraModel for the colour frame, or None when there is none.
+
+        From the CameraInfo stamped closest within sync_slop, else the latest valid one. w x h
+        fills in a CameraInfo without a size; another size is scaled by the depth stage and the
+        markers.
+        """
         if not self._infos:
             return None
         infos = list(self._infos)
@@ -590,8 +623,11 @@ class PoseTrackerNode(LifecycleNode):
         return cam
 
     def _input_warning(self, text: str, kind: str) -> None:
-        """A problem with the depth or camera_info input: warned at most once per error_log_period per
-        kind, counted; the colour frames keep being processed (in 2D where 3D is not possible)."""
+        """Report a problem with the depth or camera_info input.
+
+        Warned at most once per error_log_period per kind, counted; the colour frames keep being
+        processed (in 2D where 3D is not possible).
+        """
         self.stats.count('input_problems')
         self.last_input_problem = text[:500]
         self._log_throttle.period = self.settings.error_log_period
@@ -601,8 +637,10 @@ class PoseTrackerNode(LifecycleNode):
             self.get_logger().warning(text + more)
 
     def _log_limited(self, kind: str, text: str) -> None:
-        """Error log, at most once per error_log_period for each kind (rclpy's throttle cannot follow a
-        live change of the period: it raises ValueError)."""
+        """Log an error, at most once per error_log_period for each kind.
+
+        Not rclpy's throttle: it cannot follow a live change of the period (it raises ValueError).
+        """
         self._log_throttle.period = self.settings.error_log_period
         ok, held = self._log_throttle.allow(kind)
         if ok:
@@ -664,15 +702,12 @@ class PoseTrackerNode(LifecycleNode):
         except Exception as e:  # noqa: BLE001 -- a message must never kill the node
             self._frame_error(e)
 
-    def _process(self, pending: '_Pending') -> None:
-        """Both stages of one frame, one after the other (tests and tools call this directly)."""
-        item = self._first_stage(pending)
-        if item is not None:
-            self._second_stage(item)
-
     def _first_stage(self, pending: '_Pending'):
-        """Decode, check, pair depth/camera and detect persons: the work that may run one frame ahead.
-        Returns what :meth:`_second_stage` needs, or None when the frame is skipped."""
+        """Decode, check, pair depth/camera and detect persons.
+
+        This is the work that may run one frame ahead. Returns what :meth:`_second_stage` needs, or
+        None when the frame is skipped.
+        """
         t0 = time.perf_counter()
         s = self.settings
         msg, rx = pending.msg, pending.rx
@@ -707,7 +742,7 @@ class PoseTrackerNode(LifecycleNode):
         return msg, rx, frame, camera, dets, detect_ms, t0, t1
 
     def _second_stage(self, item) -> None:
-        """Pose, 3D, tracking (in frame order) and publishing of a frame the first stage prepared."""
+        """Run pose, 3D, tracking (in frame order) and publish a frame the first stage prepared."""
         msg, rx, frame, camera, dets, detect_ms, t0, t1 = item
         s = self.settings
         image, stamp = frame.image, frame.stamp
@@ -734,7 +769,8 @@ class PoseTrackerNode(LifecycleNode):
                 bgr_to_image(draw_tracks(image, result.tracks, s.keypoint_score_threshold), header)
             )
         t3 = time.perf_counter()
-        # total: this frame's own work (both stages); stage_wait: between them (overlap), in latency only
+        # total: this frame's own work (both stages); stage_wait: between them (overlap), in
+        # latency only
         timings = {
             'decode': (t1 - t0) * 1e3,
             **result.timings_ms,
@@ -751,7 +787,10 @@ class PoseTrackerNode(LifecycleNode):
         self.tracks_summary.add(t.track_id for t in result.tracks)
 
     def _depth_for(self, pending: '_Pending', camera, w: int, h: int):
-        """The depth (float32 metres) paired with this colour frame, or None with the reason warned."""
+        """Return the depth (float32 metres) paired with this colour frame.
+
+        None with the reason warned.
+        """
         s = self.settings
         topic = self.resolve_topic_name(self._depth_topic())
         dmsg = pending.depth
@@ -759,19 +798,22 @@ class PoseTrackerNode(LifecycleNode):
             self.stats.count('frames_without_depth')
             if not self.depth_received:
                 self._input_warning(
-                    f'use_depth is true but no depth image has arrived on {topic}: colour frames are '
-                    f'processed without depth. Remap depth/image to the registered depth topic (e.g. -r '
-                    f'depth/image:=/camera/aligned_depth_to_color/image_raw) or set use_depth false',
+                    f'use_depth is true but no depth image has arrived on {topic}: colour '
+                    'frames are processed without depth. Remap depth/image to the registered '
+                    'depth topic (e.g. -r '
+                    'depth/image:=/camera/aligned_depth_to_color/image_raw) or set use_depth '
+                    'false',
                     'no_depth',
                 )
             else:
                 st = _seconds(pending.msg.header.stamp)
                 self._input_warning(
-                    f'no depth image on {topic} paired with the colour frame stamped {st:.3f} within '
-                    f'depth_wait = {s.depth_wait:g} s ({self.depth_received} depth images so far, the '
-                    f'latest stamped {self._last_depth_stamp - st:+.3f} s from this frame; sync_slop = '
-                    f'{s.sync_slop:g} s): processed without depth. Depth and colour must come from the '
-                    f'same camera with matching stamps (raise sync_slop if they are stamped apart)',
+                    f'no depth image on {topic} paired with the colour frame stamped {st:.3f} '
+                    f'within depth_wait = {s.depth_wait:g} s ({self.depth_received} depth '
+                    f'images so far, the latest stamped {self._last_depth_stamp - st:+.3f} s '
+                    f'from this frame; sync_slop = {s.sync_slop:g} s): processed without depth. '
+                    'Depth and colour must come from the same camera with matching stamps '
+                    '(raise sync_slop if they are stamped apart)',
                     'unpaired',
                 )
             return None
@@ -780,9 +822,10 @@ class PoseTrackerNode(LifecycleNode):
             self._input_warning(
                 f'depth image on {topic} but no valid camera_info'
                 + ('' if s.use_camera_info else ' (use_camera_info is false)')
-                + f' ({self.camera_info_received} received, {self.stats.counters["camera_info_invalid"]} '
-                f'unusable): depth cannot be back-projected without intrinsics; processed in 2D. Remap '
-                f'camera_info to the colour camera\'s CameraInfo topic',
+                + f' ({self.camera_info_received} received, '
+                f'{self.stats.counters["camera_info_invalid"]} unusable): depth cannot be '
+                'back-projected without intrinsics; processed in 2D. Remap camera_info to '
+                'the colour camera\'s CameraInfo topic',
                 'no_camera_info',
             )
             return None
@@ -796,8 +839,9 @@ class PoseTrackerNode(LifecycleNode):
         if dmsg.header.frame_id != pending.msg.header.frame_id:
             self._input_warning(
                 f"depth frame_id '{dmsg.header.frame_id}' differs from the colour image's "
-                f"'{pending.msg.header.frame_id}': the depth must be registered to the colour image (the "
-                f"driver's align/registration option or depth_image_proc register); used as if it were",
+                f"'{pending.msg.header.frame_id}': the depth must be registered to the colour "
+                "image (the driver's align/registration option or depth_image_proc register); "
+                "used as if it were",
                 'frame_id',
             )
         if not np.isfinite(depth).any():
@@ -873,9 +917,11 @@ class PoseTrackerNode(LifecycleNode):
         self.pub_diag.publish(arr)
 
     def stats_report(self) -> dict:
-        """Counters, per-stage ms, persons per frame and track ids so far (what stats_file holds); constant
-        size: persons_per_frame {frames, mean, max, frames_with_persons, histogram}, track_ids {distinct,
-        highest, recent}."""
+        """Counters, per-stage ms, persons per frame and track ids so far (what stats_file holds).
+
+        Constant size: persons_per_frame {frames, mean, max, frames_with_persons, histogram},
+        track_ids {distinct, highest, recent}.
+        """
         p = self.pipeline
         return {
             'counters': {
@@ -886,15 +932,15 @@ class PoseTrackerNode(LifecycleNode):
             'stage_ms': self.stats.summary(),
             **self.tracks_summary.report(),
             'subscription_reliability': self._sub_reliability or '',
-            'device': str(getattr(p.pose, 'device', '')) if p else '',
+            'device': str(p.pose.device) if p else '',
             'pose_backend': self.config.pose_backend if self.config else '',
-            'pose_runtime': str(getattr(p.pose, 'runtime', '')) if p else '',
+            'pose_runtime': str(p.pose.runtime) if p else '',
             'detector': p.detector.name if p else '',
             'embedder': self.config.embedder if self.config else '',
         }
 
     def shutdown(self) -> None:
-        """Leave every state cleanly (frame in flight finished, markers deleted), write stats_file."""
+        """Leave every state cleanly (frame in flight done, markers deleted), write stats_file."""
         report = self.stats_report()  # before cleanup frees the pipeline
         if self.state_label() in ('unconfigured', 'inactive', 'active'):
             self.trigger_shutdown()
@@ -910,8 +956,11 @@ class PoseTrackerNode(LifecycleNode):
 
 
 class _Pending:
-    """The frame waiting for the worker: the colour image, when it arrived, its depth image once the
-    synchroniser paired one, and until when it waits for that depth (monotonic s; 0 = it does not)."""
+    """The frame waiting for the worker.
+
+    The colour image, when it arrived, its depth image once the synchroniser paired one, and until
+    when it waits for that depth (monotonic s; 0 = it does not).
+    """
 
     __slots__ = ('msg', 'rx', 'depth', 'deadline')
 

@@ -1,4 +1,4 @@
-"""Process-level set-up shared by the node executables: the Fast DDS profile and signal handling."""
+"""Process-level set-up shared by the node executables: Fast DDS profile and signal handling."""
 
 from __future__ import annotations
 
@@ -29,8 +29,11 @@ def _profile_path() -> Optional[Path]:
 
 
 def use_large_image_profile() -> Optional[str]:
-    """Point Fast DDS at config/fastdds_large_images.xml unless the user chose a profile (either variable
-    set, even empty) or another middleware. Must run before rclpy.init(). Returns the path used."""
+    """Point Fast DDS at config/fastdds_large_images.xml unless the user chose otherwise.
+
+    Left alone when the user chose a profile (either variable set, even empty) or another
+    middleware. Must run before rclpy.init(). Returns the path used.
+    """
     if any(v in os.environ for v in _PROFILE_VARS):
         return None
     if os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp') != 'rmw_fastrtps_cpp':
@@ -62,8 +65,10 @@ def rss_mb(pid='self') -> Optional[float]:
 
 
 def install_stop_handlers() -> threading.Event:
-    """SIGINT and SIGTERM set the returned event (the main loop then shuts down in order); a second Ctrl-C
-    changes nothing."""
+    """Make SIGINT and SIGTERM set the returned event (the main loop then shuts down in order).
+
+    A second Ctrl-C changes nothing.
+    """
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -71,8 +76,11 @@ def install_stop_handlers() -> threading.Event:
 
 
 def ignore_stop_signals() -> None:
-    """While cleaning up and exiting: a second Ctrl-C must not interrupt the orderly shutdown, nor kill the
-    process during interpreter finalisation (Python restores the default handler of a handled signal
-    then, but leaves an ignored one ignored)."""
+    """Ignore SIGINT and SIGTERM while cleaning up and exiting.
+
+    A second Ctrl-C must not interrupt the orderly shutdown, nor kill the process during
+    interpreter finalisation (Python restores the default handler of a handled signal then, but
+    leaves an ignored one ignored).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -1,4 +1,4 @@
-"""video_source: publishes a video file as sensor_msgs/Image at its frame rate (for demos and tests).
+"""video_source: publishes a video file as sensor_msgs/Image at its frame rate (demos, tests).
 
     video_source --ros-args --params-file config/video_source.yaml -p video_path:=walk.mp4
 Publishes ``image`` (and ``image/compressed`` JPEG when publish_compressed is true), stamped
@@ -65,8 +65,9 @@ class VideoSourceNode(Node):
             while self.pub.get_subscription_count() == 0 and time.monotonic() < t_end:
                 if self.done.wait(0.05):
                     return self._finish()
-            # a subscriber with qos_reliability: auto re-subscribes once it has seen this publisher's QoS:
-            # give it that moment so the first frames are not sent to a subscription that is going away
+            # a subscriber with qos_reliability: auto re-subscribes once it has seen this
+            # publisher's QoS: give it that moment so the first frames are not sent to a
+            # subscription that is going away
             if self.done.wait(self.settle):
                 return self._finish()
         next_t = time.monotonic()
@@ -109,7 +110,10 @@ class VideoSourceNode(Node):
 
 
 def main(args=None) -> int:
-    """Publish until the file ends (exit_when_done) or SIGINT/SIGTERM; exit 0, or 2 on a bad start-up."""
+    """Publish until the file ends (exit_when_done) or SIGINT/SIGTERM.
+
+    Exit 0, or 2 on a bad start-up.
+    """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = install_stop_handlers()
     try:
@@ -125,8 +129,9 @@ def main(args=None) -> int:
         while not stop.is_set():
             executor.spin_once(timeout_sec=0.1)
             if node.done.is_set() and node.exit_when_done and not node.loop:
-                # the file ended: let reliable subscribers take (or get resent) the last frames before the
-                # writer goes away, else a subscriber that lost a fragment of one never gets it
+                # the file ended: let reliable subscribers take (or get resent) the last frames
+                # before the writer goes away, else a subscriber that lost a fragment of one never
+                # gets it
                 for pub in (node.pub, node.pub_c):
                     if pub is not None:
                         pub.wait_for_all_acked(Duration(seconds=5.0))
