@@ -141,9 +141,8 @@ def symmetry_score(angles: np.ndarray) -> np.ndarray:
     angles visible; NaN for a person without such a pair.
     """
     a = np.asarray(angles, np.float64).reshape(-1, len(ANGLE_NAMES))
-    diff = np.abs(
-        a[:, SYMMETRY_PAIRS[:, 0]] - a[:, SYMMETRY_PAIRS[:, 1]]
-    )  # (N, 4); NaN: a side unseen
+    # (N, 4); NaN: a side unseen
+    diff = np.abs(a[:, SYMMETRY_PAIRS[:, 0]] - a[:, SYMMETRY_PAIRS[:, 1]])
     ok = ~np.isnan(diff)
     n = ok.sum(1)
     msq = np.where(ok, diff, 0.0) ** 2

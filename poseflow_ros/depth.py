@@ -470,9 +470,8 @@ class DepthStage:
         has = (n >= _MIN_SAMPLES) & use
         z = np.where(has, z, np.nan)
         xyz = np.concatenate([xn * z[..., None], z[..., None]], -1)
-        consistency = np.minimum(
-            1.0, n / (0.5 * _GRID * _GRID)
-        )  # half the window agrees: full score
+        # half the window agrees: full score
+        consistency = np.minimum(1.0, n / (0.5 * _GRID * _GRID))
         s3 = np.where(has, sc * consistency, 0.0)
 
         centre = _torso_centres(xyz, has)

@@ -229,9 +229,8 @@ def test_hsr_output_bag_types_video_and_debug_image(hsr_runs):
     assert (dbg.width, dbg.height, dbg.encoding) == (640, 480, 'bgr8')
     cap = cv2.VideoCapture(str(out / 'annotated.mp4'))
     ok, frame = cap.read()
-    assert (
-        ok and frame.shape == (480 + 22, 640, 3) and s['outputs']['video_frames'] == 1
-    )  # + status band
+    # + status band
+    assert ok and frame.shape == (480 + 22, 640, 3) and s['outputs']['video_frames'] == 1
     assert json.loads((out / 'summary.json').read_text())['frames'] == 1
 
 
@@ -390,9 +389,10 @@ def test_compressed_depth_topic_decodes_to_metres():
     mm = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
     m = CompressedImage(format='16UC1; compressedDepth png')
     m.data = struct.pack('<iff', 0, 0.0, 0.0) + cv2.imencode('.png', mm)[1].tobytes()
+    # what the bag tool decodes with
     from poseflow_ros.ros.conversions import (
         depth_image_to_metres,
-    )  # what the bag tool decodes with
+    )
 
     d = depth_image_to_metres(m, 0.0)
     assert d.dtype == np.float32 and d.shape == mm.shape

@@ -63,9 +63,8 @@ def test_port_matches_tflite_fp32(estimator, crops, tflite_ref):
     err = np.abs(lm[:, :33, :2] - ref_lm[:, :33, :2]).max()
     assert err < 1.0, f'max landmark error {err:.4f} px (256-px crop)'
     assert err < 0.05  # measured: ~3e-4 px
-    np.testing.assert_allclose(
-        lm[:, :33, 3:], ref_lm[:, :33, 3:], atol=0.02
-    )  # visibility/presence logits
+    # visibility/presence logits
+    np.testing.assert_allclose(lm[:, :33, 3:], ref_lm[:, :33, 3:], atol=0.02)
     np.testing.assert_allclose(flag, ref_flag, atol=1e-3)
     assert (ref_flag > 0.5).sum() >= len(crops) - 3  # real people: the model agrees they are there
     # world landmarks (Identity_4, metres): measured 3.8e-5 m max difference
@@ -79,9 +78,8 @@ def test_onnxruntime_runtime_matches_tflite(model_file, crops, tflite_ref, tmp_p
     local = tmp_path / model_file.name
     local.write_bytes(model_file.read_bytes())
     est = BlazePoseEstimator(model_path=str(local), runtime='onnxruntime')
-    assert est.runtime == 'onnxruntime' and list(
-        tmp_path.glob('*.port2-*.onnx')
-    )  # exported + cached
+    # exported + cached
+    assert est.runtime == 'onnxruntime' and list(tmp_path.glob('*.port2-*.onnx'))
     lm, flag, world = est.forward_crops(crops)
     err = np.abs(lm[:, :33, :2] - tflite_ref[0][:, :33, :2]).max()
     assert err < 1.0, f'onnxruntime max landmark error {err:.4f} px'

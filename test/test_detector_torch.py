@@ -255,9 +255,10 @@ def test_nms_follows_onnx_semantics():
     """
     from poseflow_ros.detect.decode_boxes import nms, self_iou
 
+    # IoU(0, 1) = 100 / 125 = 0.8; box 3 is box 0 with its corners swapped
     boxes = np.array(
         [[0, 0, 10, 10], [0, 0, 10, 12.5], [20, 20, 30, 30], [10, 10, 0, 0]], np.float32
-    )  # IoU(0, 1) = 100 / 125 = 0.8; box 3 is box 0 with its corners swapped
+    )
     scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
     assert self_iou(boxes)[0, 3] == pytest.approx(1.0) and self_iou(boxes)[0, 2] == 0
     assert nms(boxes, scores, 0.8, 10).tolist() == [0, 1, 2]  # 0.8 is not > 0.8

@@ -102,9 +102,8 @@ def test_hota_localisation_by_hand():
 def test_mot_roundtrip_and_seqinfo(campus, tmp_path):
     gt, res, info = campus
     assert info['name'] == 'TUD-Campus' and info['seq_length'] == 71
-    assert (
-        gt.shape == (359, 10) and len(mot_io.evaluated_gt(gt)) == 359
-    )  # MOT15: conf 1 everywhere
+    # MOT15: conf 1 everywhere
+    assert gt.shape == (359, 10) and len(mot_io.evaluated_gt(gt)) == 359
     for rows in (gt, res):
         p = tmp_path / 'x.txt'
         mot_io.write_mot(p, rows)

@@ -643,9 +643,8 @@ def test_fault_corpus(corpus, good, case):
             10.0,
             f'{case.name}: output for the valid frame',
         )
-        h.wait(
-            lambda: c['processed'] == proc0 + 1, 5.0, 'counted as processed'
-        )  # counted after publishing
+        # counted after publishing
+        h.wait(lambda: c['processed'] == proc0 + 1, 5.0, 'counted as processed')
         assert c['bad_input'] == bad0, node.last_bad_input
     else:  # bad input: counted, with a clear reason
         h.wait(lambda: c['bad_input'] == bad0 + 1, 10.0, f'{case.name}: counted as bad input')

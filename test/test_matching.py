@@ -27,9 +27,8 @@ def test_linear_assignment_and_cascade():
     cost = np.array([[0.1, 0.2], [0.15, 0.9]])
     r, c = linear_assignment(cost, 1.0)  # global optimum 0.2 + 0.15 beats 0.1 + 0.9
     assert dict(zip(r.tolist(), c.tolist())) == {0: 1, 1: 0}
-    r, c = matching_cascade(
-        cost, np.array([1, 2]), 1.0
-    )  # level 1 first: row 0 takes its best column
+    # level 1 first: row 0 takes its best column
+    r, c = matching_cascade(cost, np.array([1, 2]), 1.0)
     assert dict(zip(r.tolist(), c.tolist())) == {0: 0, 1: 1}
 
 

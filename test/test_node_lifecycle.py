@@ -191,9 +191,8 @@ def test_lifecycle_transitions_over_dds(ros, pipeline, frames):
         for i in range(6, 10):
             h.send(bgr_to_image(frames[i], header(i)))
         new_ids = {p.track_id for m in h.poses[n:] for p in m.poses}
-        assert new_ids and min(new_ids) > max(
-            first_ids
-        )  # tracker reset on activate; ids never reused
+        # tracker reset on activate; ids never reused
+        assert new_ids and min(new_ids) > max(first_ids)
         assert go(Transition.TRANSITION_DEACTIVATE) and go(Transition.TRANSITION_CLEANUP)
         assert state() == 'unconfigured' and node.pipeline is None and node.pub_poses is None
         assert go(Transition.TRANSITION_CONFIGURE) and state() == 'inactive'

@@ -63,9 +63,8 @@ def test_refine_on_a_synthetic_peak():
     got = refine_landmarks(torch.from_numpy(lm), torch.from_numpy(hm)).numpy()[0]
     # within 3 cells of the peak: moved onto it, in MediaPipe's convention (column index x 4 px)
     np.testing.assert_allclose(got[0, :2], [120, 80], atol=1e-3)
-    np.testing.assert_allclose(
-        got[1, :2], [150, 80]
-    )  # 7 cells away: nothing confident in its window
+    # 7 cells away: nothing confident in its window
+    np.testing.assert_allclose(got[1, :2], [150, 80])
     np.testing.assert_allclose(got[2, :2], [-10, 80])  # outside the heatmap: kept
     np.testing.assert_allclose(got[3, :2], [130, 90])  # peak not confident enough: kept
     np.testing.assert_allclose(got[4, :2], [4, 80], atol=1e-3)  # x = -0.5 cells truncates to 0

@@ -21,9 +21,8 @@ def _landmarks(hip, extent):
 
 def test_alignment_roi_centre_side_rotation():
     hip = np.array([[100, 200], [100, 200], [100, 200], [100, 200]], np.float32)
-    ext = np.array(
-        [[100, 120], [180, 200], [20, 200], [100, 280]], np.float32
-    )  # up, right, left, down
+    # up, right, left, down
+    ext = np.array([[100, 120], [180, 200], [20, 200], [100, 280]], np.float32)
     r = roi.alignment_rois(_landmarks(hip, ext))
     np.testing.assert_allclose(r[:, :2], hip)
     np.testing.assert_allclose(r[:, 2], 2 * 80 * 1.25)
@@ -60,11 +59,12 @@ def test_roi_matrices_round_trip_and_upright_case():
     # rotation 0 is exactly the upright box crop
     boxes = np.array([[10, 20, 110, 220], [300, 50, 360, 90]], np.float32)
     c, s = crop.box_to_center_scale(boxes, 1.0, 1.25)
+    # float32 rois
     np.testing.assert_allclose(
         crop.roi_matrices(crop.boxes_to_rois(boxes), (256, 256)),
         crop.affine_matrices(c, s, (256, 256)),
         atol=1e-4,
-    )  # float32 rois
+    )
 
 
 def test_rotated_warp_straightens_a_tilted_bar_and_points_rotate_back():

@@ -59,9 +59,8 @@ def test_start_stop_cycles_with_frames_in_flight(walk_video):
             assert len(poses) >= n0 + 3, f'cycle {i}: no output\n' + (
                 pt.stdout.read() if pt.poll() is not None else ''
             )
-            rc, out = _stop(
-                pt, how
-            )  # a frame is in flight: the camera publishes at 25 Hz throughout
+            # a frame is in flight: the camera publishes at 25 Hz throughout
+            rc, out = _stop(pt, how)
             t_end = time.monotonic() + 2
             while time.monotonic() < t_end:
                 rclpy.spin_once(rec, timeout_sec=0.05)

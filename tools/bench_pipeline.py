@@ -510,9 +510,8 @@ def main(argv=None) -> int:
                 records, ref_fps = {}, None
                 for name, overlap, interval, threads, runtime in sets:
                     rec = []
-                    torch_threads = (
-                        torch.get_num_threads()
-                    )  # num_threads > 0 sets torch's globally
+                    # num_threads > 0 sets torch's globally
+                    torch_threads = torch.get_num_threads()
                     v = bench_video(
                         lambda: PosePipeline.from_config(
                             PipelineConfig(

@@ -100,9 +100,8 @@ def load_mot(root: Path) -> list:
         for img in sorted((seq / info['Sequence'].get('imDir', 'img1')).glob('*.jpg')):
             f = int(img.stem)
             rows = gt[gt[:, 0] == f]
-            xyxy = np.concatenate(
-                [rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6]], 1
-            )  # 1-based MOT
+            # 1-based MOT
+            xyxy = np.concatenate([rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6]], 1)
             pos = (rows[:, 6] == 1) & (rows[:, 7] == 1) & (rows[:, 8] >= MIN_VISIBILITY)
             frames.append(
                 (seq.name, f, img, xyxy[pos].astype(np.float32), xyxy[~pos].astype(np.float32))

@@ -290,6 +290,23 @@ def write_photos(est, detector, out_dir: Path, frames: int) -> list:
     return written
 
 
+def score_sources(est, coco, imgs, sources, names, refine, frames) -> dict:
+    """Run one pose variant from each named box source and score it (AP, cost, persons lost)."""
+    out = {}
+    for s in names:
+        if s not in sources:
+            continue
+        res, ms, crops, lost = run_variant(est, imgs, sources[s], refine, frames)
+        out[s] = dict(
+            coco_eval(coco, res),
+            ms_per_person=ms,
+            crops_per_person=crops,
+            persons=len(res),
+            lost=lost,
+        )
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -396,18 +413,7 @@ def main(argv=None) -> int:
         for v in a.variants:
             refine, frames, est.flip_test = VARIANTS[v]
             frames = frames or a.frames
-            rv = rep['variants'][v] = {}
-            for s in a.sources:
-                if s not in sources:
-                    continue
-                res, ms, crops, lost = run_variant(est, imgs, sources[s], refine, frames)
-                rv[s] = dict(
-                    coco_eval(c, res),
-                    ms_per_person=ms,
-                    crops_per_person=crops,
-                    persons=len(res),
-                    lost=lost,
-                )
+            rep['variants'][v] = score_sources(est, c, imgs, sources, a.sources, refine, frames)
         if a.mmpose_config:
             from poseflow_ros.pose import make_pose_estimator
 
@@ -417,18 +423,7 @@ def main(argv=None) -> int:
                 mmpose_config=a.mmpose_config,
                 mmpose_checkpoint=a.mmpose_checkpoint,
             )
-            rv = rep['variants']['mmpose'] = {}
-            for s in a.sources:
-                if s not in sources:
-                    continue
-                res, ms, crops, lost = run_variant(mm, imgs, sources[s], 0, 1)
-                rv[s] = dict(
-                    coco_eval(c, res),
-                    ms_per_person=ms,
-                    crops_per_person=crops,
-                    persons=len(res),
-                    lost=lost,
-                )
+            rep['variants']['mmpose'] = score_sources(mm, c, imgs, sources, a.sources, 0, 1)
     if a.photos:
         est.flip_test = False
         report['photos'] = write_photos(est, detector, Path(a.photos), a.frames)

@@ -157,13 +157,14 @@ class Proc:
         self.warnings = collections.Counter()
         self._log = open(log_path, 'a', buffering=1)
         self._log.write(f'$ {" ".join(map(str, cmd))}\n')
+        # our Ctrl-C is not theirs: we stop them in order
         self.p = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
-        )  # our Ctrl-C is not theirs: we stop them in order
+        )
         self.t_start = time.monotonic()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -296,9 +297,8 @@ class Soak:
         self.faults = collections.Counter()
         self.fault_log = []  # dicts: kind, t_start, t_end, ok, detail
         self.failures = []  # faults not answered as expected
-        self.sent = (
-            collections.Counter()
-        )  # frames this process (and the second camera) published, per kind
+        # frames this process (and the second camera) published, per kind
+        self.sent = collections.Counter()
         self.camera_published = 0  # frames of the video_source instances that exited
         self.camera_restarts = 0
         self.camera_unexpected_exits = []

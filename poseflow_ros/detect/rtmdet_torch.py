@@ -113,9 +113,8 @@ class RTMDetTorchDetector(RTMDetBase):
             self._inv_std_d = inv_std.reshape(1, 3, 1, 1).to(self._dev)
         self.cuda_graph = bool(cuda_graph) and not self._on_cpu
         self._states: Dict[Tuple[int, int], _InputState] = {}
-        self._state = self._state_for(
-            self.canvas_size((480, 640))
-        )  # the usual camera frame, ready
+        # the usual camera frame, ready
+        self._state = self._state_for(self.canvas_size((480, 640)))
 
     @property
     def _graph(self):

@@ -98,9 +98,8 @@ class BlazePoseEstimator(PoseEstimator):
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no CUDA GPU; use device 'cpu'")
         self.device = device
-        self.fp16 = bool(fp16) and device.startswith(
-            'cuda'
-        )  # CPU half convs are slower, not faster
+        # CPU half convs are slower, not faster
+        self.fp16 = bool(fp16) and device.startswith('cuda')
         self.dtype = torch.float16 if self.fp16 else torch.float32
         self.padding = padding
         self.refine_keep = float(refine_keep)
@@ -321,9 +320,8 @@ class BlazePoseEstimator(PoseEstimator):
         r = roi.alignment_rois(out['points'])
         hips = out['visibility'][:, [roi.LEFT_HIP, roi.RIGHT_HIP]]
         geom = roi.reliable(r, boxes, None, hips, self.roi_check)
-        geom &= ~roi.crowded(
-            r, boxes, self._frame_boxes, self.roi_check.crowd_inner
-        )  # someone near its centre
+        # someone near its centre
+        geom &= ~roi.crowded(r, boxes, self._frame_boxes, self.roi_check.crowd_inner)
         return r, geom, geom & (out['flag'] >= self.roi_check.min_flag)
 
     @staticmethod
@@ -355,9 +353,8 @@ class BlazePoseEstimator(PoseEstimator):
         if rois is not None:
             rois = np.asarray(rois, np.float32).reshape(len(boxes), 5)
             prior = (rois[:, 4] > 0) & np.isfinite(rois[:, :4]).all(1)
-            prior &= ~roi.crowded(
-                rois, boxes, boxes, self.roi_check.crowd_inner
-            )  # someone came close
+            # someone came close
+            prior &= ~roi.crowded(rois, boxes, boxes, self.roi_check.crowd_inner)
             start[prior] = rois[prior, :4]
         out = self.run_rois(image_bgr, start)
         r, geom, carry = self._alignment(out, boxes)

@@ -62,9 +62,8 @@ def run_demo(
     stats_file.unlink(missing_ok=True)
 
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    stop = (
-        install_stop_handlers()
-    )  # Ctrl-C / SIGTERM: stop the source, then the node, write the summary
+    # Ctrl-C / SIGTERM: stop the source, then the node, write the summary
+    stop = install_stop_handlers()
     rec = Node('demo_recorder')
     writer = VideoWriter(out_dir / 'annotated.mp4', fps)
     got = {'poses': 0, 'first': None, 'last': None, 'persons': []}
@@ -174,9 +173,8 @@ def run_demo(
             file=sys.stderr,
         )
     executor.shutdown()
-    spin.join(
-        timeout=10.0
-    )  # a spin thread still inside rclpy at interpreter exit aborts the process
+    # a spin thread still inside rclpy at interpreter exit aborts the process
+    spin.join(timeout=10.0)
     bar.close()
     rec.destroy_node()
     rclpy.try_shutdown()

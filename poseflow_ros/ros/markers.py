@@ -210,11 +210,12 @@ class MarkerBuilder:
                 Point(x=float(pos[0]), y=float(pos[1]), z=float(pos[2])),
                 Point(x=float(tip[0]), y=float(tip[1]), z=float(tip[2])),
             ]
+            # shaft, head width/length
             arrow.scale.x, arrow.scale.y, arrow.scale.z = (
                 0.03,
                 0.06,
                 0.08,
-            )  # shaft, head width/length
+            )
             extra.append(arrow)
 
     def _connect(self, pts, ok, lines, joints) -> None:

@@ -169,9 +169,8 @@ class PoseTrackerNode(LifecycleNode):
         self._depth_reliability = self._info_reliability = None
         self._sync = None  # colour/depth pairing (use_depth)
         self._sync_in = None
-        self._infos = collections.deque(
-            maxlen=CAMERA_INFO_KEEP
-        )  # (stamp s, CameraInfo), valid ones
+        # (stamp s, CameraInfo), valid ones
+        self._infos = collections.deque(maxlen=CAMERA_INFO_KEEP)
         self._camera_cache = (None, None, None)  # (CameraInfo, (w, h), CameraModel or None)
         self.camera_info_received = 0
         self.depth_received = 0
@@ -309,9 +308,8 @@ class PoseTrackerNode(LifecycleNode):
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        ret = super().on_activate(
-            state
-        )  # lifecycle publishers first: the first frame is published
+        # lifecycle publishers first: the first frame is published
+        ret = super().on_activate(state)
         if ret != _SUCCESS:
             return ret
         # a new stream: no tracks, 3D history, pose crops or boxes carried over from before
@@ -735,9 +733,8 @@ class PoseTrackerNode(LifecycleNode):
         self._frame_index += 1
         self._last_frame_id = msg.header.frame_id
         t1 = time.perf_counter()
-        dets = self.pipeline.detect_ahead(
-            image
-        )  # None: a frame between detections (or detect later)
+        # None: a frame between detections (or detect later)
+        dets = self.pipeline.detect_ahead(image)
         detect_ms = (time.perf_counter() - t1) * 1e3
         return msg, rx, frame, camera, dets, detect_ms, t0, t1
 

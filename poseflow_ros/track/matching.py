@@ -54,9 +54,8 @@ def move_keypoints(
     f = np.asarray(from_xyah, np.float64)
     t = np.asarray(to_xyah, np.float64)
     fw = np.maximum(f[:, 2] * f[:, 3], 1e-6)
-    scale = np.stack(
-        [t[:, 2] * t[:, 3] / fw, t[:, 3] / np.maximum(f[:, 3], 1e-6)], axis=1
-    )  # (T, 2)
+    # (T, 2)
+    scale = np.stack([t[:, 2] * t[:, 3] / fw, t[:, 3] / np.maximum(f[:, 3], 1e-6)], axis=1)
     return (keypoints - f[:, None, :2]) * scale[:, None, :] + t[:, None, :2]
 
 

@@ -297,9 +297,8 @@ class Tracker:
             at_border = near & (self.state == _LOST)
             assoc_start = time.perf_counter()
             if len(hi_idx) or len(lo_idx):
-                iou = iou_matrix(
-                    xyah_to_xyxy(self.mean[:, :4]), boxes
-                )  # (T, N), sliced by each stage
+                # (T, N), sliced by each stage
+                iou = iou_matrix(xyah_to_xyxy(self.mean[:, :4]), boxes)
                 tent = self.state == _TENT
                 prev = self.time_since_update == 1  # matched in the previous frame
             if len(hi_idx):
@@ -500,9 +499,8 @@ class Tracker:
         c = self.config
         self.mean[r], self.cov[r] = self.kf.update(self.mean[r], self.cov[r], det_xyah[d])
         if kps is not None:
-            self._smooth(
-                r, kps[d], kps_sc[d]
-            )  # before self.kps (the previous raw pose) is replaced
+            # before self.kps (the previous raw pose) is replaced
+            self._smooth(r, kps[d], kps_sc[d])
         self.match_time[r] = self._now
         self.hits[r] += 1
         self.time_since_update[r] = 0

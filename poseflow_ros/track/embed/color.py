@@ -56,9 +56,8 @@ class ColorEmbedder(Embedder):
         self.keypoint_threshold = float(keypoint_threshold)
         self.samples = int(samples)  # grid points per side / along a segment
         g = _grid(self.samples)
-        self._uv = np.stack(np.meshgrid(g, g, indexing='ij'), -1).reshape(
-            -1, 2
-        )  # (S*S, 2) in (0, 1)
+        # (S*S, 2) in (0, 1)
+        self._uv = np.stack(np.meshgrid(g, g, indexing='ij'), -1).reshape(-1, 2)
         self._along = np.linspace(0.1, 0.9, self.samples)
         self._across = np.linspace(-1.0, 1.0, 5)
 
