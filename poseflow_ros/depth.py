@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from .camera import CameraModel
+from .coco import KEYPOINT_SCORE_VISIBLE
 from .settings import check_fields, check_values, setting
 
 SOURCE_NONE, SOURCE_DEPTH, SOURCE_MONOCULAR = 0, 1, 2  # = TrackedPose.SOURCE_3D_*
@@ -73,7 +74,7 @@ class DepthConfig:
         live=True,
     )
     keypoint_threshold: float = setting(
-        0.3,
+        KEYPOINT_SCORE_VISIBLE,
         'Keypoints scoring below this in 2D get no 3D (keypoints_3d NaN, score 0).',
         range=(0.0, 1.0),
         live=True,

@@ -141,8 +141,8 @@ class PipelineConfig:
         "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
         "'torch' (the PyTorch port directly; CUDA/FP16), 'onnxruntime' (the port exported to ONNX "
         "once, CPU) or 'openvino' (that ONNX on OpenVINO's CPU plugin, FP32, needs the openvino "
-        'package: the same landmarks, a 1.2-1.5x faster forward on an idle CPU, slower when other '
-        'processes load the cores).',
+        'package: the same landmarks, a 1.2-1.6x faster pose stage on an idle CPU, slower when '
+        'other processes load the cores).',
         choices=('auto', 'torch', 'onnxruntime', 'openvino'),
     )
     pose_crop: str = setting(
@@ -304,8 +304,7 @@ class PosePipeline:
         pose.set_crop(
             cfg.pose_crop, cfg.pose_refine_passes, cfg.pose_crop_border, cfg.pose_flip_test
         )
-        if hasattr(pose, 'set_heatmap_refine'):  # BlazePose only
-            pose.set_heatmap_refine(cfg.pose_heatmap_refine)
+        pose.set_heatmap_refine(cfg.pose_heatmap_refine)  # a backend without heatmaps ignores it
         embedder = None
         if cfg.embedder and cfg.embedder != 'none':
             from .track.embed import make_embedder

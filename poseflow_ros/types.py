@@ -76,7 +76,7 @@ class Poses:
     keypoints: np.ndarray  # (N, 17, 2) float32 pixels
     scores: np.ndarray  # (N, 17) float32 in [0, 1]
     # (N, 17, 3) metric world landmarks if the backend has them (BlazePose: hip-centred, metres,
-    # camera- aligned axes x right / y down / z away from the camera, crop rotation undone), else
+    # camera-aligned axes x right / y down / z away from the camera, crop rotation undone), else
     # None
     keypoints_3d: Optional[np.ndarray] = None
     # (N, 5) [cx, cy, side, rotation_rad, valid]: the crop the backend wants for this person next
@@ -152,12 +152,10 @@ class FrameResult:
     poses: Poses
     tracks: List[TrackOutput]
     timings_ms: Dict[str, float] = field(default_factory=dict)  # per stage
-    joint_angles: Optional[np.ndarray] = (
-        None  # (len(tracks), 8) degrees, see poseflow_ros.analytics
-    )
+    # (len(tracks), 8) degrees, see poseflow_ros.analytics
+    joint_angles: Optional[np.ndarray] = None
     postures: Optional[np.ndarray] = None  # (len(tracks),) index into analytics.POSTURES
-    symmetry: Optional[np.ndarray] = (
-        None  # (len(tracks),) float32 in [0, 1], NaN: a side not visible
-    )
+    # (len(tracks),) float32 in [0, 1], NaN: a side not visible
+    symmetry: Optional[np.ndarray] = None
     tracks_3d: Optional[Poses3D] = None  # poseflow_ros.depth.Poses3D aligned with tracks (None: no
     #                                             depth and no camera in this frame)

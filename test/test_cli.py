@@ -67,3 +67,18 @@ def test_tools_refuse_a_bad_item(capsys):
     # nested names reach the sub-config, typed
     cfg, _ = load_settings(None, ['tracker.n_init:=1', 'device:=cpu'], None)
     assert cfg.tracker['n_init'] == 1 and cfg.device == 'cpu'
+
+
+def test_bag_tool_accepts_a_renamed_setting_by_its_old_name():
+    """Params written before a rename (cuda_graphs) still load in the bag tool, as in the node."""
+    import warnings
+
+    from poseflow_ros.ros.bag_tool import BagError, load_settings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', FutureWarning)
+        cfg, _ = load_settings(None, ['cuda_graphs:=false'], None)
+    assert cfg.cuda_graph is False
+    assert load_settings(None, [], None)[0].cuda_graph is True
+    with pytest.raises(BagError, match='bogus'):
+        load_settings(None, ['bogus:=1'], None)

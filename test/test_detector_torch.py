@@ -190,7 +190,7 @@ def test_detector_names(detectors):
         'onnxruntime',
         'rtmdet_nano_person/onnxruntime',
     )
-    assert (tor.model, tor.runtime, tor.name) == ('rtmdet_nano_person', 'torch', tor.name)
+    assert (tor.model, tor.runtime) == ('rtmdet_nano_person', 'torch')
     # the graph's NMS candidate threshold (read from the model) is not the detector's threshold
     nms = tor.nms_settings
     assert tor.name == 'rtmdet_nano_person/torch' and tor.score_threshold == 0.05

@@ -98,7 +98,7 @@ def test_pipeline_reports_crop_stage(detector, images_dir):
     r = pipe.process(Frame(img, 0.0, 'cam', 0))
     assert set(r.timings_ms) >= {'detect', 'crop', 'pose', 'track'}
     assert len(r.detections) and r.timings_ms['crop'] == pipe.pose.last_crop_ms > 0
-    assert r.timings_ms['pose'] >= 0
+    assert r.timings_ms['pose'] > 0  # the forward itself, without the crops
 
     class Timed(PoseEstimator):  # known times: 7 ms of crops within an estimate of >= 30 ms
         def estimate(self, image_bgr, boxes):

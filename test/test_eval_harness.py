@@ -57,7 +57,7 @@ def test_perfect_tracking_scores_100(campus):
 
 
 def _two_people(swap_at, n=10):
-    """Gt ids 1, 2 (boxes far apart, sim 1 when matched).
+    """Make gt ids 1, 2 (boxes far apart, sim 1 when matched).
 
     The tracker has the same boxes but exchanges its two ids from frame ``swap_at`` on.
     """

@@ -56,7 +56,7 @@ def _raw(img=None, enc='bgr8', h=None, w=None, step=None, data=None, bigendian=0
 
 
 def _padded(img, pad):
-    """Img with ``pad`` zero bytes after every row (a valid, padded row layout)."""
+    """Return ``img`` with ``pad`` zero bytes after every row (a valid, padded row layout)."""
     h, w = img.shape[:2]
     rows = img.reshape(h, -1)
     out = np.zeros((h, rows.shape[1] + pad), np.uint8)

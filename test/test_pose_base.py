@@ -81,3 +81,18 @@ def test_backend_factory_accepts_the_old_argument(fresh_warnings):
     with pytest.warns(FutureWarning, match='cuda_graph'):
         est = make_pose_estimator('blazepose', runtime='torch', cuda_graphs=False)
     assert not est.graphed_forward.enabled
+
+
+def test_heatmap_refine_is_part_of_the_interface():
+    """The pipeline calls set_heatmap_refine on every backend; one without heatmaps ignores it."""
+    from poseflow_ros.pose.base import PoseEstimator
+
+    assert 'set_heatmap_refine' in vars(PoseEstimator)
+
+    class Boxes(PoseEstimator):
+        def estimate(self, image_bgr, boxes):
+            raise NotImplementedError
+
+    p = Boxes()
+    p.set_heatmap_refine(True)  # the default: no heatmaps, nothing changes
+    assert p.crop_mode == 'box'

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from poseflow_ros import models
 from poseflow_ros.pose import crop
 from poseflow_ros.pose.heatmap import refine_landmarks
 from poseflow_ros.pose.roi import RoiMemory
@@ -72,14 +71,6 @@ def test_refine_on_a_synthetic_peak():
     np.testing.assert_array_equal(
         refine_landmarks(torch.from_numpy(lm), torch.from_numpy(hm), kernel=0).numpy(), lm
     )
-
-
-@pytest.fixture(scope='module')
-def model_file():
-    try:
-        return models.fetch('blazepose_full')
-    except Exception as e:  # noqa: BLE001 -- no wheel reachable
-        pytest.skip(f'BlazePose weights unavailable: {e}')
 
 
 @pytest.fixture(scope='module')

@@ -104,3 +104,16 @@ def test_pipeline_setting_reaches_the_estimator(model_file):
     assert pipe.pose.runtime == 'openvino' and pipe.pose._ov is not None
     with pytest.raises(ValueError, match='pose_runtime'):
         PipelineConfig(device='cpu', pose_runtime='int8')
+
+
+def test_openvino_missing_names_the_fix(monkeypatch, model_file):
+    """Without the openvino package, pose_runtime=openvino fails at start-up saying what to do."""
+    import sys
+
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
+    monkeypatch.setitem(sys.modules, 'openvino', None)  # import openvino now raises ImportError
+    with pytest.raises(
+        ImportError, match=r"needs the 'openvino' package.*pose_runtime:=onnxruntime"
+    ):
+        BlazePoseEstimator(model_path=str(model_file), runtime='openvino')

@@ -11,8 +11,8 @@ Each configuration is its own PosePipeline (its own tracks and ROI memory), one 
 ms per frame, the FPS it implies, p50/p99, and the median of the per-frame time ratios against the
 first configuration; writes out/bench/paired.json.
 
-    .venv/bin/python tools/bench_paired.py \\
-        sequential:pose_runtime=onnxruntime openvino:pose_runtime=openvino \\
+    .venv/bin/python tools/bench_paired.py \
+        sequential:pose_runtime=onnxruntime openvino:pose_runtime=openvino \
         openvino+interval3:pose_runtime=openvino,detection_interval=3 [--frames 300]
 """
 

@@ -178,7 +178,7 @@ def annotate(img, result, rows, path, mono='mono'):
 
 
 def stage_cost(result, dep, cam, repeats=7, number=200):
-    """Ms per DepthStage.process call at 1 and 10 persons (depth and monocular).
+    """Time (ms) per DepthStage.process call at 1 and 10 persons (depth and monocular).
 
     Min and median of the repeats' wall time, and the median of their CPU time.
     """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compare onnx2torch (PyPI) with our ONNX -> torch executor and onnxruntime on RTMDet-nano.
+r"""Compare onnx2torch (PyPI) with our ONNX -> torch executor and onnxruntime on RTMDet-nano.
 
 The torch detector runs the end2end ONNX's network with
 :class:`poseflow_ros.detect.onnx_graph.OnnxNet` and decodes the boxes itself
@@ -19,10 +19,10 @@ for all:
 onnx2torch is not a dependency of the project (it pulls in torchvision and, from PyPI, a CUDA build
 of torch). Run it from a separate environment that has it, with the project on the path::
 
-    python3.11 -m venv /tmp/o2tv && /tmp/o2tv/bin/pip install onnx2torch torchvision echo
-    $PWD/.venv/lib/python3.11/site-packages > /tmp/o2tv/lib/python3.11/site-packages/main.pth
-    PYTHONPATH=$PWD /tmp/o2tv/bin/python tools/eval_onnx2torch.py [--threads 1] [--sizes 320 448
-    640]
+    python3.11 -m venv /tmp/o2tv && /tmp/o2tv/bin/pip install onnx2torch torchvision
+    echo $PWD/.venv/lib/python3.11/site-packages > /tmp/o2tv/lib/python3.11/site-packages/main.pth
+    PYTHONPATH=$PWD /tmp/o2tv/bin/python tools/eval_onnx2torch.py [--threads 1] \
+        [--sizes 320 448 640]
 
 Without onnx2torch it says so and compares our executor with onnxruntime only.
 """

@@ -317,7 +317,9 @@ def main(argv=None) -> int:
         '--frames', type=int, default=3, help='frames of the synthetic track (temporal variants)'
     )
     ap.add_argument(
-        '--runtime', default='auto', help='BlazePose runtime: auto | onnxruntime | torch'
+        '--runtime',
+        default='auto',
+        help='BlazePose runtime: auto | onnxruntime | torch | openvino',
     )
     ap.add_argument('--device', default='cpu')
     ap.add_argument(

@@ -96,9 +96,10 @@ def by_frame(rows: np.ndarray, n_frames: int = 0) -> Dict[int, np.ndarray]:
 def evaluated_gt(rows: np.ndarray) -> np.ndarray:
     """Select the ground-truth rows MOTChallenge 2D evaluates.
 
-    ``conf != 0`` (0 marks ignored boxes) and, where the 8th column holds a MOT16/17 class id (>
-    0), only class 1 (pedestrian). In MOT15 (TUD) that column is a world coordinate or -1 and every
-    row has conf 1, so every row is kept there.
+    The rows with ``conf != 0`` (0 marks ignored boxes). In MOT16/17 the rows of every class but
+    1 (pedestrian; class id in the 8th column) have conf 0 as well (true of the shared MOT17
+    sequences), so only pedestrians remain; the class column itself is not read. In MOT15 (TUD)
+    that column is a world coordinate or -1 and every row has conf 1, so every row is kept there.
     """
     rows = np.asarray(rows, np.float64).reshape(-1, N_COLS)
     keep = rows[:, 6] != 0

@@ -60,6 +60,14 @@ class PoseEstimator(abc.ABC):
         nothing.
         """
 
+    def set_heatmap_refine(self, on: bool) -> None:
+        """Choose whether landmarks are decoded with the model's heatmaps.
+
+        The setting is ``pose_heatmap_refine``. BlazePose refines its regressed landmarks from its
+        own heatmaps as MediaPipe does; a backend whose decoding is fixed by its model config
+        (MMPose: SimCC or heatmap decoding) keeps it, so this default does nothing.
+        """
+
     def warmup(self, image_hw=(480, 640), max_persons: int = 1) -> None:
         """Run on a blank frame so the first real frames are not slow.
 

@@ -106,8 +106,7 @@ class BlazePoseEstimator(PoseEstimator):
         self.refine_prior = bool(refine_prior)
         self.roi_check = roi_check or roi.RoiCheck()
         self.set_crop(crop_mode, refine_passes, border, flip_test)
-        # Identity: 39 x 5 landmarks, Identity_1: pose flag, Identity_4: 39 x 3 world landmarks
-        # (metres)
+        # Identity: 39 x 5 landmarks, Identity_1: pose flag, Identity_4: 39 x 3 world landmarks (m)
         # heatmap_refine: landmarks refined from the model's heatmaps as MediaPipe does (.heatmap)
         self.model_path, self.heatmap_refine = path, bool(heatmap_refine)
         self.model = _build_model(path, self.heatmap_refine).to(device, self.dtype)
@@ -118,15 +117,13 @@ class BlazePoseEstimator(PoseEstimator):
         if runtime in ('onnxruntime', 'openvino') and device != 'cpu':
             raise ValueError(f'pose_runtime={runtime} runs on the CPU only; use torch on CUDA')
         self.runtime = runtime
-        # crops sampled on the model's device (default on CUDA): the frame is uploaded once per
-        # frame
+        # crops sampled on the model's device (default on CUDA): each frame is uploaded once
         if device_warp is None:
             device_warp = device.startswith('cuda')
         if device_warp and runtime != 'torch':
             raise ValueError('device_warp needs pose_runtime=torch')
         self.warper = crop.DeviceWarper(device) if device_warp else None
-        # on CUDA, the forward of device-warped crops can be replayed from CUDA graphs (see
-        # .cuda_graph)
+        # on CUDA, the forward of device-warped crops may replay from CUDA graphs (.cuda_graph)
         cuda_graph = renamed_argument(cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph')
         self.graphed_forward = GraphedForward(self._forward_bgr, device, enabled=cuda_graph)
         self.last_crop_ms = 0.0
@@ -139,8 +136,8 @@ class BlazePoseEstimator(PoseEstimator):
 
     def _onnx_export(self, path: Path) -> Path:
         """Export the port to ONNX (batch axis dynamic) once, cached next to the model file."""
-        # the key names the export version too: an export without the world landmarks is never
-        # reused
+        # the key names the export version and the heatmap variant too: an export without the
+        # world landmarks, or with the other landmark decoding, is never reused
         onnx_path = path.with_name(
             f'{path.stem}.port{ONNX_EXPORT}{"-hm" if self.heatmap_refine else ""}'
             f'-{models.sha256_of(path)[:12]}.onnx'
@@ -182,7 +179,13 @@ class BlazePoseEstimator(PoseEstimator):
         FP32 (no bf16 / fp16 downcast: the landmarks stay those of onnxruntime), tuned for latency
         (one batch at a time).
         """
-        import openvino as ov
+        try:
+            import openvino as ov
+        except ImportError as e:
+            raise ImportError(
+                "pose_runtime=openvino needs the 'openvino' package: pip install openvino "
+                '(or use pose_runtime:=onnxruntime)'
+            ) from e
 
         cfg = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}
         if num_threads > 0:

@@ -24,9 +24,8 @@ import torch
 from torch import nn
 
 KERNEL = 7  # MediaPipe's kernel_size for the pose landmark models
-MIN_CONFIDENCE = (
-    0.5  # RefineLandmarksFromHeatmapCalculatorOptions.min_confidence_to_refine default
-)
+# RefineLandmarksFromHeatmapCalculatorOptions.min_confidence_to_refine default
+MIN_CONFIDENCE = 0.5
 
 
 def refine_landmarks(

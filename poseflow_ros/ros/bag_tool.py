@@ -514,7 +514,8 @@ def load_settings(params_file: Optional[Path], overrides: Sequence[str], device:
             params[name] = value
     if device:
         params['device'] = device
-    pipe_fields = {f.name for f in fields(PipelineConfig)}
+    # old names of renamed settings too: from_dict maps them (with a warning), as the node does
+    pipe_fields = {f.name for f in fields(PipelineConfig)} | set(PipelineConfig.RENAMED)
     node_fields = {f.name for f in fields(NodeSettings)}
     unknown = sorted(set(params) - pipe_fields - node_fields)
     if unknown:

@@ -100,10 +100,11 @@ class NodeSettings:
         False,
         'Run decoding and person detection of the next frame while pose, 3D, tracking and '
         'publishing of the current one run (two threads, results in frame order). It adds up to '
-        'one frame of latency; on a 2-core CPU shared with the camera and the subscribers it '
-        'did not raise the frames processed (make demo A/B: 89-91 % with it, 88-96 % without, '
-        'p50 latency 72-91 vs 40-61 ms), so it is off; try it where the stages have cores (or a '
-        'GPU) to themselves.',
+        'one frame of latency. Alone, on a 2-core CPU shared with the camera and the subscribers, '
+        'it did not raise the frames processed (make demo A/B: 89-91 % with it, 88-96 % without, '
+        'p50 latency 72-91 vs 40-61 ms), so it is off; with pose_runtime openvino and '
+        'detection_interval 3 it ran the core at 1.6-1.8x and make demo processed 95-97 % of the '
+        'frames on a quiet machine (see the README, Real time on a CPU).',
     )
     stats_file: str = setting(
         '',

@@ -25,19 +25,24 @@ Topics (relative, remappable):
     pub  debug_image        sensor_msgs/Image (bgr8), when publish_debug_image is true
     pub  /diagnostics       diagnostic_msgs/DiagnosticArray (1 Hz: state, rates, drops, losses,
                                                           stage ms)
-Parameters: one per setting of NodeSettings, PipelineConfig, TrackerConfig (``tracker.*``) and
-PostureConfig (``posture.*``); those marked live change with ``ros2 param set`` while running, the
-others only while unconfigured (a set is refused with the reason otherwise). Latest frame wins: a
-frame that arrives while one is being processed replaces the waiting one (the replaced frame is
-counted as dropped); nothing queues without bound. With use_depth the colour frame and its depth
-image travel as a pair (message_filters ApproximateTimeSynchronizer, sync_slop); a colour frame
-waits at most depth_wait for its depth, then goes on without it (warned, rate-limited). CameraInfo
-is not synchronised: the one stamped closest to the image within sync_slop, else the latest valid
-one, is used (cameras often stamp it apart from the image). Bad input (see poseflow_ros.decode) is
-skipped, counted (bad_input_frames) and logged at most once per error_log_period per kind of
-problem. Memory is bounded: statistics are running summaries and windows, and after large frames
-the process gives memory back (malloc_trim; the image subscription is re-created once large frames
-stop, which releases the middleware's sample buffers).
+Parameters: one per setting of NodeSettings, PipelineConfig, TrackerConfig (``tracker.*``),
+PostureConfig (``posture.*``) and DepthConfig (``depth.*``); those marked live change with
+``ros2 param set`` while running, the others only while unconfigured (a set is refused with the
+reason otherwise).
+
+Latest frame wins: a frame that arrives while one is being processed replaces the waiting one (the
+replaced frame is counted as dropped); nothing queues without bound. With use_depth the colour
+frame and its depth image travel as a pair (message_filters ApproximateTimeSynchronizer,
+sync_slop); a colour frame waits at most depth_wait for its depth, then goes on without it
+(warned, rate-limited).
+
+CameraInfo is not synchronised: the one stamped closest to the image within sync_slop, else the
+latest valid one, is used (cameras often stamp it apart from the image).
+
+Bad input (see poseflow_ros.decode) is skipped, counted (bad_input_frames) and logged at most once
+per error_log_period per kind of problem. Memory is bounded: statistics are running summaries and
+windows, and after large frames the process gives memory back (malloc_trim; the image subscription
+is re-created once large frames stop, which releases the middleware's sample buffers).
 """
 
 from __future__ import annotations
@@ -512,7 +517,7 @@ class PoseTrackerNode(LifecycleNode):
                 resubscribe(want)
 
     def _release_large_buffers(self) -> None:
-        """Once large frames have stopped for RESUBSCRIBE_AFTER_S.
+        """Give back the memory of large frames once they have stopped for RESUBSCRIBE_AFTER_S.
 
         Re-create the subscription (same QoS) so the middleware frees the sample buffers it grew
         for them, and trim the heap (executor thread).

