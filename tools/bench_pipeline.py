@@ -102,7 +102,7 @@ def make_bench_detector(device, runtime, graphs):
         return make_detector('onnxruntime', device='cpu', score_threshold=0.25)
 
 
-def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
+def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None, desc='video'):
     """Core pipeline over every frame of a video, in order (no frame dropped).
 
     Measures FPS, latency (a frame's detection start to its result) and stage means. ``overlap``:
@@ -144,10 +144,15 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
         if overlap
         else None
     )
+    from tqdm import tqdm
+
     reader = VideoReader(str(video))
+    total = min(max_frames, reader.frame_count) if max_frames else reader.frame_count
+    bar = tqdm(total=total or None, desc=desc, unit='frame', file=sys.stderr, mininterval=1.0)
     for i, img in enumerate(reader):
         if max_frames and i >= max_frames:
             break
+        bar.update()
         t = time.perf_counter()
         frame = Frame(img, i / reader.fps, 'cam', i)
         dets = pipe.detect_ahead(img)  # None between detections (detection_interval)
@@ -156,6 +161,7 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None):
             finish(item)
         else:
             second.hand(item)
+    bar.close()
     if second is not None:
         second.wait_idle()
         second.close()
@@ -525,6 +531,7 @@ def main(argv=None) -> int:
                         a.video_frames,
                         overlap=overlap,
                         record=rec,
+                        desc=f'{dev} {name}',
                     )
                     torch.set_num_threads(torch_threads)
                     records.setdefault('sequential', rec)

@@ -150,7 +150,11 @@ def main():
 
     runs = []  # {tracker, setting, seed, seq, file, ms_per_frame}
     jobs = []
-    for setting, seed, s, frames in inputs:
+    from tqdm import tqdm
+
+    for setting, seed, s, frames in tqdm(
+        inputs, desc='our trackers', unit='sequence', file=sys.stderr, mininterval=1.0
+    ):
         tag = f'{setting}' + (f'_seed{seed}' if seed is not None else '')
         d = out / 'runs' / tag / s['name']
         save_npz(d / 'dets.npz', frames, s['n'])

@@ -145,14 +145,18 @@ def average_precision(scores: np.ndarray, tp: np.ndarray, n_pos: int) -> float:
     return float(((mrec[i + 1] - mrec[i]) * mpre[i + 1]).sum())
 
 
-def eval_mot(det, det_ap, frames, scale: float = 1.0) -> dict:
+def eval_mot(det, det_ap, frames, scale: float = 1.0, desc: str = 'mot17') -> dict:
     """Measure recall/precision (det, score >= 0.25) and AP50 (det_ap, score >= 0.05).
 
     On the MOT frames, each resized by ``scale`` (boxes too).
     """
     per_seq, all_ap = {}, ([], [])
     tot = dict(tp=0, fp=0, positives=0)
-    for seq, _, path, pos, ign in frames:
+    from tqdm import tqdm
+
+    for seq, _, path, pos, ign in tqdm(
+        frames, desc=desc, unit='frame', file=sys.stderr, mininterval=1.0, leave=False
+    ):
         img = cv2.imread(str(path))
         if scale != 1.0:
             img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -295,8 +299,8 @@ def main(argv=None) -> int:
         det = make_detector('onnxruntime', score_threshold=SCORE_THRESHOLD, **common)
         det_ap = make_detector('onnxruntime', score_threshold=AP_SCORE_THRESHOLD, **common)
         r = dict(kw)
-        r['mot'] = eval_mot(det, det_ap, frames)
-        r['mot_640x360'] = eval_mot(det, det_ap, frames, scale=1 / 3)
+        r['mot'] = eval_mot(det, det_ap, frames, desc=f'{name} mot17')
+        r['mot_640x360'] = eval_mot(det, det_ap, frames, scale=1 / 3, desc=f'{name} 640x360')
         r['coco'] = eval_coco(det_ap, data / 'coco_val_sample')
         r['ms_1920x1080'] = time_frames(det, big)
         r['passes_1920x1080'] = det.last_passes

@@ -410,12 +410,19 @@ def main(argv=None) -> int:
         'persons_with_hips_unlabelled': hips_unlabelled,
         'sets': {},
     }
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=len(sets) * len(a.variants), desc='variants', file=sys.stderr, mininterval=1.0
+    )
     for set_name, (c, imgs, sources) in sets.items():
         rep = report['sets'][set_name] = {'images': len(imgs), 'variants': {}}
         for v in a.variants:
             refine, frames, est.flip_test = VARIANTS[v]
             frames = frames or a.frames
+            bar.set_postfix_str(f'{set_name} {v}')
             rep['variants'][v] = score_sources(est, c, imgs, sources, a.sources, refine, frames)
+            bar.update()
         if a.mmpose_config:
             from poseflow_ros.pose import make_pose_estimator
 
@@ -426,6 +433,7 @@ def main(argv=None) -> int:
                 mmpose_checkpoint=a.mmpose_checkpoint,
             )
             rep['variants']['mmpose'] = score_sources(mm, c, imgs, sources, a.sources, 0, 1)
+    bar.close()
     if a.photos:
         est.flip_test = False
         report['photos'] = write_photos(est, detector, Path(a.photos), a.frames)
