@@ -299,12 +299,12 @@ class PosePipeline:
             runtime=cfg.pose_runtime,
             num_threads=cfg.num_threads,
             cuda_graph=cfg.cuda_graph,
+            heatmap_refine=cfg.pose_heatmap_refine,  # built once with it, not rebuilt after
         )
         # BlazePose: crops from its alignment landmarks (a backend without them keeps box crops)
         pose.set_crop(
             cfg.pose_crop, cfg.pose_refine_passes, cfg.pose_crop_border, cfg.pose_flip_test
         )
-        pose.set_heatmap_refine(cfg.pose_heatmap_refine)  # a backend without heatmaps ignores it
         embedder = None
         if cfg.embedder and cfg.embedder != 'none':
             from .track.embed import make_embedder

@@ -132,10 +132,7 @@ def test_fixed_shape_export_names_the_setting(tmp_path):
 def test_pipeline_passes_the_detector_settings(monkeypatch):
     built = []
     monkeypatch.setattr(pipeline, 'make_detector', lambda kind, **kw: built.append(kw) or object())
-    # a stand-in pose backend: no model loaded
-    pose = SimpleNamespace(
-        crop_mode='box', set_crop=lambda *a: None, set_heatmap_refine=lambda on: None
-    )
+    pose = SimpleNamespace(crop_mode='box', set_crop=lambda *a: None)  # no model loaded
     monkeypatch.setattr(pipeline, 'make_pose_estimator', lambda *a, **kw: pose)
     PosePipeline.from_config(PipelineConfig(device='cpu'))
     PosePipeline.from_config(

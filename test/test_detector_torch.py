@@ -233,10 +233,7 @@ def test_pipeline_config_picks_the_detector(monkeypatch):
     monkeypatch.setattr(
         pipeline, 'make_detector', lambda runtime, **kw: built.append((runtime, kw)) or object()
     )
-    # a stand-in pose backend: no model loaded
-    pose = SimpleNamespace(
-        crop_mode='box', set_crop=lambda *a: None, set_heatmap_refine=lambda on: None
-    )
+    pose = SimpleNamespace(crop_mode='box', set_crop=lambda *a: None)  # no model loaded
     monkeypatch.setattr(pipeline, 'make_pose_estimator', lambda *a, **kw: pose)
     PosePipeline.from_config(PipelineConfig(device='cpu'))
     cfg = PipelineConfig(device='cpu', detector_runtime='torch')

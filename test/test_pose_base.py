@@ -84,7 +84,7 @@ def test_backend_factory_accepts_the_old_argument(fresh_warnings):
 
 
 def test_heatmap_refine_is_part_of_the_interface():
-    """The pipeline calls set_heatmap_refine on every backend; one without heatmaps ignores it."""
+    """Every backend takes set_heatmap_refine; one without heatmaps ignores it."""
     from poseflow_ros.pose.base import PoseEstimator
 
     assert 'set_heatmap_refine' in vars(PoseEstimator)

@@ -94,7 +94,7 @@ def test_heatmap_refine_in_every_cpu_runtime(model_file, real_crops, tmp_path):
     shift = np.linalg.norm(lm[:, :33, :2] - raw[:, :33, :2], axis=-1)
     assert 0.2 < shift.mean() < 5.0, shift.mean()  # refined: moved by about a crop pixel
     ort = BlazePoseEstimator(model_path=str(local), runtime='onnxruntime')
-    ort.set_heatmap_refine(True)  # as the pipeline does: its own cached export
+    ort.set_heatmap_refine(True)  # switched after construction: its own cached export
     assert ort.heatmap_refine and list(tmp_path.glob('*.port*-hm-*.onnx'))
     np.testing.assert_allclose(ort.forward_crops(real_crops)[0][..., :2], lm[..., :2], atol=0.01)
     ort.set_heatmap_refine(False)

@@ -23,12 +23,14 @@ def make_pose_estimator(
     runtime: str = 'auto',
     num_threads: int = 0,
     cuda_graph: bool = False,
+    heatmap_refine: bool = False,
     cuda_graphs: Optional[bool] = None,
 ) -> PoseEstimator:
     """Make a pose estimator for ``backend``.
 
     ``cuda_graph``: replay the batched forward from CUDA graphs on CUDA (ignored on the CPU);
-    ``cuda_graphs`` is its old name (still accepted, with a warning).
+    ``cuda_graphs`` is its old name (still accepted, with a warning). ``heatmap_refine``: BlazePose
+    decodes its landmarks with its heatmaps (MMPose's decoding is fixed by its config).
     """
     cuda_graph = renamed_argument(cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph')
     if backend == 'blazepose':
@@ -41,6 +43,7 @@ def make_pose_estimator(
             runtime=runtime,
             num_threads=num_threads,
             cuda_graph=cuda_graph,
+            heatmap_refine=heatmap_refine,
         )
     if backend == 'mmpose':
         if not mmpose_config or not mmpose_checkpoint:
