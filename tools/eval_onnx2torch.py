@@ -215,45 +215,39 @@ def main(argv=None) -> int:
             for k in ('ort_net', 'ours_net', 'o2t_net', 'o2t_net_cl', 'ort', 'ours', 'o2t_full')
         }
         errors = {}
+
+        def timed(key, fn, *args):
+            t = time.perf_counter()
+            out = fn(*args)
+            times[key].append(time.perf_counter() - t)  # only when it ran (errors are reported)
+            return out
+
+        def full_detect(img):  # onnx2torch's end2end graph, our pre- and post-processing
+            xf, sc = ort_det.preprocess(img)
+            dets, labels = o2t_full(torch.from_numpy(xf))
+            return ort_det.to_detections(dets[0].numpy(), labels[0].numpy(), sc, img.shape)
+
         for rep in range(a.repeat):
             for name, img in frames:
                 x, scale = ort_det.preprocess(img)
                 xt = torch.from_numpy(x)
                 with torch.inference_mode():
-                    t = time.perf_counter()
-                    ref = ort_net.run(heads, {ort_net.get_inputs()[0].name: x})
-                    times['ort_net'].append(time.perf_counter() - t)
-                    t = time.perf_counter()
-                    ours = tor_det.forward(x)
-                    times['ours_net'].append(time.perf_counter() - t)
+                    ref = timed('ort_net', ort_net.run, heads, {ort_net.get_inputs()[0].name: x})
+                    ours = timed('ours_net', tor_det.forward, x)
                     o2t = None
                     if o2t_net is not None:
-                        t = time.perf_counter()
                         try:
-                            o2t = o2t_net(xt)
-                            times['o2t_net'].append(time.perf_counter() - t)
+                            o2t = timed('o2t_net', o2t_net, xt)
                             xcl = xt.contiguous(memory_format=torch.channels_last)
-                            t = time.perf_counter()
-                            o2t_net_cl(xcl)
-                            times['o2t_net_cl'].append(time.perf_counter() - t)
+                            timed('o2t_net_cl', o2t_net_cl, xcl)
                         except Exception as e:  # noqa: BLE001 -- e.g. a size it cannot take
                             errors['o2t_net'] = f'{type(e).__name__}: {e}'
-                    t = time.perf_counter()
-                    d_ort = ort_det.detect(img)
-                    times['ort'].append(time.perf_counter() - t)
-                    t = time.perf_counter()
-                    d_ours = tor_det.detect(img)
-                    times['ours'].append(time.perf_counter() - t)
+                    d_ort = timed('ort', ort_det.detect, img)
+                    d_ours = timed('ours', tor_det.detect, img)
                     d_full = None
                     if o2t_full is not None:
-                        t = time.perf_counter()
                         try:
-                            xf, sc = ort_det.preprocess(img)
-                            dets, labels = o2t_full(torch.from_numpy(xf))
-                            d_full = ort_det.to_detections(
-                                dets[0].numpy(), labels[0].numpy(), sc, img.shape
-                            )
-                            times['o2t_full'].append(time.perf_counter() - t)
+                            d_full = timed('o2t_full', full_detect, img)
                         except Exception as e:  # noqa: BLE001 -- reported, not timed
                             errors['o2t_full'] = f'{type(e).__name__}: {e}'
                 if rep:
