@@ -601,10 +601,6 @@ class PoseTrackerNode(LifecycleNode):
             return
         self._infos.append((_seconds(msg.header.stamp), msg))
 
-    def _depth_scale(self) -> float:
-        # metres per unit of the raw depth values (0 = the encoding's: 16UC1 mm, 32FC1 m)
-        return DepthConfig.from_dict(self.config.depth).depth_scale
-
     def _camera_for(self, stamp: float, w: int, h: int):
         """Return the CameraModel for the colour frame, or None when there is none.
 
@@ -832,7 +828,9 @@ class PoseTrackerNode(LifecycleNode):
             )
             return None
         try:
-            depth = depth_image_to_metres(dmsg, self._depth_scale())
+            # depth_scale from the 3D stage's parsed settings (kept current by apply_live_settings)
+            scale = self.pipeline.depth_stage.config.depth_scale
+            depth = depth_image_to_metres(dmsg, scale)
         except ImageError as e:
             self._input_warning(
                 f'depth image on {topic}: {e}; this frame is processed without depth', e.kind
