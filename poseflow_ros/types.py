@@ -35,9 +35,8 @@ class Frame:
     stamp: float = 0.0  # seconds (ROS stamp converted, or video time)
     frame_id: str = ''
     index: int = 0  # running frame counter
-    depth: Optional[np.ndarray] = (
-        None  # float32 H x W metres (NaN invalid), registered to the image
-    )
+    # float32 H x W metres (NaN invalid), registered to the image
+    depth: Optional[np.ndarray] = None
     camera: Optional[CameraModel] = None  # poseflow_ros.camera.CameraModel of the colour image
 
     @property

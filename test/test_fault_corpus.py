@@ -94,9 +94,8 @@ class Case:
     transport: str  # 'raw' | 'compressed'
     build: Callable  # (good BGR image, header) -> message
     bad: Optional[str] = None  # None: valid, must be processed; else a phrase of the logged reason
-    header: Optional[Header] = (
-        None  # the header the message carries (valid cases: checked on the output)
-    )
+    # the header the message carries (valid cases: checked on the output)
+    header: Optional[Header] = None
 
 
 def _cases():

@@ -106,12 +106,10 @@ class Tracker:
         self._next_id = 1
         self.frame_count = 0
         self.ended_ids: List[int] = []
-        self.association_ms = (
-            0.0  # time of the last update's association stages (costs + assignment)
-        )
-        self._time: Optional[float] = (
-            None  # frame time of the last update (s), for the keypoint filter
-        )
+        # time of the last update's association stages (costs + assignment)
+        self.association_ms = 0.0
+        # frame time of the last update (s), for the keypoint filter
+        self._time: Optional[float] = None
         self._clear()
 
     def set_config(self, config: TrackerConfig) -> None:
@@ -151,9 +149,8 @@ class Tracker:
         self.kp_scores = np.zeros((0, 17), np.float32)
         self.has_pose = np.zeros(0, bool)
         self.pose_xyah = np.zeros((0, 4))  # box (xyah) the stored pose was measured with
-        self.gallery: Optional[np.ndarray] = (
-            None  # (T, B, D) float32, allocated at the first features
-        )
+        # (T, B, D) float32, allocated at the first features
+        self.gallery: Optional[np.ndarray] = None
         self.gallery_count = np.zeros(0, np.int32)  # filled gallery slots
         self.gallery_next = np.zeros(0, np.int32)  # slot the next feature overwrites (ring buffer)
         self.reported = np.zeros(0, bool)  # ever in an update's output
