@@ -25,7 +25,7 @@ from .detect import (
     make_detector,
     resolve_runtime,
 )
-from .pose import PoseEstimator, make_pose_estimator
+from .pose import BLAZEPOSE_RUNTIMES, PoseEstimator, make_pose_estimator
 from .pose.roi import CROP_MODES, RoiMemory
 from .settings import check_fields, check_values, setting
 from .types import Detections, Frame, FrameResult, Poses, TrackerInput
@@ -143,7 +143,7 @@ class PipelineConfig:
         "once, CPU) or 'openvino' (that ONNX on OpenVINO's CPU plugin, FP32, needs the openvino "
         'package: the same landmarks, a 1.2-1.6x faster pose stage on an idle CPU, slower when '
         'other processes load the cores).',
-        choices=('auto', 'torch', 'onnxruntime', 'openvino'),
+        choices=BLAZEPOSE_RUNTIMES,
     )
     pose_crop: str = setting(
         'temporal',

@@ -10,6 +10,8 @@ from ..deprecation import renamed_argument
 from .base import PoseEstimator
 
 BACKENDS = ('blazepose', 'mmpose')
+# what executes BlazePose (pose_runtime); 'auto' picks per device (blazepose_torch.auto_runtime)
+BLAZEPOSE_RUNTIMES = ('auto', 'torch', 'onnxruntime', 'openvino')
 
 
 def make_pose_estimator(
@@ -64,4 +66,4 @@ def make_pose_estimator(
     raise ValueError(f'unknown pose_backend {backend!r}; choose one of {BACKENDS}')
 
 
-__all__ = ['PoseEstimator', 'make_pose_estimator', 'BACKENDS']
+__all__ = ['PoseEstimator', 'make_pose_estimator', 'BACKENDS', 'BLAZEPOSE_RUNTIMES']

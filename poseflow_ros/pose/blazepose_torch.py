@@ -44,6 +44,7 @@ from .. import models
 from ..coco import BLAZEPOSE_TO_COCO
 from ..deprecation import renamed_argument
 from ..types import Poses
+from . import BLAZEPOSE_RUNTIMES as RUNTIMES
 from . import crop, roi
 from .base import PoseEstimator
 from .cuda_graph import GraphedForward
@@ -443,9 +444,6 @@ def _to_numpy(outs):
         flag.float().reshape(-1).cpu().numpy(),
         world.float().reshape(-1, 39, 3).cpu().numpy(),
     )
-
-
-RUNTIMES = ('auto', 'torch', 'onnxruntime', 'openvino')
 
 
 def auto_runtime(device: str) -> str:
