@@ -314,6 +314,16 @@ def height_scale(world: np.ndarray, visible: np.ndarray, height: float) -> np.nd
     return np.where(model > 1e-6, want / np.maximum(model, 1e-6), 1.0)
 
 
+# a camera info or depth image of another resolution is used when its aspect ratio is within this
+# fraction of the colour image's (then its pixels are found by scaling)
+ASPECT_TOLERANCE = 0.02
+
+
+def _same_aspect(w1, h1, w: int, h: int) -> bool:
+    """Tell whether w1 x h1 has the w x h image's aspect ratio (within ASPECT_TOLERANCE)."""
+    return abs(w1 / h1 - w / h) <= ASPECT_TOLERANCE * (w / h)
+
+
 class DepthStage:
     """Turns tracks (+ depth or world landmarks + camera) into :class:`Poses3D`.
 
@@ -406,7 +416,7 @@ class DepthStage:
             int(v) for v in image_hw
         ):
             h, w = int(image_hw[0]), int(image_hw[1])
-            if abs(camera.width / camera.height - w / h) > 0.02 * (w / h):
+            if not _same_aspect(camera.width, camera.height, w, h):
                 problems.append(
                     f'camera info is for {camera.width}x{camera.height}, the image is {w}x{h} '
                     '(another aspect ratio)'
@@ -424,7 +434,7 @@ class DepthStage:
             problems.append(f'depth must be float32 H x W metres, got {d.dtype} {d.shape}')
             return None
         dh, dw = d.shape
-        if abs(dw / dh - w / h) > 0.02 * (w / h):
+        if not _same_aspect(dw, dh, w, h):
             problems.append(
                 f'depth {dw}x{dh} does not match the {w}x{h} image (another aspect ratio)'
             )
