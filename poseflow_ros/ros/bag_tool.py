@@ -44,6 +44,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..cli import add_param_option, parse_param
+from ..depth import SOURCE_MONOCULAR
 from ..run_summary import write_summary
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -615,7 +616,7 @@ def annotate(image, result, kp_threshold: float):
             if np.all(np.isfinite(p)) and t3.source[i]:
                 x1, y2 = int(t.box[0]), int(t.box[3])
                 label = f'{float(np.linalg.norm(p)):.2f} m' + (
-                    ' mono' if t3.source[i] == 2 else ''
+                    ' mono' if t3.source[i] == SOURCE_MONOCULAR else ''
                 )
                 org = (x1 + 2, min(out.shape[0] - 4, y2 - 6))
                 # black text on a white outline: readable on any background
