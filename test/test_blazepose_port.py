@@ -73,13 +73,14 @@ def test_port_matches_tflite_fp32(estimator, crops, tflite_ref):
 
 def test_onnxruntime_runtime_matches_tflite(model_file, crops, tflite_ref, tmp_path):
     pytest.importorskip('onnx')
-    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+    from poseflow_ros.pose.blazepose_torch import ONNX_EXPORT, BlazePoseEstimator
 
     local = tmp_path / model_file.name
     local.write_bytes(model_file.read_bytes())
     est = BlazePoseEstimator(model_path=str(local), runtime='onnxruntime')
-    # exported + cached
-    assert est.runtime == 'onnxruntime' and list(tmp_path.glob('*.port2-*.onnx'))
+    # exported + cached, and the optimised graph (.onnx_passes) beside it
+    assert est.runtime == 'onnxruntime'
+    assert len(list(tmp_path.glob(f'*.port{ONNX_EXPORT}-*.onnx'))) == 2
     lm, flag, world = est.forward_crops(crops)
     err = np.abs(lm[:, :33, :2] - tflite_ref[0][:, :33, :2]).max()
     assert err < 1.0, f'onnxruntime max landmark error {err:.4f} px'

@@ -48,6 +48,21 @@ def _same_pad(size, k, s, d=1):
     return total // 2, total - total // 2
 
 
+def _static_pad(cfg: dict, nhwc_shape) -> tuple:
+    """(top, bottom, left, right) padding of a convolution or pool from the graph's static shape.
+
+    TFLite SAME (possibly asymmetric: the extra row / column at the end) or VALID (none). Python
+    ints computed once, so an ONNX export holds constant pads instead of a subgraph on the traced
+    input shape.
+    """
+    if not cfg['same']:
+        return (0, 0, 0, 0)
+    h, w = int(nhwc_shape[1]), int(nhwc_shape[2])
+    ph = _same_pad(h, cfg['k'][0], cfg['stride'][0], cfg['dil'][0])
+    pw = _same_pad(w, cfg['k'][1], cfg['stride'][1], cfg['dil'][1])
+    return (int(ph[0]), int(ph[1]), int(pw[0]), int(pw[1]))
+
+
 class TFLiteModule(nn.Module):
     def __init__(self, path, outputs=None):
         super().__init__()
@@ -115,6 +130,7 @@ class TFLiteModule(nn.Module):
                     groups=1,
                     k=w.shape[2:],
                 )
+                cfg['pad'] = _static_pad(cfg, shapes[ins[0]])
                 self._steps.append(('CONV', ins[:1], outs, cfg))
             elif name == 'DEPTHWISE_CONV_2D':
                 o = tflite.DepthwiseConv2DOptions()
@@ -133,6 +149,7 @@ class TFLiteModule(nn.Module):
                     groups=cin,
                     k=w.shape[2:],
                 )
+                cfg['pad'] = _static_pad(cfg, shapes[ins[0]])
                 self._steps.append(('CONV', ins[:1], outs, cfg))
             elif name == 'ADD':
                 o = tflite.AddOptions()
@@ -162,7 +179,9 @@ class TFLiteModule(nn.Module):
                     stride=(o.StrideH(), o.StrideW()),
                     same=o.Padding() == 0,
                     act=o.FusedActivationFunction(),
+                    dil=(1, 1),
                 )
+                cfg['pad'] = _static_pad(cfg, shapes[ins[0]])
                 self._steps.append(('MAXPOOL', ins[:1], outs, cfg))
             elif name == 'RESIZE_BILINEAR':
                 o = tflite.ResizeBilinearOptions()
@@ -198,35 +217,20 @@ class TFLiteModule(nn.Module):
         for kind, ins, outs, cfg in self._steps:
             o = outs[0]
             if kind == 'CONV':
-                x = env[ins[0]]
-                w = self._get(o, 'w')
-                if cfg['same']:
-                    ph = _same_pad(x.shape[2], cfg['k'][0], cfg['stride'][0], cfg['dil'][0])
-                    pw = _same_pad(x.shape[3], cfg['k'][1], cfg['stride'][1], cfg['dil'][1])
-                    if ph[0] == ph[1] and pw[0] == pw[1]:
-                        y = F.conv2d(
-                            x,
-                            w,
-                            self._get(o, 'b'),
-                            cfg['stride'],
-                            (ph[0], pw[0]),
-                            cfg['dil'],
-                            cfg['groups'],
-                        )
-                    else:
-                        y = F.conv2d(
-                            F.pad(x, (pw[0], pw[1], ph[0], ph[1])),
-                            w,
-                            self._get(o, 'b'),
-                            cfg['stride'],
-                            0,
-                            cfg['dil'],
-                            cfg['groups'],
-                        )
-                else:
-                    y = F.conv2d(
-                        x, w, self._get(o, 'b'), cfg['stride'], 0, cfg['dil'], cfg['groups']
-                    )
+                x, (pt, pb, pl, pr) = env[ins[0]], cfg['pad']
+                if pt == pb and pl == pr:
+                    pad = (pt, pl)
+                else:  # TFLite's asymmetric SAME case (ONNX: a Pad that .onnx_passes folds)
+                    x, pad = F.pad(x, (pl, pr, pt, pb)), 0
+                y = F.conv2d(
+                    x,
+                    self._get(o, 'w'),
+                    self._get(o, 'b'),
+                    cfg['stride'],
+                    pad,
+                    cfg['dil'],
+                    cfg['groups'],
+                )
                 env[o] = _act(y, cfg['act'])
             elif kind == 'ADD':
                 a = env[ins[0]] if ins[0] in env else self._get(o, 'c0')
@@ -235,11 +239,9 @@ class TFLiteModule(nn.Module):
             elif kind == 'PAD':
                 env[o] = F.pad(env[ins[0]], cfg['pad'])
             elif kind == 'MAXPOOL':
-                x = env[ins[0]]
-                if cfg['same']:
-                    ph = _same_pad(x.shape[2], cfg['k'][0], cfg['stride'][0])
-                    pw = _same_pad(x.shape[3], cfg['k'][1], cfg['stride'][1])
-                    x = F.pad(x, (pw[0], pw[1], ph[0], ph[1]), value=float('-inf'))
+                x, (pt, pb, pl, pr) = env[ins[0]], cfg['pad']
+                if pt or pb or pl or pr:
+                    x = F.pad(x, (pl, pr, pt, pb), value=float('-inf'))
                 env[o] = _act(F.max_pool2d(x, cfg['k'], cfg['stride']), cfg['act'])
             elif kind == 'RESIZE':
                 env[o] = F.interpolate(
