@@ -10,11 +10,14 @@ def test_reference_is_the_previous_configuration_and_defaults_are_shipped():
     sets = bp.video_option_sets()
     names = [s[0] for s in sets]
     assert names[0] == 'sequential' and len(set(names)) == len(names)
-    # the baseline of every ratio: one stage after another, every frame, onnxruntime FP32
-    assert sets[0][1:] == (False, 1, 0, 'onnxruntime')
+    # the baseline of every ratio: one stage after another, every frame, onnxruntime FP32 on the
+    # export as written (before the ONNX passes)
+    assert sets[0][1:] == (False, 1, 0, 'onnxruntime', False)
     cfg, node = PipelineConfig(), NodeSettings()
     dflt = dict((s[0], s[1:]) for s in sets)['defaults']
-    assert dflt == (node.overlap, cfg.detection_interval, cfg.num_threads, cfg.pose_runtime)
+    assert dflt == (node.overlap, cfg.detection_interval, cfg.num_threads, cfg.pose_runtime, True)
+    # the passes alone, on and off
+    assert dict((s[0], s[1:]) for s in sets)['passes'] == (False, 1, 0, 'onnxruntime', True)
     # each option on and off: overlap, interval and runtime all vary across the sets
     assert {s[1] for s in sets} == {False, True}
     assert {s[2] for s in sets} >= {1, 3} and 'openvino' in {s[4] for s in sets}

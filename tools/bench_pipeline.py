@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import NamedTuple
 from pathlib import Path
 
 import cv2
@@ -44,22 +45,35 @@ MMPOSE_CONFIGS = {
 
 
 DEFAULT_CUDA_VARIANTS = ('graphs', 'eager', 'graphs-fp16')
-# the video runs: (config name, overlap, detection_interval, num_threads, pose_runtime).
-# 'sequential' is the previous configuration (one stage after another on every frame, BlazePose on
-# onnxruntime FP32), the reference of the ratios and of the agreement columns. threads1: one CPU
-# thread per model (num_threads 1), so that the two overlapped stages do not compete for the same
-# cores. 'defaults' (added at run time by video_option_sets) is what a user gets: PipelineConfig's
-# and the node's defaults.
+
+
+class VideoSet(NamedTuple):
+    """One video run's options: a name and what the pipeline and the node are given."""
+
+    name: str
+    overlap: bool
+    detection_interval: int
+    num_threads: int
+    pose_runtime: str
+    onnx_passes: bool = True  # the CPU runtimes load the optimised ONNX (pose.onnx_passes)
+
+
+# 'sequential' is the pipeline as issue #10 found it (one stage after another on every frame,
+# BlazePose on onnxruntime FP32 from the export as the exporter wrote it), the reference of the
+# ratios and of the agreement columns. 'passes': the same with the optimised ONNX graph
+# (bit-identical results). threads1: one CPU thread per model (num_threads 1), so that the two
+# overlapped stages do not compete for the same cores. 'defaults' (added at run time by
+# video_option_sets) is what a user gets: PipelineConfig's and the node's defaults.
 VIDEO_OPTION_SETS = (
-    ('sequential', False, 1, 0, 'onnxruntime'),
-    ('openvino', False, 1, 0, 'openvino'),
-    ('overlap', True, 1, 0, 'onnxruntime'),
-    ('overlap+openvino', True, 1, 0, 'openvino'),
-    ('overlap+threads1+openvino', True, 1, 1, 'openvino'),
-    ('interval2+openvino', False, 2, 0, 'openvino'),
-    ('interval3', False, 3, 0, 'onnxruntime'),
-    ('interval3+openvino', False, 3, 0, 'openvino'),
-    ('overlap+interval3+openvino', True, 3, 0, 'openvino'),
+    VideoSet('sequential', False, 1, 0, 'onnxruntime', onnx_passes=False),
+    VideoSet('passes', False, 1, 0, 'onnxruntime'),
+    VideoSet('openvino', False, 1, 0, 'openvino'),
+    VideoSet('overlap', True, 1, 0, 'onnxruntime'),
+    VideoSet('overlap+openvino', True, 1, 0, 'openvino'),
+    VideoSet('overlap+threads1', True, 1, 1, 'onnxruntime'),
+    VideoSet('interval3', False, 3, 0, 'onnxruntime'),
+    VideoSet('overlap+interval3', True, 3, 0, 'onnxruntime'),
+    VideoSet('overlap+interval3+openvino', True, 3, 0, 'openvino'),
 )
 
 
@@ -76,14 +90,33 @@ def video_option_sets(names=None):
 
     cfg, node = PipelineConfig(), NodeSettings()
     sets = list(VIDEO_OPTION_SETS) + [
-        ('defaults', node.overlap, cfg.detection_interval, cfg.num_threads, cfg.pose_runtime)
+        VideoSet(
+            'defaults', node.overlap, cfg.detection_interval, cfg.num_threads, cfg.pose_runtime
+        )
     ]
     if names:
-        sets = [x for x in sets if x[0] == 'sequential' or x[0] in names]
+        sets = [x for x in sets if x.name == 'sequential' or x.name in names]
     if not _has_openvino():
         print('openvino is not installed: its option sets are skipped', flush=True)
-        sets = [x for x in sets if x[4] != 'openvino']
+        sets = [x for x in sets if x.pose_runtime != 'openvino']
     return sets
+
+
+def video_pipeline(vs: VideoSet, device: str):
+    """Build the core pipeline of one video option set on ``device``."""
+    from poseflow_ros.pipeline import PipelineConfig, PosePipeline
+
+    pipe = PosePipeline.from_config(
+        PipelineConfig(
+            device=device,
+            detection_interval=vs.detection_interval,
+            num_threads=vs.num_threads,
+            pose_runtime=vs.pose_runtime,
+        )
+    )
+    if hasattr(pipe.pose, 'set_onnx_passes'):
+        pipe.pose.set_onnx_passes(vs.onnx_passes)
+    return pipe
 
 
 def make_bench_detector(device, runtime, graphs):
@@ -474,7 +507,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
     from poseflow_ros import models
     from poseflow_ros.detect import make_detector
-    from poseflow_ros.pipeline import PipelineConfig, PosePipeline
+    from poseflow_ros.pipeline import PosePipeline
     from poseflow_ros.pose import make_pose_estimator
     from poseflow_ros.pose.blazepose_torch import _has_openvino
     from poseflow_ros.track import Tracker, TrackerConfig
@@ -514,19 +547,13 @@ def main(argv=None) -> int:
         for dev in devices:
             for rnd in range(a.video_rounds):  # rounds: the same comparison again, for the noise
                 records, ref_fps = {}, None
-                for name, overlap, interval, threads, runtime in sets:
+                for vs in sets:
+                    name, overlap, interval, threads, runtime, passes = vs
                     rec = []
                     # num_threads > 0 sets torch's globally
                     torch_threads = torch.get_num_threads()
                     v = bench_video(
-                        lambda: PosePipeline.from_config(
-                            PipelineConfig(
-                                device=dev,
-                                detection_interval=interval,
-                                num_threads=threads,
-                                pose_runtime=runtime,
-                            )
-                        ),
+                        lambda: video_pipeline(vs, dev),
                         video,
                         a.video_frames,
                         overlap=overlap,
@@ -545,6 +572,7 @@ def main(argv=None) -> int:
                         detection_interval=interval,
                         num_threads=threads,
                         pose_runtime=runtime,
+                        onnx_passes=passes,
                         speedup_vs_sequential=e['fps'] / ref_fps,
                         load_average=os.getloadavg(),
                         agreement_with_sequential=agreement(records['sequential'], rec),
