@@ -140,9 +140,9 @@ class PipelineConfig:
         'auto',
         "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
         "'torch' (the PyTorch port directly; CUDA/FP16), 'onnxruntime' (the port exported to ONNX "
-        "once, CPU) or 'openvino' (that ONNX on OpenVINO's CPU plugin, FP32, needs the openvino "
-        'package: the same landmarks, a 1.2-1.6x faster pose stage on an idle CPU, slower when '
-        'other processes load the cores).',
+        "once and optimised, CPU) or 'openvino' (that ONNX on OpenVINO's CPU plugin, FP32, needs "
+        'the openvino package: the same landmarks, no faster than onnxruntime since the ONNX '
+        'passes, slower when other processes load the cores).',
         choices=BLAZEPOSE_RUNTIMES,
     )
     pose_crop: str = setting(

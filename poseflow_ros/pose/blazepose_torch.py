@@ -14,15 +14,17 @@ hip-centred) are turned back by the crop's rotation to camera-aligned axes (x ri
 from the camera) and returned as ``Poses.keypoints_3d``.
 
 Runtimes: ``torch`` executes the port directly (CUDA, FP16); ``onnxruntime`` exports that same
-torch module to ONNX once (cached next to the model, keyed by the weights' sha256) and runs it with
-onnxruntime, about 2x faster than eager torch on a small CPU; ``openvino`` runs the same ONNX
-export with OpenVINO's CPU plugin in FP32 (the same landmarks within 0.01 crop px). Its forward is
-1.2-1.5x faster than onnxruntime's for 3-5 crops when the CPU is free, but slower (and it slows the
-detector run after it) when other processes load the cores, where onnxruntime's threads do not
-busy-wait; so ``auto`` picks onnxruntime on CPU when the ``onnx`` exporter is installed, torch
-otherwise, and openvino is chosen explicitly. Int8 is not offered: even weight-only per-channel
-int8 moves the landmarks by 7.5 crop px on average (static QDQ int8: 8 to 28 px), so BlazePose-full
-needs quantisation-aware training to run in int8.
+torch module to ONNX once (cached next to the model, keyed by the weights' sha256), optimises the
+export (:mod:`poseflow_ros.pose.onnx_passes`: constants folded, every ``Pad`` moved into its
+convolution; bit-identical results, 1.3x faster per crop on onnxruntime) and runs it with
+onnxruntime, about 2x faster than eager torch on a small CPU; ``openvino`` runs the same ONNX with
+OpenVINO's CPU plugin in FP32 (the same landmarks within 0.01 crop px). Before the passes its
+forward was 1.2-1.5x faster than onnxruntime's; after them the two are within noise of each other
+on a 2-core CPU, and OpenVINO is slower (and slows the detector run after it) when other processes
+load the cores, where onnxruntime's threads do not busy-wait; so ``auto`` picks onnxruntime on CPU
+when the ``onnx`` exporter is installed, torch otherwise, and openvino is chosen explicitly. Int8
+is not offered: even weight-only per-channel int8 moves the landmarks by 7.5 crop px on average
+(static QDQ int8: 8 to 28 px), so BlazePose-full needs quantisation-aware training to run in int8.
 
 Keypoint score = sigmoid(visibility) x pose_flag, where pose_flag is the model's own probability
 that a person is in the crop: on a detector false positive the flag is low, so every keypoint of
