@@ -32,9 +32,10 @@ bench-pipeline: setup
 # Paired A/B on a shared CPU: each frame of walk.small.mp4 goes through every configuration in
 # turn (same load). Writes out/bench/paired.json. Others: BENCH_ARGS='name:key=value,... name2:...'.
 .PHONY: bench-paired
+PAIRED_CONFIGS := sequential:pose_runtime=onnxruntime,onnx_passes=false defaults: \
+	interval2:detection_interval=2 interval3:detection_interval=3
 bench-paired: setup
-	$(PY) tools/bench_paired.py $(or $(BENCH_ARGS),sequential:pose_runtime=onnxruntime \
-	    interval2:detection_interval=2 interval3:detection_interval=3)
+	$(PY) tools/bench_paired.py $(if $(BENCH_ARGS),$(BENCH_ARGS),$(PAIRED_CONFIGS))
 
 # Image delivery over DDS between processes (640x480 / 1280x720 at 25 Hz, reliable and best-effort cameras):
 # the real node with the shipped defaults vs no Fast DDS profile. Writes out/bench/delivery.json.

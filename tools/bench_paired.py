@@ -12,7 +12,8 @@ ms per frame, the FPS it implies, p50/p99, and the median of the per-frame time 
 first configuration; writes out/bench/paired.json.
 
     .venv/bin/python tools/bench_paired.py \
-        sequential:pose_runtime=onnxruntime openvino:pose_runtime=openvino \
+        sequential:pose_runtime=onnxruntime,onnx_passes=false passes:pose_runtime=onnxruntime \
+        openvino:pose_runtime=openvino \
         openvino+interval3:pose_runtime=openvino,detection_interval=3 [--frames 300]
 """
 
@@ -31,8 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poseflow_ros.paths import REPO_ROOT, shared_dir  # noqa: E402
 
 
+# not a PipelineConfig field: onnx_passes=false loads BlazePose's ONNX export as the exporter wrote
+# it (the pose stage before .pose.onnx_passes), for the reference of tools/bench_pipeline.py
+ESTIMATOR_KEYS = ('onnx_passes',)
+
+
 def parse_config(spec: str):
-    """'name:key=value,key=value' -> (name, PipelineConfig overrides); values are YAML scalars."""
+    """'name:key=value,key=value' -> (name, overrides); values are YAML scalars.
+
+    The keys are PipelineConfig fields, or one of ESTIMATOR_KEYS.
+    """
     import yaml
 
     name, _, rest = spec.partition(':')
@@ -47,7 +56,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument('configs', nargs='+', help="name:key=value,... (PipelineConfig fields)")
+    ap.add_argument(
+        'configs', nargs='+', help='name:key=value,... (PipelineConfig fields, onnx_passes)'
+    )
     ap.add_argument('--video', default=str(shared_dir() / 'data' / 'videos' / 'walk.small.mp4'))
     ap.add_argument('--frames', type=int, default=0, help='first N frames (0 = all)')
     ap.add_argument('--warm', type=int, default=5, help='frames left out of the statistics')
@@ -60,7 +71,10 @@ def main(argv=None) -> int:
     configs = [parse_config(s) for s in a.configs]
     pipes = []
     for name, kw in configs:
-        p = PosePipeline.from_config(PipelineConfig(**dict({'device': 'cpu'}, **kw)))
+        cfg = {k: v for k, v in kw.items() if k not in ESTIMATOR_KEYS}
+        p = PosePipeline.from_config(PipelineConfig(**dict({'device': 'cpu'}, **cfg)))
+        if 'onnx_passes' in kw:
+            p.pose.set_onnx_passes(bool(kw['onnx_passes']))
         p.warmup()
         pipes.append(p)
     reader = VideoReader(a.video)

@@ -100,11 +100,10 @@ class NodeSettings:
         False,
         'Run decoding and person detection of the next frame while pose, 3D, tracking and '
         'publishing of the current one run (two threads, results in frame order). It adds up to '
-        'one frame of latency. Alone, on a 2-core CPU shared with the camera and the subscribers, '
-        'it did not raise the frames processed (make demo A/B: 89-91 % with it, 88-96 % without, '
-        'p50 latency 72-91 vs 40-61 ms), so it is off; with pose_runtime openvino and '
-        'detection_interval 3 it ran the core at 1.6-1.8x and make demo processed 95-97 % of the '
-        'frames on a quiet machine (see the README, Real time on a CPU).',
+        'one frame of latency. On a 2-core CPU it ran the core 1.08-1.25x as fast as the defaults'
+        ' on walk.small.mp4, for 1.6-1.9x the p50 latency, and the node shares those cores with '
+        'the camera and the subscribers, so it is off; with detection_interval 3 it ran the core '
+        'at 1.3-1.8x the pipeline before the ONNX passes (see the README, Real time on a CPU).',
     )
     stats_file: str = setting(
         '',
