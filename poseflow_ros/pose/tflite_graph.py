@@ -2,7 +2,8 @@
 
 The flatbuffer is read with the `tflite` package; each operator the requested outputs depend on
 becomes one step of `forward` (NCHW internally; TFLite SAME padding reproduced exactly, including
-its asymmetric case; fused activations applied). Weights become float32 buffers, so `.to(device)`
+its asymmetric case, computed once for the graph's own input size, which `forward` must be given;
+fused activations applied). Weights become float32 buffers, so `.to(device)`
 and `.half()` work. An operator outside the supported set raises NotImplementedError naming it.
 """
 
