@@ -28,3 +28,21 @@ def test_selection_keeps_the_reference_and_openvino_sets_drop_without_it(monkeyp
     monkeypatch.setattr(blazepose_torch, '_has_openvino', lambda: False)
     sets = bp.video_option_sets()
     assert sets and all(s[4] != 'openvino' for s in sets) and sets[0][0] == 'sequential'
+
+
+def test_video_sets_build_off_the_cpu(monkeypatch):
+    """On CUDA a CPU-only runtime becomes 'auto'; on the CPU each set gets what it names."""
+    seen = []
+
+    class Pipe:
+        pose = None
+
+    def from_config(cfg):
+        seen.append((cfg.device, cfg.pose_runtime))
+        return Pipe()
+
+    monkeypatch.setattr('poseflow_ros.pipeline.PosePipeline.from_config', from_config)
+    vs = dict((s.name, s) for s in bp.video_option_sets())
+    bp.video_pipeline(vs['sequential'], 'cuda')
+    bp.video_pipeline(vs['overlap+openvino'], 'cpu')
+    assert seen == [('cuda', 'auto'), ('cpu', 'openvino')]

@@ -26,8 +26,8 @@ import sys
 import tempfile
 import threading
 import time
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -103,15 +103,20 @@ def video_option_sets(names=None):
 
 
 def video_pipeline(vs: VideoSet, device: str):
-    """Build the core pipeline of one video option set on ``device``."""
+    """Build the core pipeline of one video option set on ``device``.
+
+    Off the CPU, a CPU-only pose runtime becomes 'auto' (torch on CUDA), so the sets compare the
+    other options there.
+    """
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
 
+    cpu_only = vs.pose_runtime in ('onnxruntime', 'openvino')
     pipe = PosePipeline.from_config(
         PipelineConfig(
             device=device,
             detection_interval=vs.detection_interval,
             num_threads=vs.num_threads,
-            pose_runtime=vs.pose_runtime,
+            pose_runtime=vs.pose_runtime if device == 'cpu' or not cpu_only else 'auto',
         )
     )
     if hasattr(pipe.pose, 'set_onnx_passes'):
@@ -549,6 +554,8 @@ def main(argv=None) -> int:
                 records, ref_fps = {}, None
                 for vs in sets:
                     name, overlap, interval, threads, runtime, passes = vs
+                    if dev != 'cpu' and runtime == 'openvino' and name != 'defaults':
+                        continue  # the same as its onnxruntime twin off the CPU
                     rec = []
                     # num_threads > 0 sets torch's globally
                     torch_threads = torch.get_num_threads()
