@@ -30,12 +30,21 @@ def warn_renamed(old: str, new: str, what: str = 'setting') -> bool:
     return True
 
 
-def renamed_argument(new_value, old_value: Optional[object], old: str, new: str):
+_UNSET = object()
+
+
+def renamed_argument(new_value, old_value: Optional[object], old: str, new: str, default=_UNSET):
     """Return argument ``new``'s value, or its old name ``old``'s when a caller still passes that.
 
-    ``old_value`` is None when the old name was not given.
+    ``old_value`` is None when the old name was not given. With ``default`` (the new argument's
+    default), a caller that passes both names with different values gets a ValueError instead of
+    one of them silently winning, as :meth:`PipelineConfig.from_dict` does for settings.
     """
     if old_value is None:
         return new_value
+    if default is not _UNSET and new_value != default and new_value != old_value:
+        raise ValueError(
+            f'{old}={old_value!r} (the old name of {new}) and {new}={new_value!r} disagree'
+        )
     warn_renamed(old, new, 'argument')
     return old_value

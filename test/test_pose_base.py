@@ -60,6 +60,23 @@ def test_renamed_argument_warns_once(fresh_warnings):
         assert deprecation.renamed_argument(True, None, 'cuda_graphs', 'cuda_graph') is True
 
 
+def test_renamed_argument_both_names_disagreeing_is_an_error(fresh_warnings):
+    with pytest.raises(ValueError, match=r'cuda_graphs=False .*cuda_graph=True disagree'):
+        deprecation.renamed_argument(True, False, 'cuda_graphs', 'cuda_graph', default=False)
+    with pytest.warns(FutureWarning):  # the new one at its default, or both the same: old is used
+        assert deprecation.renamed_argument(
+            False, True, 'cuda_graphs', 'cuda_graph', default=False
+        )
+    assert deprecation.renamed_argument(True, True, 'cuda_graphs', 'cuda_graph', default=False)
+
+
+def test_pose_estimator_rejects_both_names(model_file):
+    from poseflow_ros.pose import make_pose_estimator
+
+    with pytest.raises(ValueError, match='disagree'):
+        make_pose_estimator('blazepose', cuda_graph=True, cuda_graphs=False)
+
+
 def test_pipeline_config_accepts_the_old_name(fresh_warnings):
     with pytest.warns(FutureWarning, match='cuda_graph'):
         cfg = PipelineConfig.from_dict({'cuda_graphs': False})

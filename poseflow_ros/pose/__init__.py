@@ -34,7 +34,9 @@ def make_pose_estimator(
     ``cuda_graphs`` is its old name (still accepted, with a warning). ``heatmap_refine``: BlazePose
     decodes its landmarks with its heatmaps (MMPose's decoding is fixed by its config).
     """
-    cuda_graph = renamed_argument(cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph')
+    cuda_graph = renamed_argument(
+        cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph', default=False
+    )
     if backend == 'blazepose':
         from .blazepose_torch import BlazePoseEstimator
 

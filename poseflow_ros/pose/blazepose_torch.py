@@ -128,7 +128,9 @@ class BlazePoseEstimator(PoseEstimator):
             raise ValueError('device_warp needs pose_runtime=torch')
         self.warper = crop.DeviceWarper(device) if device_warp else None
         # on CUDA, the forward of device-warped crops may replay from CUDA graphs (.cuda_graph)
-        cuda_graph = renamed_argument(cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph')
+        cuda_graph = renamed_argument(
+            cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph', default=False
+        )
         self.graphed_forward = GraphedForward(self._forward_bgr, device, enabled=cuda_graph)
         self.last_crop_ms = 0.0
         self._frame_boxes = np.zeros((0, 4), np.float32)  # all boxes of the frame being estimated

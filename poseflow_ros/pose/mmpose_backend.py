@@ -131,7 +131,9 @@ class MMPoseEstimator(PoseEstimator):
         ``cuda_graph``: replay the fast path's forward from CUDA graphs on CUDA (ignored on the
         CPU); ``cuda_graphs`` is its old name (still accepted, with a warning).
         """
-        cuda_graph = renamed_argument(cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph')
+        cuda_graph = renamed_argument(
+            cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph', default=False
+        )
         from . import mmpose_compat  # noqa: F401  (import stand-ins before mmpose)
         from mmengine.config import Config
         from mmpose.apis import init_model
