@@ -133,7 +133,6 @@ class BlazePoseEstimator(PoseEstimator):
         )
         self.graphed_forward = GraphedForward(self._forward_bgr, device, enabled=cuda_graph)
         self.last_crop_ms = 0.0
-        self._frame_boxes = np.zeros((0, 4), np.float32)  # all boxes of the frame being estimated
         self.last_passes = 0  # batched forwards of the last estimate()
         self.last_crops = 0  # crops they ran (a mirrored crop counts)
         self.num_threads = int(num_threads)
@@ -348,18 +347,19 @@ class BlazePoseEstimator(PoseEstimator):
             'rois': rois,
         }
 
-    def _alignment(self, out: dict, boxes: np.ndarray):
+    def _alignment(self, out: dict, boxes: np.ndarray, frame_boxes: np.ndarray):
         """Compute a pass's alignment ROIs and whether they can be used.
 
         Returns the alignment ROIs (N,4), whether their geometry is usable for a crop of these
         boxes (N,) and whether they are reliable enough to carry to the next frame (N,: geometry
-        and pose flag).
+        and pose flag). ``frame_boxes``: every box of the frame (a ROI with another person's box
+        centre near its own centre is not used).
         """
         r = roi.alignment_rois(out['points'])
         hips = out['visibility'][:, [roi.LEFT_HIP, roi.RIGHT_HIP]]
         geom = roi.reliable(r, boxes, None, hips, self.roi_check)
         # someone near its centre
-        geom &= ~roi.crowded(r, boxes, self._frame_boxes, self.roi_check.crowd_inner)
+        geom &= ~roi.crowded(r, boxes, frame_boxes, self.roi_check.crowd_inner)
         return r, geom, geom & (out['flag'] >= self.roi_check.min_flag)
 
     @staticmethod
@@ -387,7 +387,6 @@ class BlazePoseEstimator(PoseEstimator):
         box_rois = crop.boxes_to_rois(boxes, self.padding)
         start = box_rois.copy()
         prior = np.zeros(len(boxes), bool)
-        self._frame_boxes = boxes
         if rois is not None:
             rois = np.asarray(rois, np.float32).reshape(len(boxes), 5)
             prior = (rois[:, 4] > 0) & np.isfinite(rois[:, :4]).all(1)
@@ -395,7 +394,7 @@ class BlazePoseEstimator(PoseEstimator):
             prior &= ~roi.crowded(rois, boxes, boxes, self.roi_check.crowd_inner)
             start[prior] = rois[prior, :4]
         out = self.run_rois(image_bgr, start)
-        r, geom, carry = self._alignment(out, boxes)
+        r, geom, carry = self._alignment(out, boxes, boxes)
         lost = prior & (out['flag'] < self.roi_check.min_flag)  # the tracked crop lost the person
         refine = (np.ones(len(boxes), bool) if self.refine_prior else ~prior) & ~lost
         for k in range(max(self.refine_passes, int(lost.any()))):
@@ -417,7 +416,7 @@ class BlazePoseEstimator(PoseEstimator):
             )
             rows, sel = idx[keep], np.flatnonzero(keep)
             self._take(out, cand, rows, sel)
-            cr, cgeom, ccarry = self._alignment(cand, boxes[idx])
+            cr, cgeom, ccarry = self._alignment(cand, boxes[idx], boxes)
             r[rows], geom[rows], carry[rows] = cr[sel], cgeom[sel], ccarry[sel]
             refine[:] = False
             refine[rows] = True  # only people that kept the new crop are worth another pass
