@@ -124,3 +124,20 @@ def test_blazepose_export_loses_every_pad_and_keeps_its_numbers(model_file, dete
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
     assert np.isfinite(after[0]).all() and (after[1] > 0.5).sum() >= 4  # real people, real output
+
+
+def test_export_runs_as_written_when_the_passes_cannot(model_file, tmp_path, monkeypatch):
+    """Without onnxruntime (OpenVINO alone), the passes are skipped with a warning, not a crash."""
+    from poseflow_ros.pose import blazepose_torch as bt
+
+    local = tmp_path / model_file.name
+    local.write_bytes(model_file.read_bytes())
+    est = bt.BlazePoseEstimator(model_path=str(local), runtime='torch')
+
+    def no_ort(src, dst):
+        raise ImportError('No module named onnxruntime')
+
+    monkeypatch.setattr(bt.onnx_passes, 'optimise', no_ort)
+    with pytest.warns(UserWarning, match='ONNX passes skipped'):
+        path = est._onnx_export(local)
+    assert path.is_file() and not path.stem.endswith('-opt')
