@@ -197,6 +197,10 @@ class BlazePoseEstimator(PoseEstimator):
         if on == self.onnx_passes:
             return
         self.onnx_passes = on
+        self._reload_cpu_runtime()
+
+    def _reload_cpu_runtime(self) -> None:
+        """Rebuild the onnxruntime session or OpenVINO request from the current export choice."""
         if self._ort is not None:
             self._ort = self._ort_session(self.model_path, self.num_threads)
         if self._ov is not None:
@@ -283,10 +287,7 @@ class BlazePoseEstimator(PoseEstimator):
         self.graphed_forward = GraphedForward(
             self._forward_bgr, self.device, enabled=self.graphed_forward.enabled
         )
-        if self._ort is not None:
-            self._ort = self._ort_session(self.model_path, self.num_threads)
-        if self._ov is not None:
-            self._ov = self._ov_request(self.model_path, self.num_threads)
+        self._reload_cpu_runtime()
 
     def set_crop(
         self, mode: str, refine_passes: int = 1, border: str = 'zero', flip_test: bool = False

@@ -47,19 +47,11 @@ def optimise(src: Path, dst: Path) -> int:
     return folded
 
 
-def _initializer(graph, name: str):
-    for init in graph.initializer:
-        if init.name == name:
-            return init
-    return None
-
-
-def _const(graph, name: str):
-    """Return the value of a graph initializer, or None when ``name`` is computed."""
+def _const(inits: dict, name: str):
+    """Return the value of the initializer ``name``, or None when ``name`` is computed."""
     from onnx import numpy_helper
 
-    init = _initializer(graph, name)
-    return None if init is None else numpy_helper.to_array(init)
+    return numpy_helper.to_array(inits[name]) if name in inits else None
 
 
 def fold_pads(model) -> int:
@@ -73,6 +65,7 @@ def fold_pads(model) -> int:
     from onnx import helper
 
     g = model.graph
+    inits = {i.name: i for i in g.initializer}
     readers = defaultdict(list)
     for node in g.node:
         for name in node.input:
@@ -85,13 +78,13 @@ def fold_pads(model) -> int:
         mode = [a.s for a in node.attribute if a.name == 'mode']
         if mode and mode[0] != b'constant':
             continue
-        pads = _const(g, node.input[1]) if len(node.input) > 1 else None
+        pads = _const(inits, node.input[1]) if len(node.input) > 1 else None
         if pads is None:
             continue
         pads = pads.astype(np.int64).reshape(-1)
         value = 0.0
         if len(node.input) > 2 and node.input[2]:
-            v = _const(g, node.input[2])
+            v = _const(inits, node.input[2])
             if v is None:
                 continue
             value = float(np.asarray(v).reshape(()))
