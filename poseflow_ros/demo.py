@@ -63,7 +63,8 @@ def main(argv=None) -> int:
         f"persons/frame "
         f"{s['persons_per_frame']['mean']:.2f}, distinct track ids {s['distinct_track_ids']}, "
         f"end-to-end {s['end_to_end_fps']:.1f} FPS, processing {s['processing_fps']:.1f} FPS "
-        f"on {s['device']} ({s['pose_backend']}/{s['pose_runtime']})"
+        f"on {s['device']} ({s['pose_backend']}/{s['pose_runtime']}"
+        f"{'' if s.get('pose_precision', 'fp32') == 'fp32' else ' ' + s['pose_precision']})"
     )
     print('stage ms (mean): ' + ', '.join(f'{k} {v["mean"]:.1f}' for k, v in st.items()))
     print(f"wrote {Path(a.out) / 'annotated.mp4'} and {Path(a.out) / 'summary.json'}")

@@ -25,7 +25,7 @@ from .detect import (
     make_detector,
     resolve_runtime,
 )
-from .pose import BLAZEPOSE_RUNTIMES, PoseEstimator, make_pose_estimator
+from .pose import BLAZEPOSE_RUNTIMES, POSE_PRECISIONS, PoseEstimator, make_pose_estimator
 from .pose.roi import CROP_MODES, RoiMemory
 from .settings import check_fields, check_values, setting
 from .types import Detections, Frame, FrameResult, Poses, TrackerInput
@@ -144,6 +144,16 @@ class PipelineConfig:
         'the openvino package: the same landmarks, no faster than onnxruntime since the ONNX '
         'passes, slower when other processes load the cores).',
         choices=BLAZEPOSE_RUNTIMES,
+    )
+    pose_precision: str = setting(
+        'fp32',
+        "BlazePose arithmetic on the CPU: 'fp32' or 'bf16' (bfloat16 on OpenVINO's CPU plugin: "
+        "pose_runtime 'auto' then means openvino; needs the openvino package and a CPU with bf16 "
+        'units, AVX512_BF16 or AMX). bf16 ran the pose forward 1.9-2x as fast on a 2-core '
+        'AVX512_BF16 CPU, but its landmarks differ: 1 crop px median, 2 % of the keypoints '
+        'beyond 5 % of the person height against fp32 (see the README, Real time on a CPU). '
+        'Use fp16 on CUDA.',
+        choices=POSE_PRECISIONS,
     )
     pose_crop: str = setting(
         'temporal',
@@ -297,6 +307,7 @@ class PosePipeline:
             mmpose_checkpoint=cfg.mmpose_checkpoint,
             mmpose_checkpoint_sha256=cfg.mmpose_checkpoint_sha256,
             runtime=cfg.pose_runtime,
+            precision=cfg.pose_precision,
             num_threads=cfg.num_threads,
             cuda_graph=cfg.cuda_graph,
             heatmap_refine=cfg.pose_heatmap_refine,  # built once with it, not rebuilt after

@@ -56,13 +56,15 @@ class VideoSet(NamedTuple):
     num_threads: int
     pose_runtime: str
     onnx_passes: bool = True  # the CPU runtimes load the optimised ONNX (pose.onnx_passes)
+    pose_precision: str = 'fp32'  # bf16: OpenVINO in bfloat16 (CPUs with bf16 units)
 
 
 # 'sequential' is the pipeline as issue #10 found it (one stage after another on every frame,
 # BlazePose on onnxruntime FP32 from the export as the exporter wrote it), the reference of the
 # ratios and of the agreement columns. 'passes': the same with the optimised ONNX graph
 # (bit-identical results). threads1: one CPU thread per model (num_threads 1), so that the two
-# overlapped stages do not compete for the same cores. 'defaults' (added at run time by
+# overlapped stages do not compete for the same cores. bf16: pose_precision bf16 (OpenVINO, not
+# the same landmarks: the agreement columns say how far). 'defaults' (added at run time by
 # video_option_sets) is what a user gets: PipelineConfig's and the node's defaults.
 VIDEO_OPTION_SETS = (
     VideoSet('sequential', False, 1, 0, 'onnxruntime', onnx_passes=False),
@@ -74,6 +76,8 @@ VIDEO_OPTION_SETS = (
     VideoSet('interval3', False, 3, 0, 'onnxruntime'),
     VideoSet('overlap+interval3', True, 3, 0, 'onnxruntime'),
     VideoSet('overlap+interval3+openvino', True, 3, 0, 'openvino'),
+    VideoSet('bf16', False, 1, 0, 'openvino', pose_precision='bf16'),
+    VideoSet('overlap+bf16', True, 1, 0, 'openvino', pose_precision='bf16'),
 )
 
 
@@ -81,17 +85,23 @@ def video_option_sets(names=None):
     """Return VIDEO_OPTION_SETS plus 'defaults', 'sequential' first.
 
     'defaults' is the shipped PipelineConfig and node defaults (overlap, detection_interval,
-    num_threads, pose_runtime). ``names`` selects some (the reference 'sequential' always runs).
-    Sets that need OpenVINO are dropped where it is missing.
+    num_threads, pose_runtime, pose_precision). ``names`` selects some (the reference
+    'sequential' always runs). Sets that need OpenVINO are dropped where it is missing, the bf16
+    ones where the CPU has no bf16 units.
     """
     from poseflow_ros.pipeline import PipelineConfig
-    from poseflow_ros.pose.blazepose_torch import _has_openvino
+    from poseflow_ros.pose.blazepose_torch import _has_openvino, cpu_has_bf16
     from poseflow_ros.ros.node_settings import NodeSettings
 
     cfg, node = PipelineConfig(), NodeSettings()
     sets = list(VIDEO_OPTION_SETS) + [
         VideoSet(
-            'defaults', node.overlap, cfg.detection_interval, cfg.num_threads, cfg.pose_runtime
+            'defaults',
+            node.overlap,
+            cfg.detection_interval,
+            cfg.num_threads,
+            cfg.pose_runtime,
+            pose_precision=cfg.pose_precision,
         )
     ]
     if names:
@@ -99,24 +109,29 @@ def video_option_sets(names=None):
     if not _has_openvino():
         print('openvino is not installed: its option sets are skipped', flush=True)
         sets = [x for x in sets if x.pose_runtime != 'openvino']
+    elif not cpu_has_bf16():
+        print('this CPU has no bf16 units: the bf16 option sets are skipped', flush=True)
+        sets = [x for x in sets if x.pose_precision != 'bf16']
     return sets
 
 
 def video_pipeline(vs: VideoSet, device: str):
     """Build the core pipeline of one video option set on ``device``.
 
-    Off the CPU, a CPU-only pose runtime becomes 'auto' (torch on CUDA), so the sets compare the
-    other options there.
+    Off the CPU, a CPU-only pose runtime becomes 'auto' (torch on CUDA) and bf16 fp32, so the
+    sets compare the other options there.
     """
     from poseflow_ros.pipeline import PipelineConfig, PosePipeline
 
     cpu_only = vs.pose_runtime in ('onnxruntime', 'openvino')
+    on_cpu = device == 'cpu'
     pipe = PosePipeline.from_config(
         PipelineConfig(
             device=device,
             detection_interval=vs.detection_interval,
             num_threads=vs.num_threads,
-            pose_runtime=vs.pose_runtime if device == 'cpu' or not cpu_only else 'auto',
+            pose_runtime=vs.pose_runtime if on_cpu or not cpu_only else 'auto',
+            pose_precision=vs.pose_precision if on_cpu else 'fp32',
         )
     )
     if hasattr(pipe.pose, 'set_onnx_passes'):
@@ -461,12 +476,14 @@ def main(argv=None) -> int:
             'blazepose',
             'blazepose:onnxruntime',
             'blazepose:openvino',
+            'blazepose:openvino-bf16',
             'blazepose:torch',
             'mmpose:rtmpose-t',
             'mmpose:rtmpose-m',
             'mmpose:hrnet-w32',
         ],
-        help='blazepose[:torch|onnxruntime|openvino] or mmpose:<rtmpose-t|rtmpose-m|hrnet-w32>',
+        help='blazepose[:torch|onnxruntime|openvino|openvino-bf16] or '
+        'mmpose:<rtmpose-t|rtmpose-m|hrnet-w32> (openvino-bf16: pose_precision bf16)',
     )
     ap.add_argument('--persons', nargs='+', type=int, default=[1, 5, 10, 20])
     ap.add_argument(
@@ -514,7 +531,7 @@ def main(argv=None) -> int:
     from poseflow_ros.detect import make_detector
     from poseflow_ros.pipeline import PosePipeline
     from poseflow_ros.pose import make_pose_estimator
-    from poseflow_ros.pose.blazepose_torch import _has_openvino
+    from poseflow_ros.pose.blazepose_torch import _has_openvino, cpu_has_bf16
     from poseflow_ros.track import Tracker, TrackerConfig
     from poseflow_ros.types import Frame
 
@@ -553,7 +570,7 @@ def main(argv=None) -> int:
             for rnd in range(a.video_rounds):  # rounds: the same comparison again, for the noise
                 records, ref_fps = {}, None
                 for vs in sets:
-                    name, overlap, interval, threads, runtime, passes = vs
+                    name, overlap, interval, threads, runtime, passes, precision = vs
                     if dev != 'cpu' and runtime == 'openvino' and name != 'defaults':
                         continue  # the same as its onnxruntime twin off the CPU
                     rec = []
@@ -580,6 +597,7 @@ def main(argv=None) -> int:
                         num_threads=threads,
                         pose_runtime=runtime,
                         onnx_passes=passes,
+                        pose_precision=precision,
                         speedup_vs_sequential=e['fps'] / ref_fps,
                         load_average=os.getloadavg(),
                         agreement_with_sequential=agreement(records['sequential'], rec),
@@ -631,12 +649,16 @@ def main(argv=None) -> int:
                     print(f'skip {b}: mmpose not importable ({e})')
                     continue
             elif variant:
-                if variant in ('onnxruntime', 'openvino') and device != 'cpu':
+                runtime, _, precision = variant.partition('-')
+                if runtime in ('onnxruntime', 'openvino') and device != 'cpu':
                     continue
-                if variant == 'openvino' and not _has_openvino():
+                if runtime == 'openvino' and not _has_openvino():
                     print(f'skip {b}: openvino is not installed', flush=True)
                     continue
-                kw = dict(runtime=variant)
+                if precision == 'bf16' and not cpu_has_bf16():
+                    print(f'skip {b}: this CPU has no bf16 units', flush=True)
+                    continue
+                kw = dict(runtime=runtime, precision=precision or 'fp32')
             est = make_pose_estimator(kind, device=device, fp16=fp16, cuda_graph=graphs, **kw)
             for n in a.persons:
                 frame, boxes = frames[n]

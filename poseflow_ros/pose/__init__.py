@@ -12,6 +12,8 @@ from .base import PoseEstimator
 BACKENDS = ('blazepose', 'mmpose')
 # what executes BlazePose (pose_runtime); 'auto' picks per device (blazepose_torch.auto_runtime)
 BLAZEPOSE_RUNTIMES = ('auto', 'torch', 'onnxruntime', 'openvino')
+# BlazePose's arithmetic on the CPU (pose_precision); bf16 runs on OpenVINO (blazepose_torch)
+POSE_PRECISIONS = ('fp32', 'bf16')
 
 
 def make_pose_estimator(
@@ -27,13 +29,19 @@ def make_pose_estimator(
     cuda_graph: bool = False,
     heatmap_refine: bool = False,
     cuda_graphs: Optional[bool] = None,
+    precision: str = 'fp32',
 ) -> PoseEstimator:
     """Make a pose estimator for ``backend``.
 
     ``cuda_graph``: replay the batched forward from CUDA graphs on CUDA (ignored on the CPU);
     ``cuda_graphs`` is its old name (still accepted, with a warning). ``heatmap_refine``: BlazePose
     decodes its landmarks with its heatmaps (MMPose's decoding is fixed by its config).
+    ``precision``: BlazePose's CPU arithmetic, 'fp32' or 'bf16' (on OpenVINO; MMPose: fp32 only).
     """
+    if precision not in POSE_PRECISIONS:
+        raise ValueError(
+            f"pose_precision must be one of {', '.join(POSE_PRECISIONS)}, got {precision!r}"
+        )
     cuda_graph = renamed_argument(
         cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph', default=False
     )
@@ -48,8 +56,14 @@ def make_pose_estimator(
             num_threads=num_threads,
             cuda_graph=cuda_graph,
             heatmap_refine=heatmap_refine,
+            precision=precision,
         )
     if backend == 'mmpose':
+        if precision != 'fp32':
+            raise ValueError(
+                f'pose_precision={precision} is for BlazePose on OpenVINO; MMPose runs fp32 on '
+                'the CPU (fp16 on CUDA): set pose_precision:=fp32'
+            )
         if not mmpose_config or not mmpose_checkpoint:
             raise ValueError(
                 'pose_backend=mmpose needs mmpose_config (a config path or the name of a '

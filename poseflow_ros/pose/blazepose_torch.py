@@ -25,6 +25,11 @@ load the cores, where onnxruntime's threads do not busy-wait; so ``auto`` picks 
 when the ``onnx`` exporter is installed, torch otherwise, and openvino is chosen explicitly. Int8
 is not offered: even weight-only per-channel int8 moves the landmarks by 7.5 crop px on average
 (static QDQ int8: 8 to 28 px), so BlazePose-full needs quantisation-aware training to run in int8.
+``precision='bf16'`` runs the graph on OpenVINO in bfloat16 on a CPU with bf16 units (AVX512_BF16,
+AMX): 1.9-2x the forward's speed, for landmarks 1 crop px away from fp32's (median; p95 7 px),
+so it is an option, off by default. Marking nodes to stay f32 through their rt_info (the keys
+``disable_fp16_compression``, ``_0`` and ``precise`` tried) did not change OpenVINO 2026.4's bf16
+results, so the sensitive layers could not be kept in f32 that way.
 
 Keypoint score = sigmoid(visibility) x pose_flag, where pose_flag is the model's own probability
 that a person is in the crop: on a detector false positive the flag is low, so every keypoint of
@@ -48,6 +53,7 @@ from ..coco import BLAZEPOSE_TO_COCO
 from ..deprecation import renamed_argument
 from ..types import Poses
 from . import BLAZEPOSE_RUNTIMES as RUNTIMES
+from . import POSE_PRECISIONS as PRECISIONS
 from . import crop, onnx_passes, roi
 from .base import PoseEstimator
 from .cuda_graph import GraphedForward
@@ -98,10 +104,26 @@ class BlazePoseEstimator(PoseEstimator):
         flip_test: bool = False,
         heatmap_refine: bool = False,
         cuda_graphs: Optional[bool] = None,  # the old name of cuda_graph (warns)
+        precision: str = 'fp32',
     ):
         path = Path(model_path) if model_path else models.model_path('blazepose_full', models_dir)
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no CUDA GPU; use device 'cpu'")
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"pose_precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
+            )
+        if precision == 'bf16':
+            # bfloat16 runs on OpenVINO's CPU plugin only: 'auto' means openvino then
+            if device != 'cpu':
+                raise ValueError('pose_precision=bf16 is for the CPU; use fp16 on CUDA')
+            if runtime not in ('auto', 'openvino'):
+                raise ValueError(
+                    f'pose_precision=bf16 runs on OpenVINO, not {runtime}: set '
+                    'pose_runtime:=openvino (or auto), or pose_precision:=fp32'
+                )
+            runtime = 'openvino'
+        self.precision = precision
         self.device = device
         # CPU half convs are slower, not faster
         self.fp16 = bool(fp16) and device.startswith('cuda')
@@ -220,8 +242,9 @@ class BlazePoseEstimator(PoseEstimator):
     def _ov_request(self, path: Path, num_threads: int):
         """Compile the ONNX export with OpenVINO on the CPU and return an infer request.
 
-        FP32 (no bf16 / fp16 downcast: the landmarks stay those of onnxruntime), tuned for latency
-        (one batch at a time).
+        FP32 by default (no downcast: the landmarks stay those of onnxruntime); bf16 with
+        ``precision='bf16'``, which fails here on a CPU without bf16 units (OpenVINO would
+        otherwise fall back to f32 silently). Tuned for latency (one batch at a time).
         """
         try:
             import openvino as ov
@@ -231,10 +254,20 @@ class BlazePoseEstimator(PoseEstimator):
                 '(or use pose_runtime:=onnxruntime)'
             ) from e
 
-        cfg = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}
+        core = ov.Core()
+        hint = 'f32'
+        if self.precision == 'bf16':
+            if not cpu_has_bf16():
+                caps = ', '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
+                raise RuntimeError(
+                    'pose_precision=bf16 needs a CPU with bfloat16 units (AVX512_BF16 or AMX); '
+                    f"OpenVINO reports this one's as {caps}: use pose_precision:=fp32"
+                )
+            hint = 'bf16'
+        cfg = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': hint}
         if num_threads > 0:
             cfg['INFERENCE_NUM_THREADS'] = int(num_threads)
-        compiled = ov.Core().compile_model(str(self._onnx_export(path)), 'CPU', cfg)
+        compiled = core.compile_model(str(self._onnx_export(path)), 'CPU', cfg)
         self._ov_outputs = list(compiled.outputs)  # landmarks, flag, world
         return compiled.create_infer_request()
 
@@ -502,6 +535,15 @@ def _has_openvino() -> bool:
         return True
     except ImportError:
         return False
+
+
+def cpu_has_bf16() -> bool:
+    """Whether OpenVINO (installed) reports bfloat16 units on this CPU (pose_precision bf16)."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return False
+    return 'BF16' in ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
 
 
 def _has_onnx() -> bool:

@@ -195,6 +195,7 @@ def run_demo(
         'device': st['device'],
         'pose_backend': st['pose_backend'],
         'pose_runtime': st['pose_runtime'],
+        'pose_precision': st.get('pose_precision', 'fp32'),
         'detector': st['detector'],
         'embedder': st['embedder'],
         'frames_published': published,

@@ -935,6 +935,7 @@ class PoseTrackerNode(LifecycleNode):
             'device': str(p.pose.device) if p else '',
             'pose_backend': self.config.pose_backend if self.config else '',
             'pose_runtime': str(p.pose.runtime) if p else '',
+            'pose_precision': str(getattr(p.pose, 'precision', 'fp32')) if p else '',
             'detector': p.detector.name if p else '',
             'embedder': self.config.embedder if self.config else '',
         }
