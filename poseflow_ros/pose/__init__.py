@@ -38,10 +38,6 @@ def make_pose_estimator(
     decodes its landmarks with its heatmaps (MMPose's decoding is fixed by its config).
     ``precision``: BlazePose's CPU arithmetic, 'fp32' or 'bf16' (on OpenVINO; MMPose: fp32 only).
     """
-    if precision not in POSE_PRECISIONS:
-        raise ValueError(
-            f"pose_precision must be one of {', '.join(POSE_PRECISIONS)}, got {precision!r}"
-        )
     cuda_graph = renamed_argument(
         cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph', default=False
     )
