@@ -422,14 +422,23 @@ def test_memory_comes_back_after_large_frames(ros, pipeline):
         h.wait(
             lambda: h.node.memory_releases >= 1, 10.0, 'buffers released after the large frames'
         )
-        time.sleep(0.5)
-        after = rss_mb()
+        # the old subscription's reader and the trimmed pages go back to the OS shortly after the
+        # release, not at once: watch the RSS for up to 5 s (a full `make test` run once measured
+        # +362 MB half a second after it, and other runs +20-40 MB)
+        seen = []
+        t_end = time.monotonic() + 5.0
+        while True:
+            time.sleep(0.25)
+            seen.append(rss_mb())
+            if seen[-1] - base <= 60 or time.monotonic() > t_end:
+                break
+        after = seen[-1]
         print(
             f'RSS baseline {base:.0f} MB, after the large frames {peak:.0f} MB, released '
-            f'{after:.0f} MB ({big} large frames processed)'
+            f'{after:.0f} MB after {0.25 * len(seen):.2f} s ({big} large frames processed)'
         )
         assert big >= 4
-        assert after - base <= 60, (base, peak, after)
+        assert after - base <= 60, (base, peak, [round(x) for x in seen])
         assert len(json.dumps(h.node.stats_report())) < 20000
     finally:
         h.close()
