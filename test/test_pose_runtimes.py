@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from poseflow_ros.pose import crop
+from poseflow_ros.pose.blazepose_torch import cpu_has_bf16
 
 pytest.importorskip('onnx')
 pytest.importorskip('openvino')
@@ -119,13 +120,7 @@ def test_openvino_missing_names_the_fix(monkeypatch, model_file):
         BlazePoseEstimator(model_path=str(model_file), runtime='openvino')
 
 
-def _cpu_has_bf16() -> bool:
-    import openvino as ov
-
-    return 'BF16' in ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
-
-
-@pytest.mark.skipif(not _cpu_has_bf16(), reason='this CPU has no bf16 units')
+@pytest.mark.skipif(not cpu_has_bf16(), reason='this CPU has no bf16 units')
 def test_bf16_runs_openvino_in_bfloat16_near_fp32(ort_est, model_file, real_crops):
     """pose_precision bf16: 'auto' becomes openvino compiled in bf16; landmarks near fp32's.
 
