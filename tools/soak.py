@@ -344,6 +344,21 @@ class Soak:
         self.spin_thread = threading.Thread(target=self._spin, daemon=True)
         self.spin_thread.start()
 
+    def stop_ros(self):
+        """Stop spinning, join the spin thread, then destroy the node and shut the context down.
+
+        In that order: a daemon spin thread still waiting in the middle layer when the interpreter
+        exits aborted the tool ("terminate called without an active exception", rclpy issue 1484).
+        """
+        if not hasattr(self, 'executor'):
+            return
+        self.executor.shutdown(timeout_sec=5.0)
+        self.spin_thread.join(timeout=10.0)
+        if self.spin_thread.is_alive():
+            print('soak: the spin thread did not stop within 10 s', flush=True)
+        self.node.destroy_node()
+        self.rclpy.try_shutdown()
+
     def _spin(self):
         try:
             self.executor.spin()
@@ -750,9 +765,7 @@ class Soak:
                     break
         node_rc = self.tracker.stop(timeout=60)
         time.sleep(0.5)
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        self.rclpy.try_shutdown()
+        self.stop_ros()
         for p in self.sources + self.second_cameras + [self.tracker]:
             p.close()
         return self._summary(duration, node_alive, node_rc, cam_rc, node_start_s, period)
@@ -770,6 +783,10 @@ class Soak:
                 p.close()
             except Exception:  # noqa: BLE001
                 pass
+        try:
+            self.stop_ros()
+        except Exception:  # noqa: BLE001 -- best effort on the way out of a failed run
+            pass
 
     def _progress(self, el):
         with self.lock:

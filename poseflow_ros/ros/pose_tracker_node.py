@@ -516,6 +516,11 @@ class PoseTrackerNode(LifecycleNode):
                 )
                 resubscribe(want)
 
+    @property
+    def large_frames_held(self) -> bool:
+        """True while large frames arrived since the image subscription was last (re-)created."""
+        return bool(self._large_rx)
+
     def _release_large_buffers(self) -> None:
         """Give back the memory of large frames once they have stopped for RESUBSCRIBE_AFTER_S.
 
