@@ -138,21 +138,24 @@ class PipelineConfig:
     )
     pose_runtime: str = setting(
         'auto',
-        "BlazePose execution: 'auto' (onnxruntime on CPU when onnx is installed, else torch), "
+        "BlazePose execution: 'auto' (on CPU openvino when pose_precision is bf16, else "
+        "onnxruntime when onnx is installed, else torch; torch on CUDA), "
         "'torch' (the PyTorch port directly; CUDA/FP16), 'onnxruntime' (the port exported to ONNX "
-        "once and optimised, CPU) or 'openvino' (that ONNX on OpenVINO's CPU plugin, FP32, needs "
-        'the openvino package: the same landmarks, no faster than onnxruntime since the ONNX '
-        'passes, slower when other processes load the cores).',
+        "once and optimised, CPU) or 'openvino' (that ONNX on OpenVINO's CPU plugin, in "
+        'pose_precision; needs the openvino package; in fp32 the same landmarks as onnxruntime, '
+        'no faster since the ONNX passes, slower when other processes load the cores).',
         choices=BLAZEPOSE_RUNTIMES,
     )
     pose_precision: str = setting(
-        'fp32',
-        "BlazePose arithmetic on the CPU: 'fp32' or 'bf16' (bfloat16 on OpenVINO's CPU plugin: "
-        "pose_runtime 'auto' then means openvino; needs the openvino package and a CPU with bf16 "
-        'units, AVX512_BF16 or AMX). bf16 ran the pose forward 1.9-2x as fast on a 2-core '
-        'AVX512_BF16 CPU, but its landmarks differ: 1 crop px median, 2 % of the keypoints '
-        'beyond 5 % of the person height against fp32 (see the README, Real time on a CPU). '
-        'Use fp16 on CUDA.',
+        'auto',
+        "BlazePose arithmetic on the CPU: 'auto' (bf16 where it can run: device cpu, pose_runtime "
+        "auto or openvino, the openvino package and a CPU with bf16 units, AVX512_BF16 or AMX; "
+        "fp32 everywhere else), 'fp32' or 'bf16' (bfloat16 on OpenVINO's CPU plugin; pose_runtime "
+        "'auto' then means openvino; fails at start-up where it cannot run). bf16 ran the pose "
+        'forward 1.9-2x as fast on a 2-core AVX512_BF16 CPU; its landmarks are 1 crop px from '
+        "fp32's at the median (2 % of the keypoints beyond 5 % of the person height), for no AP "
+        'difference measurable on 50 labelled persons (see the README, Real time on a CPU). '
+        "The node's stats name the precision used. Use fp16 on CUDA.",
         choices=POSE_PRECISIONS,
     )
     pose_crop: str = setting(

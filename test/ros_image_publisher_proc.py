@@ -2,9 +2,9 @@
 
     python test/ros_image_publisher_proc.py WIDTH HEIGHT COUNT RATE_HZ RELIABILITY [VIDEO]
 
-Waits for a matched subscriber (then 1 s more, so an auto-QoS subscriber can settle), publishes
-COUNT frames (frames of VIDEO resized, or a grey ramp), prints READY when matched and PUBLISHED N
-at the end.
+Waits for a matched subscriber (with RELIABILITY reliable: for a reliable one, up to 5 s, as an
+auto-QoS subscriber re-creates its subscription; then 1 s more), publishes COUNT frames (frames of
+VIDEO resized, or a grey ramp), prints READY when matched and PUBLISHED N at the end.
 """
 
 import sys
@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -45,6 +46,19 @@ def main():
     while pub.get_subscription_count() == 0 and time.monotonic() < t_end:
         rclpy.spin_once(node, timeout_sec=0.05)
     print('READY', flush=True)
+    if reliability == 'reliable':
+        # an auto-QoS node first subscribes best effort, then re-creates its subscription reliable
+        # when it sees this publisher: wait for that one (up to 5 s) or a frame sent in between
+        # can be lost (a full test run once missed the first of 50 frames this way)
+        t_end = time.monotonic() + 5.0
+        while time.monotonic() < t_end and not (
+            any(
+                i.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                for i in node.get_subscriptions_info_by_topic(pub.topic_name)
+            )
+            and pub.get_subscription_count() >= 1
+        ):
+            rclpy.spin_once(node, timeout_sec=0.05)
     time.sleep(1.0)
     next_t = time.monotonic()
     for i in range(count):

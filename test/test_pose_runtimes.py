@@ -176,4 +176,38 @@ def test_bf16_settings_are_checked_at_start_up(monkeypatch, model_file):
         PipelineConfig(device='cpu', pose_precision='int8')
     with pytest.raises(ValueError, match='pose_precision:=fp32'):
         make_pose_estimator('mmpose', precision='bf16', mmpose_config='x', mmpose_checkpoint='y')
-    assert PipelineConfig().pose_precision == 'fp32'
+    assert PipelineConfig().pose_precision == 'auto'
+    # 'auto' is fp32 for MMPose: no error (its own checks then ask for the config)
+    with pytest.raises(ValueError, match='mmpose_config'):
+        make_pose_estimator('mmpose', precision='auto')
+
+
+def test_auto_precision_is_bf16_only_where_it_runs(monkeypatch, model_file):
+    """pose_precision 'auto': bf16 on a bf16 CPU with OpenVINO allowed, fp32 everywhere else."""
+    from poseflow_ros.pose import blazepose_torch as bt
+
+    monkeypatch.setattr(bt, 'cpu_has_bf16', lambda: True)
+    assert bt.auto_precision('cpu', 'auto') == 'bf16'
+    assert bt.auto_precision('cpu', 'openvino') == 'bf16'
+    assert bt.auto_precision('cpu', 'onnxruntime') == 'fp32'  # chosen by the user: kept
+    assert bt.auto_precision('cpu', 'torch') == 'fp32'
+    assert bt.auto_precision('cuda', 'auto') == 'fp32'
+    # an explicit runtime is never overridden, and the estimator reports what it resolved
+    est = bt.BlazePoseEstimator(
+        model_path=str(model_file), runtime='onnxruntime', precision='auto'
+    )
+    assert (est.runtime, est.precision) == ('onnxruntime', 'fp32')
+    monkeypatch.setattr(bt, 'cpu_has_bf16', lambda: False)  # an older CPU, or no openvino
+    assert bt.auto_precision('cpu', 'auto') == 'fp32'
+    est = bt.BlazePoseEstimator(model_path=str(model_file), precision='auto')
+    assert (est.runtime, est.precision) == (bt.auto_runtime('cpu'), 'fp32')
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason='this CPU has no bf16 units')
+def test_auto_precision_picks_bf16_on_this_cpu(model_file):
+    from poseflow_ros.pose.blazepose_torch import BlazePoseEstimator
+
+    est = BlazePoseEstimator(model_path=str(model_file), precision='auto')
+    assert (est.runtime, est.precision) == ('openvino', 'bf16')
+    hint = est._ov.get_compiled_model().get_property('INFERENCE_PRECISION_HINT')
+    assert 'bf' in str(hint).lower()

@@ -78,6 +78,7 @@ VIDEO_OPTION_SETS = (
     VideoSet('overlap+interval3+openvino', True, 3, 0, 'openvino'),
     VideoSet('bf16', False, 1, 0, 'openvino', pose_precision='bf16'),
     VideoSet('overlap+bf16', True, 1, 0, 'openvino', pose_precision='bf16'),
+    VideoSet('overlap+interval3+bf16', True, 3, 0, 'openvino', pose_precision='bf16'),
 )
 
 
@@ -576,8 +577,14 @@ def main(argv=None) -> int:
                     rec = []
                     # num_threads > 0 sets torch's globally
                     torch_threads = torch.get_num_threads()
+                    built = []  # the pipeline, for what 'auto' resolved to
+
+                    def make(vs=vs, dev=dev, built=built):
+                        built.append(video_pipeline(vs, dev))
+                        return built[-1]
+
                     v = bench_video(
-                        lambda: video_pipeline(vs, dev),
+                        make,
                         video,
                         a.video_frames,
                         overlap=overlap,
@@ -595,9 +602,10 @@ def main(argv=None) -> int:
                         overlap=overlap,
                         detection_interval=interval,
                         num_threads=threads,
-                        pose_runtime=runtime,
+                        # as resolved ('auto' names what ran)
+                        pose_runtime=getattr(built[-1].pose, 'runtime', runtime),
                         onnx_passes=passes,
-                        pose_precision=precision,
+                        pose_precision=getattr(built[-1].pose, 'precision', precision),
                         speedup_vs_sequential=e['fps'] / ref_fps,
                         load_average=os.getloadavg(),
                         agreement_with_sequential=agreement(records['sequential'], rec),
@@ -605,7 +613,8 @@ def main(argv=None) -> int:
                     report.setdefault('video', []).append(v)
                     ag = v['agreement_with_sequential']
                     print(
-                        f'  {dev:4s} r{rnd} {name:27s} {e["fps"]:6.1f} FPS '
+                        f'  {dev:4s} r{rnd} {name:27s} {v["pose_runtime"]} {v["pose_precision"]} '
+                        f'{e["fps"]:6.1f} FPS '
                         f'({v["speedup_vs_sequential"]:.2f}x)  p50 {e["p50_ms"]:6.1f} ms  p99 '
                         f'{e["p99_ms"]:6.1f} ms  detected {v["frames_detected"]:4d}/'
                         f'{v["frames"]}  '

@@ -62,6 +62,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poseflow_ros.paths import REPO_ROOT, shared_dir  # noqa: E402
 from poseflow_ros.pipeline import PipelineConfig  # noqa: E402
+from poseflow_ros.pose import POSE_PRECISIONS  # noqa: E402
 
 METRICS = ('AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl')
 VARIANTS = {  # name -> (refine passes on new people, frames of the synthetic track, flip test)
@@ -321,6 +322,12 @@ def main(argv=None) -> int:
         default='auto',
         help='BlazePose runtime: auto | onnxruntime | torch | openvino',
     )
+    ap.add_argument(
+        '--precision',
+        default=PipelineConfig.pose_precision,
+        choices=POSE_PRECISIONS,
+        help='BlazePose arithmetic on the CPU (as PipelineConfig.pose_precision; bf16: openvino)',
+    )
     ap.add_argument('--device', default='cpu')
     ap.add_argument(
         '--border',
@@ -362,6 +369,7 @@ def main(argv=None) -> int:
     est = BlazePoseEstimator(
         device=a.device,
         runtime=a.runtime,
+        precision=a.precision,
         border=a.border,
         heatmap_refine=a.heatmap_refine == 'on',
     )
@@ -402,6 +410,7 @@ def main(argv=None) -> int:
         'data': str(data_dir),
         'extra_data': a.extra_data,
         'runtime': est.runtime,
+        'precision': est.precision,
         'device': a.device,
         'border': est.border,
         'heatmap_refine': est.heatmap_refine,
@@ -440,7 +449,8 @@ def main(argv=None) -> int:
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2))
     print(
-        f'runtime {est.runtime}, border {est.border}, heatmap refine {a.heatmap_refine}, '
+        f'runtime {est.runtime} {est.precision}, border {est.border}, '
+        f'heatmap refine {a.heatmap_refine}, '
         f'temporal frames {a.frames}; '
         f'AP / AR (x100), lost = boxes without a skeleton, ms per person on this machine'
     )

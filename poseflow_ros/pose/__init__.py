@@ -12,8 +12,9 @@ from .base import PoseEstimator
 BACKENDS = ('blazepose', 'mmpose')
 # what executes BlazePose (pose_runtime); 'auto' picks per device (blazepose_torch.auto_runtime)
 BLAZEPOSE_RUNTIMES = ('auto', 'torch', 'onnxruntime', 'openvino')
-# BlazePose's arithmetic on the CPU (pose_precision); bf16 runs on OpenVINO (blazepose_torch)
-POSE_PRECISIONS = ('fp32', 'bf16')
+# BlazePose's arithmetic on the CPU (pose_precision); bf16 runs on OpenVINO (blazepose_torch);
+# 'auto' is bf16 where that can run, else fp32 (blazepose_torch.auto_precision)
+POSE_PRECISIONS = ('auto', 'fp32', 'bf16')
 
 
 def make_pose_estimator(
@@ -36,7 +37,8 @@ def make_pose_estimator(
     ``cuda_graph``: replay the batched forward from CUDA graphs on CUDA (ignored on the CPU);
     ``cuda_graphs`` is its old name (still accepted, with a warning). ``heatmap_refine``: BlazePose
     decodes its landmarks with its heatmaps (MMPose's decoding is fixed by its config).
-    ``precision``: BlazePose's CPU arithmetic, 'fp32' or 'bf16' (on OpenVINO; MMPose: fp32 only).
+    ``precision``: BlazePose's CPU arithmetic, 'auto', 'fp32' or 'bf16' (on OpenVINO; MMPose: fp32
+    only, which 'auto' means for it).
     """
     cuda_graph = renamed_argument(
         cuda_graph, cuda_graphs, 'cuda_graphs', 'cuda_graph', default=False
@@ -55,7 +57,7 @@ def make_pose_estimator(
             precision=precision,
         )
     if backend == 'mmpose':
-        if precision != 'fp32':
+        if precision not in ('auto', 'fp32'):
             raise ValueError(
                 f'pose_precision={precision} is for BlazePose on OpenVINO; MMPose runs fp32 on '
                 'the CPU (fp16 on CUDA): set pose_precision:=fp32'
