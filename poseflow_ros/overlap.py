@@ -13,6 +13,10 @@ keeps both cores busy all the time (crops, NMS, tracking and publishing are sing
 Python), so the two stages fill each other's gaps. What it costs: a frame's second stage may wait
 for the previous frame's, so latency rises by up to one second-stage time while throughput rises.
 
+:class:`OverlapGovernor` turns the overlap on only while the caller falls behind its source (the
+next frame is already waiting when it comes for one), and off again once it keeps up, so a node
+that keeps up with its camera keeps the lower latency of one stage after another.
+
 The hand-over is a rendezvous, not a queue: :meth:`SecondStage.hand` returns only when the worker
 has taken the item. So at most two frames are in flight (one in each stage), results stay in frame
 order (one worker), and the caller picks its next frame only when it can start on it at once (for
@@ -21,6 +25,7 @@ the ROS node: the newest camera frame, latest-frame-wins as before).
 
 from __future__ import annotations
 
+import collections
 import threading
 from typing import Any, Callable, Optional
 
@@ -109,3 +114,53 @@ class SecondStage:
                 with self._cv:
                     self._busy = False
                     self._cv.notify_all()
+
+
+class OverlapGovernor:
+    """Decide, frame by frame, whether the two stages overlap (the node's overlap_when_behind).
+
+    The caller tells :meth:`picked`, for each frame it starts, whether that frame was already
+    waiting when it came for one (it is behind its source) or whether it had to wait for it.
+
+    - **On** when the frame was waiting in at least ``on_fraction`` of the last ``window`` frames.
+    - **Off** when it was waiting in at most ``off_fraction`` of them (with overlap on, the caller
+      now waits for its source: one stage after another may keep up again; if not, it turns on
+      again).
+    - At least ``min_dwell`` frames between two switches, so a source right at the pipeline's
+      speed cannot make it flap. The first switch may come after ``window`` frames.
+
+    No clock and no ROS types: the decisions depend only on the sequence given.
+    """
+
+    def __init__(
+        self,
+        window: int = 25,
+        on_fraction: float = 0.8,
+        off_fraction: float = 0.3,
+        min_dwell: int = 100,
+    ):
+        if not 0.0 <= off_fraction < on_fraction <= 1.0 or window < 1 or min_dwell < 0:
+            raise ValueError(
+                'need 0 <= off_fraction < on_fraction <= 1, window >= 1, min_dwell >= 0'
+            )
+        self.window = int(window)
+        self.on_fraction = float(on_fraction)
+        self.off_fraction = float(off_fraction)
+        self.min_dwell = int(min_dwell)
+        self.on = False
+        self.switches = 0
+        self._waiting = collections.deque(maxlen=self.window)
+        self._since = self.min_dwell  # frames since the last switch (the first may come early)
+
+    def picked(self, was_waiting: bool) -> bool:
+        """Record one frame started; return whether it is to overlap (True) or not."""
+        self._waiting.append(bool(was_waiting))
+        self._since += 1
+        if self._since >= self.min_dwell and len(self._waiting) == self.window:
+            f = sum(self._waiting) / self.window
+            if (f >= self.on_fraction) if not self.on else (f <= self.off_fraction):
+                self.on = not self.on
+                self.switches += 1
+                self._since = 0
+                self._waiting.clear()
+        return self.on

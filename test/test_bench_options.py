@@ -15,8 +15,10 @@ def test_reference_is_the_previous_configuration_and_defaults_are_shipped():
     assert sets[0][1:] == (False, 1, 0, 'onnxruntime', False, 'fp32')
     cfg, node = PipelineConfig(), NodeSettings()
     dflt = dict((s[0], s[1:]) for s in sets)['defaults']
+    # the node's default: overlap false, overlap_when_behind true (the governor decides)
+    assert (node.overlap, node.overlap_when_behind) == (False, True)
     assert dflt == (
-        node.overlap,
+        'when_behind',
         cfg.detection_interval,
         cfg.num_threads,
         cfg.pose_runtime,
@@ -33,7 +35,7 @@ def test_reference_is_the_previous_configuration_and_defaults_are_shipped():
         'fp32',
     )
     # each option on and off: overlap, interval, runtime and precision all vary across the sets
-    assert {s[1] for s in sets} == {False, True}
+    assert {s[1] for s in sets} == {False, True, 'when_behind'}
     assert {s[2] for s in sets} >= {1, 3} and 'openvino' in {s[4] for s in sets}
     assert {s.pose_precision for s in bp.VIDEO_OPTION_SETS} == {'fp32', 'bf16'}
 
@@ -75,3 +77,45 @@ def test_video_sets_build_off_the_cpu(monkeypatch):
         ('cuda', 'auto', 'fp32'),
         ('cpu', 'openvino', 'bf16'),
     ]
+
+
+def test_when_behind_overlaps_a_video_after_one_window(monkeypatch):
+    """bench_video with overlap 'when_behind': sequential for the governor's first window.
+
+    Then overlapped (a video is always ahead of the pipeline), the results in frame order.
+    """
+    import numpy as np
+
+    from poseflow_ros.types import Detections
+
+    class Pipe:
+        def warmup(self):
+            pass
+
+        def detect_ahead(self, img):
+            return Detections.empty()
+
+        def process(self, frame, detections=None, detect_ms=None):
+            order.append(frame.index)
+
+            class R:
+                timings_ms = {'pose': 1.0}
+                tracks = []
+
+            return R()
+
+    class Reader:
+        fps, frame_count = 25.0, 60
+
+        def __init__(self, path):
+            pass
+
+        def __iter__(self):
+            return iter(np.zeros((60, 4, 4, 3), np.uint8))
+
+    order = []
+    monkeypatch.setattr('poseflow_ros.video.VideoReader', Reader)
+    v = bp.bench_video(lambda: Pipe(), 'x.mp4', overlap='when_behind')
+    assert order == list(range(60))
+    # on at the 25th frame (the default window of 25 full, all waiting), then every frame after
+    assert v['frames_overlapped'] == 60 - 24

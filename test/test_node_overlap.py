@@ -56,3 +56,53 @@ def test_overlap_and_interval_answer_every_frame_in_order(ros, pipeline, frames)
         assert not stage._thread.is_alive()
     finally:
         h.close()
+
+
+def test_overlap_when_behind_turns_on_in_a_burst_and_off_after(ros, pipeline, frames, monkeypatch):
+    """The default (overlap false, overlap_when_behind true), with a short governor window.
+
+    One frame at a time (each answered before the next): never overlapped. A burst faster than
+    the node: it falls behind and overlaps. One at a time again: back to one stage after another.
+    Every answer in stamp order throughout.
+    """
+    from poseflow_ros.overlap import OverlapGovernor
+    from poseflow_ros.ros import pose_tracker_node as ptn
+
+    monkeypatch.setattr(ptn, 'OverlapGovernor', lambda: OverlapGovernor(window=5, min_dwell=10))
+    h = Harness(pipeline, [Parameter('tracker.n_init', value=1)])
+    try:
+        node = h.node
+        assert node.settings.overlap is False and node.settings.overlap_when_behind
+        assert node._governor is not None and node._stage2 is not None
+        for i in range(12):
+            h.send(bgr_to_image(frames[i % len(frames)], header(i)))
+        assert node._governor.switches == 0 and node._overlap_frames == 0
+        c = node.stats.counters
+        for i in range(80):
+            h.send(bgr_to_image(frames[i % len(frames)], header(100 + i)), wait_result=False)
+            time.sleep(0.005)
+        # the burst is over when nothing more arrives for 1 s and all that came is consumed
+        # (frames still in transit would otherwise reach the node during the next phase)
+        seen, t_quiet = -1, time.monotonic()
+        t_end = t_quiet + 30.0
+        while time.monotonic() < t_end:
+            if c['received'] != seen:
+                seen, t_quiet = c['received'], time.monotonic()
+            done = c['processed'] + c['dropped'] == c['received'] and not node._stage2.busy()
+            if done and time.monotonic() - t_quiet > 1.0:
+                break
+            time.sleep(0.05)
+        assert done, f'burst not consumed: {dict(c)}'
+        assert node._governor.switches == 1 and node._governor.on, node._governor.switches
+        assert node._overlap_frames > 0
+        for i in range(25):
+            h.send(bgr_to_image(frames[i % len(frames)], header(300 + i)))
+        assert node._governor.switches == 2 and not node._governor.on
+        report = node.stats_report()
+        assert report['overlap'] == 'when_behind' and report['overlap_switches'] == 2
+        assert report['overlap_frames'] == node._overlap_frames > 0
+        stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in h.poses]
+        assert stamps == sorted(stamps)
+        assert c['errors'] == 0
+    finally:
+        h.close()

@@ -75,3 +75,36 @@ def test_stages_overlap_in_time():
     elapsed = time.perf_counter() - t0
     st.close()
     assert elapsed < 0.65, elapsed
+
+
+def test_governor_turns_on_when_behind_and_off_when_keeping_up():
+    from poseflow_ros.overlap import OverlapGovernor
+
+    g = OverlapGovernor(window=10, on_fraction=0.8, off_fraction=0.3, min_dwell=30)
+    # keeping up (had to wait for every frame): never on
+    assert not any(g.picked(False) for _ in range(200)) and g.switches == 0
+    # behind: on at the 8th waiting frame of the window of 10 (the first switch needs no dwell)
+    seen = [g.picked(True) for _ in range(10)]
+    assert seen.index(True) == 7 and all(seen[7:]) and g.switches == 1
+    # keeping up again: off only after the dwell (30 frames since the switch)
+    seen = [g.picked(False) for _ in range(40)]
+    # (2 frames of the dwell already passed in the loop above)
+    assert seen.index(False) == 27 and not any(seen[27:]) and g.switches == 2
+    # 8 of 10 frames waiting is enough, 7 is not
+    g2 = OverlapGovernor(window=10, min_dwell=0)
+    assert not any(g2.picked(i % 10 < 7) for i in range(100))
+    g3 = OverlapGovernor(window=10, min_dwell=0)
+    assert any(g3.picked(i % 10 < 8) for i in range(10))
+
+
+def test_governor_does_not_flap_at_the_pipelines_speed():
+    """A source right at the sequential speed: the waiting fraction swings, the dwell bounds it."""
+    import random
+
+    from poseflow_ros.overlap import OverlapGovernor
+
+    rnd = random.Random(0)
+    g = OverlapGovernor(window=25, min_dwell=100)
+    for _ in range(1000):
+        g.picked(rnd.random() < (0.9 if not g.on else 0.1))  # on: keeps up; off: behind
+    assert 1 <= g.switches <= 1000 // 100 + 1

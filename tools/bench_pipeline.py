@@ -51,7 +51,7 @@ class VideoSet(NamedTuple):
     """One video run's options: a name and what the pipeline and the node are given."""
 
     name: str
-    overlap: bool
+    overlap: object  # True, False, or 'when_behind' (the node's overlap_when_behind)
     detection_interval: int
     num_threads: int
     pose_runtime: str
@@ -98,7 +98,7 @@ def video_option_sets(names=None):
     sets = list(VIDEO_OPTION_SETS) + [
         VideoSet(
             'defaults',
-            node.overlap,
+            node.overlap or ('when_behind' if node.overlap_when_behind else False),
             cfg.detection_interval,
             cfg.num_threads,
             cfg.pose_runtime,
@@ -161,11 +161,14 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None, 
 
     Measures FPS, latency (a frame's detection start to its result) and stage means. ``overlap``:
     detection of frame t+1 in this thread while a worker runs the rest of frame t
-    (:mod:`poseflow_ros.overlap`, as the node does). The pipeline's detection_interval applies
+    (:mod:`poseflow_ros.overlap`, as the node does); 'when_behind': decided per frame by the
+    node's :class:`~poseflow_ros.overlap.OverlapGovernor`, told that every frame was waiting (a
+    video read as fast as the pipeline takes it: it falls behind, so it overlaps after one
+    window). The pipeline's detection_interval applies
     (PosePipeline.detect_ahead). ``record``: a list that gets, per frame, the matched tracks as
     (id, box, keypoints, scores), for :func:`agreement`.
     """
-    from poseflow_ros.overlap import SecondStage
+    from poseflow_ros.overlap import OverlapGovernor, SecondStage
     from poseflow_ros.stats import StageStats
     from poseflow_ros.types import Frame
     from poseflow_ros.video import VideoReader
@@ -198,6 +201,8 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None, 
         if overlap
         else None
     )
+    governor = OverlapGovernor() if overlap == 'when_behind' else None
+    overlapped = 0
     from tqdm import tqdm
 
     reader = VideoReader(str(video))
@@ -211,9 +216,12 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None, 
         frame = Frame(img, i / reader.fps, 'cam', i)
         dets = pipe.detect_ahead(img)  # None between detections (detection_interval)
         item = (frame, dets, (time.perf_counter() - t) * 1e3, t)
-        if second is None:
+        if second is None or (governor is not None and not governor.picked(True)):
+            if second is not None:
+                second.wait_idle()  # the frame before it first: results in order
             finish(item)
         else:
+            overlapped += 1
             second.hand(item)
     bar.close()
     if second is not None:
@@ -230,6 +238,7 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None, 
         'frames': n,
         'persons_per_frame': float(np.mean(persons)),
         'frames_detected': int(np.sum(detected)),
+        'frames_overlapped': overlapped,
         'end_to_end': e2e,
         'stage_ms_mean': stage,
     }

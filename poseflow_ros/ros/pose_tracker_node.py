@@ -74,7 +74,7 @@ from .. import models
 from ..analytics import PostureConfig
 from ..decode import ImageError
 from ..depth import DepthConfig
-from ..overlap import SecondStage
+from ..overlap import OverlapGovernor, SecondStage
 from ..pipeline import PipelineConfig, PosePipeline
 from ..render import draw_tracks
 from ..stats import LogThrottle, LossMonitor, StageStats, TrackSummary
@@ -164,6 +164,8 @@ class PoseTrackerNode(LifecycleNode):
         self._running = False
         self._worker = None
         self._stage2 = None
+        self._governor = None  # overlap_when_behind: turns the overlap on while behind
+        self._overlap_frames = 0  # frames whose stages overlapped (stats)
         self._frame_index = 0
         self._last_rx = 0.0
         self._diag_prev = (time.monotonic(), 0, 0)
@@ -322,12 +324,15 @@ class PoseTrackerNode(LifecycleNode):
         self.pipeline.reset()
         self._running = True
         # overlap: this worker decodes and detects frame t+1 while a second one runs the rest of
-        # frame t
+        # frame t (always with overlap, while behind the camera with overlap_when_behind)
+        when_behind = self.settings.overlap_when_behind and not self.settings.overlap
         self._stage2 = (
             SecondStage(self._guarded_second, name='pose_tracker_stage2')
-            if self.settings.overlap
+            if self.settings.overlap or when_behind
             else None
         )
+        self._governor = OverlapGovernor() if when_behind else None
+        self._overlap_frames = 0
         self._worker = threading.Thread(target=self._work, name='pose_tracker_worker', daemon=True)
         self._worker.start()
         s = self.settings
@@ -660,6 +665,8 @@ class PoseTrackerNode(LifecycleNode):
     def _work(self) -> None:
         while True:
             with self._cv:
+                # behind the camera: the next frame is already here when the worker comes for it
+                was_waiting = self._latest is not None
                 while self._running:
                     p = self._latest
                     if p is None:
@@ -681,17 +688,39 @@ class PoseTrackerNode(LifecycleNode):
             finally:
                 pending = None
             if item is not None:
-                if (
-                    self._stage2 is None or large
-                ):  # large frames: one at a time (memory is trimmed)
-                    if self._stage2 is not None:
+                overlap = self._stage2 is not None and (
+                    self._governor is None or self._overlap_decision(was_waiting)
+                )
+                if not overlap or large:  # large frames: one at a time (memory is trimmed)
+                    if self._stage2 is not None:  # the frame before it first: results in order
                         self._stage2.wait_idle()
                     self._guarded_second(item)
                 else:
+                    self._overlap_frames += 1
                     self._stage2.hand(item)
             item = None
             if large:  # the frame and its copies are freed now: hand the memory back
                 _malloc_trim()
+
+    def _overlap_mode(self) -> str:
+        """Return 'on' (overlap), 'when_behind' (overlap_when_behind) or 'off'."""
+        if self.settings.overlap:
+            return 'on'
+        return 'when_behind' if self.settings.overlap_when_behind else 'off'
+
+    def _overlap_decision(self, was_waiting: bool) -> bool:
+        """Return whether this frame overlaps (overlap_when_behind), logging each switch."""
+        g = self._governor
+        before = g.on
+        on = g.picked(was_waiting)
+        if on != before:
+            self.get_logger().info(
+                'falling behind the camera: overlapping detection with pose and tracking '
+                '(overlap_when_behind; more frames, up to one frame more latency)'
+                if on
+                else 'keeping up with the camera: stages one after another again (lower latency)'
+            )
+        return on
 
     def _frame_error(self, e: BaseException) -> None:
         self.stats.count('errors')
@@ -941,6 +970,9 @@ class PoseTrackerNode(LifecycleNode):
             'pose_backend': self.config.pose_backend if self.config else '',
             'pose_runtime': str(p.pose.runtime) if p else '',
             'pose_precision': str(getattr(p.pose, 'precision', 'fp32')) if p else '',
+            'overlap': self._overlap_mode(),
+            'overlap_frames': self._overlap_frames,
+            'overlap_switches': self._governor.switches if self._governor else 0,
             'detector': p.detector.name if p else '',
             'embedder': self.config.embedder if self.config else '',
         }
