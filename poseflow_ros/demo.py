@@ -66,6 +66,11 @@ def main(argv=None) -> int:
         f"on {s['device']} ({s['pose_backend']}/{s['pose_runtime']}"
         f"{'' if s.get('pose_precision', 'fp32') == 'fp32' else ' ' + s['pose_precision']})"
     )
+    if s.get('overlap') == 'when_behind':
+        print(
+            f"overlap while behind the camera: {s['frames_overlapped']} frames overlapped, "
+            f"{s['overlap_switches']} switches"
+        )
     print('stage ms (mean): ' + ', '.join(f'{k} {v["mean"]:.1f}' for k, v in st.items()))
     print(f"wrote {Path(a.out) / 'annotated.mp4'} and {Path(a.out) / 'summary.json'}")
     return (

@@ -36,6 +36,8 @@ def test_demo_short_run(walk_video, tmp_path):
     assert s['persons_per_frame']['mean'] > 1.0 and s['distinct_track_ids'] >= 2, s
     assert s['annotated_frames_written'] > 0 and (out / 'annotated.mp4').stat().st_size > 10_000
     assert s['exit_codes'] == {'pose_tracker': 0, 'video_source': 0}
+    # the node's overlap mode and what the governor did are reported
+    assert s['overlap'] == 'when_behind' and 0 <= s['frames_overlapped'] <= s['frames_processed']
     # the live line went to stderr, the summary lines to stdout
     assert 'tracked:' in p.stderr and 'FPS' in p.stderr and 'ids' in p.stderr, p.stderr[-2000:]
     assert 'published' in p.stdout and 'distinct track ids' in p.stdout, p.stdout

@@ -21,8 +21,8 @@ onnxruntime, about 2x faster than eager torch on a small CPU; ``openvino`` runs 
 OpenVINO's CPU plugin in FP32 (the same landmarks within 0.01 crop px). Before the passes its
 forward was 1.2-1.5x faster than onnxruntime's; after them the two are within noise of each other
 on a 2-core CPU, and OpenVINO is slower (and slows the detector run after it) when other processes
-load the cores, where onnxruntime's threads do not busy-wait; so ``auto`` picks onnxruntime on CPU
-when the ``onnx`` exporter is installed, torch otherwise, and openvino is chosen explicitly. Int8
+load the cores, where onnxruntime's threads do not busy-wait; so for fp32 ``auto`` picks
+onnxruntime on CPU when the ``onnx`` exporter is installed, else torch (openvino for bf16). Int8
 is not offered: even weight-only per-channel int8 moves the landmarks by 7.5 crop px on average
 (static QDQ int8: 8 to 28 px), so BlazePose-full needs quantisation-aware training to run in int8.
 ``precision='bf16'`` runs the graph on OpenVINO in bfloat16 on a CPU with bf16 units (AVX512_BF16,
