@@ -158,6 +158,7 @@ class PoseTrackerNode(LifecycleNode):
         self.last_bad_input = ''
         self._large_rx = 0.0  # monotonic time of the last large frame (0: none since subscribing)
         self.memory_releases = 0
+        self._trims_pending = 0  # heap trims still to do after a release (diagnostics timer)
         self._cv = threading.Condition()
         self._pipe_lock = threading.Lock()  # process() vs live parameter changes
         self._latest = None
@@ -530,8 +531,13 @@ class PoseTrackerNode(LifecycleNode):
         """Give back the memory of large frames once they have stopped for RESUBSCRIBE_AFTER_S.
 
         Re-create the subscription (same QoS) so the middleware frees the sample buffers it grew
-        for them, and trim the heap (executor thread).
+        for them, and trim the heap (executor thread): now, and again on the next two calls (once
+        a second), since rclpy destroys the old subscription only once this timer callback has
+        returned, and what it frees then would otherwise stay with the process.
         """
+        if self._trims_pending:
+            self._trims_pending -= 1
+            _malloc_trim()
         if (
             self.sub is None
             or not self._large_rx
@@ -544,6 +550,7 @@ class PoseTrackerNode(LifecycleNode):
             return
         self._subscribe(self._sub_reliability)
         _malloc_trim()
+        self._trims_pending = 2
         self.memory_releases += 1
         self.get_logger().info(
             'large frames stopped: image subscription re-created to release their buffers'
