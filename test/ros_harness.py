@@ -75,6 +75,23 @@ class Harness:
             time.sleep(0.01)
         raise AssertionError(f'timeout: {what}')
 
+    def wait_quiet(self, consumed, quiet_s=1.0, timeout=30.0):
+        """Wait until no image has reached the node for ``quiet_s`` and ``consumed()`` holds.
+
+        Returns whether that happened within ``timeout`` (frames still in transit from another
+        process would otherwise arrive during the test's next step).
+        """
+        c = self.node.stats.counters
+        seen, t_quiet = -1, time.monotonic()
+        t_end = t_quiet + timeout
+        while time.monotonic() < t_end:
+            if c['received'] != seen:
+                seen, t_quiet = c['received'], time.monotonic()
+            if consumed() and time.monotonic() - t_quiet > quiet_s:
+                return True
+            time.sleep(0.05)
+        return False
+
     def wait_for_stamp(self, stamp, timeout=30.0):
         """Wait until the latest TrackedPoseArray carries the header stamp ``(sec, nanosec)``."""
         self.wait(

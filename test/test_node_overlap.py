@@ -83,16 +83,9 @@ def test_overlap_when_behind_turns_on_in_a_burst_and_off_after(ros, pipeline, fr
             time.sleep(0.005)
         # the burst is over when nothing more arrives for 1 s and all that came is consumed
         # (frames still in transit would otherwise reach the node during the next phase)
-        seen, t_quiet = -1, time.monotonic()
-        t_end = t_quiet + 30.0
-        while time.monotonic() < t_end:
-            if c['received'] != seen:
-                seen, t_quiet = c['received'], time.monotonic()
-            done = c['processed'] + c['dropped'] == c['received'] and not node._stage2.busy()
-            if done and time.monotonic() - t_quiet > 1.0:
-                break
-            time.sleep(0.05)
-        assert done, f'burst not consumed: {dict(c)}'
+        assert h.wait_quiet(
+            lambda: c['processed'] + c['dropped'] == c['received'] and not node._stage2.busy()
+        ), f'burst not consumed: {dict(c)}'
         assert node._governor.switches == 1 and node._governor.on, node._governor.switches
         assert node._overlap_frames > 0
         for i in range(25):

@@ -420,17 +420,9 @@ def test_memory_comes_back_after_large_frames(ros, pipeline):
         # wait until nothing has arrived for 1 s and all that arrived is consumed (a full run once
         # read the RSS, then waited for the release, before they came)
         c = h.node.stats.counters
-        seen, t_quiet = -1, time.monotonic()
-        t_end = t_quiet + 30.0
-        while time.monotonic() < t_end:
-            if c['received'] != seen:
-                seen, t_quiet = c['received'], time.monotonic()
-            consumed = (
-                c['processed'] + c['dropped'] + c['errors'] + c['bad_input'] >= c['received']
-            )
-            if consumed and time.monotonic() - t_quiet > 1.0:
-                break
-            time.sleep(0.05)
+        h.wait_quiet(
+            lambda: c['processed'] + c['dropped'] + c['errors'] + c['bad_input'] >= c['received']
+        )
         big = h.node.stats.counters['processed'] - p0
         peak = rss_mb()
         camera(640, 360, 10, 10)
