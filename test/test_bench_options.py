@@ -89,6 +89,8 @@ def test_when_behind_overlaps_a_video_after_one_window(monkeypatch):
     from poseflow_ros.types import Detections
 
     class Pipe:
+        pose = None
+
         def warmup(self):
             pass
 

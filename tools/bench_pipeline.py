@@ -98,7 +98,7 @@ def video_option_sets(names=None):
     sets = list(VIDEO_OPTION_SETS) + [
         VideoSet(
             'defaults',
-            node.overlap or ('when_behind' if node.overlap_when_behind else False),
+            {'on': True, 'off': False}.get(node.overlap_mode, node.overlap_mode),
             cfg.detection_interval,
             cfg.num_threads,
             cfg.pose_runtime,
@@ -239,6 +239,9 @@ def bench_video(make_pipeline, video, max_frames=0, overlap=False, record=None, 
         'persons_per_frame': float(np.mean(persons)),
         'frames_detected': int(np.sum(detected)),
         'frames_overlapped': overlapped,
+        # as resolved ('auto' names what ran)
+        'pose_runtime': getattr(pipe.pose, 'runtime', None),
+        'pose_precision': getattr(pipe.pose, 'precision', None),
         'end_to_end': e2e,
         'stage_ms_mean': stage,
     }
@@ -586,14 +589,8 @@ def main(argv=None) -> int:
                     rec = []
                     # num_threads > 0 sets torch's globally
                     torch_threads = torch.get_num_threads()
-                    built = []  # the pipeline, for what 'auto' resolved to
-
-                    def make(vs=vs, dev=dev, built=built):
-                        built.append(video_pipeline(vs, dev))
-                        return built[-1]
-
                     v = bench_video(
-                        make,
+                        lambda: video_pipeline(vs, dev),
                         video,
                         a.video_frames,
                         overlap=overlap,
@@ -611,10 +608,10 @@ def main(argv=None) -> int:
                         overlap=overlap,
                         detection_interval=interval,
                         num_threads=threads,
-                        # as resolved ('auto' names what ran)
-                        pose_runtime=getattr(built[-1].pose, 'runtime', runtime),
+                        # bench_video's pose_runtime / pose_precision: as resolved, else the set's
+                        pose_runtime=v['pose_runtime'] or runtime,
                         onnx_passes=passes,
-                        pose_precision=getattr(built[-1].pose, 'precision', precision),
+                        pose_precision=v['pose_precision'] or precision,
                         speedup_vs_sequential=e['fps'] / ref_fps,
                         load_average=os.getloadavg(),
                         agreement_with_sequential=agreement(records['sequential'], rec),

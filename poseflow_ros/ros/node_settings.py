@@ -156,6 +156,13 @@ class NodeSettings:
         live=True,
     )
 
+    @property
+    def overlap_mode(self) -> str:
+        """'on' (overlap), 'when_behind' (overlap_when_behind without overlap) or 'off'."""
+        if self.overlap:
+            return 'on'
+        return 'when_behind' if self.overlap_when_behind else 'off'
+
 
 @dataclass
 class VideoSourceSettings:

@@ -326,13 +326,13 @@ class PoseTrackerNode(LifecycleNode):
         self._running = True
         # overlap: this worker decodes and detects frame t+1 while a second one runs the rest of
         # frame t (always with overlap, while behind the camera with overlap_when_behind)
-        when_behind = self.settings.overlap_when_behind and not self.settings.overlap
+        mode = self.settings.overlap_mode
         self._stage2 = (
             SecondStage(self._guarded_second, name='pose_tracker_stage2')
-            if self.settings.overlap or when_behind
+            if mode != 'off'
             else None
         )
-        self._governor = OverlapGovernor() if when_behind else None
+        self._governor = OverlapGovernor() if mode == 'when_behind' else None
         self._overlap_frames = 0
         self._worker = threading.Thread(target=self._work, name='pose_tracker_worker', daemon=True)
         self._worker.start()
@@ -709,12 +709,6 @@ class PoseTrackerNode(LifecycleNode):
             if large:  # the frame and its copies are freed now: hand the memory back
                 _malloc_trim()
 
-    def _overlap_mode(self) -> str:
-        """Return 'on' (overlap), 'when_behind' (overlap_when_behind) or 'off'."""
-        if self.settings.overlap:
-            return 'on'
-        return 'when_behind' if self.settings.overlap_when_behind else 'off'
-
     def _overlap_decision(self, was_waiting: bool) -> bool:
         """Return whether this frame overlaps (overlap_when_behind), logging each switch."""
         g = self._governor
@@ -977,7 +971,7 @@ class PoseTrackerNode(LifecycleNode):
             'pose_backend': self.config.pose_backend if self.config else '',
             'pose_runtime': str(p.pose.runtime) if p else '',
             'pose_precision': str(getattr(p.pose, 'precision', 'fp32')) if p else '',
-            'overlap': self._overlap_mode(),
+            'overlap': self.settings.overlap_mode,
             'overlap_frames': self._overlap_frames,
             'overlap_switches': self._governor.switches if self._governor else 0,
             'detector': p.detector.name if p else '',
